@@ -1,0 +1,1 @@
+"""Numerics: NumPy/SciPy/PyTorch. Compiled theory, grids, solvers, simulators."""

@@ -1,0 +1,152 @@
+"""Identity checks: is ``a − b`` identically zero?
+
+The project's rule (DESIGN.md, Conventions): an identity is established by ``simplify(a − b) == 0``;
+when simplify cannot settle it, a randomized high-precision (mpmath) spot-check at several points
+supplements it, and the result says which of the two established it. A spot-check that finds a
+non-zero value is a counterexample and is returned as such.
+
+Simplifications are cached in-process (``functools.lru_cache`` keyed by the expression), never on
+disk, so repeated checks of the same expression in one test run are cheap.
+"""
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass, field
+
+import mpmath
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+__all__ = ["IdentityResult", "check_identity", "check_zero", "cached_simplify", "is_zero"]
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_simplify(expr):
+    """``sympy.simplify`` with an in-process cache (expressions are hashable)."""
+    if isinstance(expr, sp.MatrixBase):
+        raise TypeError("cached_simplify takes a scalar expression; map it over matrix entries")
+    return sp.simplify(expr)
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    """Outcome of :func:`check_zero`.
+
+    Attributes
+    ----------
+    exact : bool
+        ``simplify`` reduced every entry to 0 (a proof).
+    numeric : bool | None
+        every spot-check point gave |a − b| below ``tol`` (None: not attempted, e.g. undefined
+        functions in the expression).
+    max_abs : float | None
+        largest |a − b| seen over the spot-check points.
+    counterexample : dict | None
+        a point (symbol name → value) where |a − b| ≥ tol, with the residual, if one was found.
+    residual : sympy expression
+        the simplified difference (first non-zero entry for matrices).
+    """
+
+    exact: bool
+    numeric: bool | None
+    max_abs: float | None
+    counterexample: dict | None = None
+    residual: object = None
+    points: int = 0
+    notes: tuple = field(default_factory=tuple)
+
+    @property
+    def holds(self) -> bool:
+        """True when proven exactly, or (only if no exact proof was found) all spot checks pass."""
+        if self.counterexample is not None:
+            return False
+        return self.exact or bool(self.numeric)
+
+    @property
+    def method(self) -> str:
+        if self.exact:
+            return "exact (simplify)"
+        if self.counterexample is not None:
+            return "refuted (numeric counterexample)"
+        if self.numeric:
+            return f"numeric spot-check ({self.points} points, max |diff| = {self.max_abs:.1e})"
+        return "undecided"
+
+    def __bool__(self) -> bool:  # pragma: no cover - convenience
+        return self.holds
+
+
+def _entries(x):
+    if isinstance(x, sp.MatrixBase):
+        return list(x)
+    return [sp.sympify(x)]
+
+
+def _sample_value(sym: sp.Symbol, rng: random.Random):
+    if sym.is_integer:
+        lo = 1 if sym.is_positive else -3
+        return sp.Integer(rng.randint(lo, 5))
+    if sym.is_positive or sym.is_nonnegative:
+        return sp.Float(rng.uniform(0.2, 2.0), 30)
+    return sp.Float(rng.uniform(-1.5, 1.5), 30)
+
+
+def check_zero(expr, *, points: int = 6, seed: int = 0, tol: float = 1e-25,
+               dps: int = 40, try_exact: bool = True) -> IdentityResult:
+    """Decide whether ``expr`` (scalar or Matrix) is identically zero.
+
+    First ``simplify`` each entry (cached). Entries that do not simplify to 0 are evaluated at
+    ``points`` random points with ``dps`` significant digits; a value ≥ ``tol`` is a
+    counterexample. Expressions with undefined functions (``Function('f')(x)``) cannot be
+    spot-checked and are decided by simplify alone.
+    """
+    entries = _entries(expr)
+    remaining = []
+    residual = sp.Integer(0)
+    for e in entries:
+        s = cached_simplify(e) if try_exact else e
+        if s != 0:
+            remaining.append(s)
+            if residual == 0:
+                residual = s
+    if not remaining:
+        return IdentityResult(exact=True, numeric=None, max_abs=0.0, residual=sp.Integer(0))
+    if any(r.has(AppliedUndef) for r in remaining):
+        return IdentityResult(exact=False, numeric=None, max_abs=None, residual=residual,
+                              notes=("undefined functions: no numeric spot-check",))
+    rng = random.Random(seed)
+    syms = sorted(set().union(*[r.free_symbols for r in remaining]), key=lambda s: s.name)
+    max_abs = 0.0
+    with mpmath.workdps(dps):
+        for _ in range(points):
+            subs = {s: _sample_value(s, rng) for s in syms}
+            for r in remaining:
+                val = sp.N(r.subs(subs), dps)
+                try:
+                    mag = float(abs(complex(val)))
+                except TypeError:
+                    return IdentityResult(exact=False, numeric=False, max_abs=None, residual=residual,
+                                          notes=(f"non-numeric value {val} at {subs}",))
+                max_abs = max(max_abs, mag)
+                if mag >= tol:
+                    ce = {s.name: float(v) for s, v in subs.items()}
+                    ce["|difference|"] = mag
+                    return IdentityResult(exact=False, numeric=False, max_abs=max_abs,
+                                          counterexample=ce, residual=residual, points=points)
+    return IdentityResult(exact=False, numeric=True, max_abs=max_abs, residual=residual, points=points)
+
+
+def check_identity(a, b, **kwargs) -> IdentityResult:
+    """:func:`check_zero` of ``a − b`` (scalars or equal-shape matrices)."""
+    if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
+        A, B = sp.Matrix(a), sp.Matrix(b)
+        if A.shape != B.shape:
+            raise ValueError(f"shapes differ: {A.shape} vs {B.shape}")
+        return check_zero(A - B, **kwargs)
+    return check_zero(sp.sympify(a) - sp.sympify(b), **kwargs)
+
+
+def is_zero(expr) -> bool:
+    """True iff ``expr`` simplifies to 0 (exact only; no spot-check)."""
+    return all(cached_simplify(e) == 0 for e in _entries(expr))

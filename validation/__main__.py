@@ -1,0 +1,69 @@
+"""Command line: ``python -m validation {claims,report,synthetic} ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _claims(args) -> int:
+    from . import ledger as L
+
+    statuses = L.ledger(args.ids or None, progress=args.progress)
+    if args.json:
+        print(L.ledger_json(statuses))
+    else:
+        print(L.format_table(statuses, width=args.width))
+    broken = [r.check.key for s in statuses for r in s.results if r.error]
+    if broken:
+        print(f"\n{len(broken)} check(s) raised: {', '.join(broken)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report(args) -> int:
+    from .report import build_report
+
+    path = build_report(args.out, execute_notebooks=not args.no_notebooks)
+    print(f"report written to {path}")
+    return 0
+
+
+def _synthetic(args) -> int:
+    from .synthetic_cli import run_config_file
+
+    run_config_file(args.config, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("claims", help="run every check and print the claims ledger")
+    c.add_argument("ids", nargs="*", help="only these claim ids (default: all)")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--width", type=int, default=100, help="detail column width in the table")
+    c.add_argument("--progress", action="store_true", help="show a progress bar")
+    c.set_defaults(func=_claims)
+
+    r = sub.add_parser("report", help="write the report (ledger, notebooks, figures)")
+    r.add_argument("--out", default="reports/latest")
+    r.add_argument("--no-notebooks", action="store_true", help="skip executing notebooks")
+    r.set_defaults(func=_report)
+
+    s = sub.add_parser("synthetic", help="run a synthetic well-mixture config (JSON)")
+    s.add_argument("--config", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_synthetic)
+
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,318 @@
+"""The executable claims ledger.
+
+Each claim id of THEORY.md (:data:`validation.claims_index.CLAIM_IDS`) maps to zero or more
+*checks*: functions registered with :func:`check` that compute and return a :class:`Verdict`.
+A claim's verdict is never written by hand; it is the combination of its checks' verdicts
+(:func:`combine`), and a claim with no check is ``open``.
+
+Checks live in ``validation/checks/*.py`` and are discovered automatically
+(:func:`load_checks`). Results are cached in-process, so the test suite and the report can ask
+for the same check repeatedly without recomputing it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import pkgutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .claims_index import CLAIM_IDS, SECTION_OF
+
+__all__ = [
+    "VERDICTS",
+    "Verdict",
+    "Check",
+    "CheckResult",
+    "ClaimStatus",
+    "check",
+    "checks_for",
+    "all_checks",
+    "load_checks",
+    "run_check",
+    "claim_status",
+    "ledger",
+    "combine",
+    "LedgerError",
+]
+
+#: Allowed verdicts (DESIGN.md): exact identity, holds under a named extra condition, the paper's
+#: expression is off (corrected form given), counterexample, numeric/trained comparison, unchecked.
+VERDICTS = ("holds", "holds-if", "corrected", "fails", "measured", "open")
+
+# Precedence when a claim has several checks: the most cautionary finding wins.
+_PRECEDENCE = {"fails": 0, "corrected": 1, "holds-if": 2, "holds": 3, "measured": 4, "open": 5}
+
+
+class LedgerError(RuntimeError):
+    """Raised for a malformed verdict or a registration problem."""
+
+
+def _jsonable(x):
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    if isinstance(x, float):
+        return x
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return str(x)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one check found.
+
+    Use the constructors: :meth:`holds`, :meth:`holds_if`, :meth:`corrected`, :meth:`fails`,
+    :meth:`measured`. They enforce the ledger's rules: a ``holds-if`` names its condition and a
+    counterexample without it; a ``corrected`` carries the printed form, the corrected form and a
+    counterexample to the printed one; a ``measured`` carries its metrics and tolerance.
+    """
+
+    verdict: str
+    detail: str
+    printed: str | None = None
+    corrected_form: str | None = None
+    condition: str | None = None
+    counterexample: object = None
+    metrics: dict | None = None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise LedgerError(f"unknown verdict {self.verdict!r}; use one of {VERDICTS}")
+        if not self.detail:
+            raise LedgerError("a verdict needs a detail saying what was checked")
+        if self.verdict == "holds-if" and (not self.condition or self.counterexample is None):
+            raise LedgerError("holds-if needs the missing condition and a counterexample without it")
+        if self.verdict == "corrected" and (
+            not self.printed or not self.corrected_form or self.counterexample is None
+        ):
+            raise LedgerError("corrected needs printed form, corrected form and a counterexample")
+        if self.verdict == "fails" and self.counterexample is None:
+            raise LedgerError("fails needs a counterexample (or the measured numbers)")
+        if self.verdict == "measured" and not self.metrics:
+            raise LedgerError("measured needs metrics (values and tolerances)")
+
+    # -- constructors -------------------------------------------------------------------------
+    @classmethod
+    def holds(cls, detail: str, **metrics) -> "Verdict":
+        return cls("holds", detail, metrics=metrics or None)
+
+    @classmethod
+    def holds_if(cls, detail: str, *, condition: str, counterexample, **metrics) -> "Verdict":
+        return cls("holds-if", detail, condition=condition, counterexample=counterexample,
+                   metrics=metrics or None)
+
+    @classmethod
+    def corrected(cls, detail: str, *, printed: str, corrected: str, counterexample,
+                  **metrics) -> "Verdict":
+        return cls("corrected", detail, printed=printed, corrected_form=corrected,
+                   counterexample=counterexample, metrics=metrics or None)
+
+    @classmethod
+    def fails(cls, detail: str, *, counterexample, **metrics) -> "Verdict":
+        return cls("fails", detail, counterexample=counterexample, metrics=metrics or None)
+
+    @classmethod
+    def measured(cls, detail: str, *, metrics: dict, agrees: bool = True) -> "Verdict":
+        """A numeric comparison. ``agrees=False`` (outside tolerance) is recorded as ``fails``."""
+        if agrees:
+            return cls("measured", detail, metrics=metrics)
+        return cls("fails", detail, counterexample={"measured": metrics}, metrics=metrics)
+
+    def to_dict(self) -> dict:
+        d = {
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "printed": self.printed,
+            "corrected": self.corrected_form,
+            "condition": self.condition,
+            "counterexample": _jsonable(self.counterexample),
+            "metrics": _jsonable(self.metrics),
+        }
+        return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Check:
+    claim_ids: tuple[str, ...]
+    name: str
+    func: Callable[[], Verdict] = field(compare=False)
+    module: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    verdict: Verdict
+    seconds: float
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        d = {"check": self.check.key, "seconds": round(self.seconds, 3), **self.verdict.to_dict()}
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+@dataclass(frozen=True)
+class ClaimStatus:
+    id: str
+    section: str
+    verdict: str
+    detail: str
+    results: tuple[CheckResult, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "section": self.section,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "checks": [r.to_dict() for r in self.results],
+        }
+
+
+_REGISTRY: dict[str, Check] = {}
+_RESULTS: dict[str, CheckResult] = {}
+_LOADED = False
+
+
+def check(*claim_ids: str, name: str | None = None):
+    """Register a function as a check of one or more claim ids.
+
+    The function takes no arguments and returns a :class:`Verdict` computed by running theory /
+    numerics code. Example::
+
+        @check("SC.eq9")
+        def sgd_step_mean_and_covariance():
+            ...
+            return Verdict.holds("κ_1 = −λ∂U and κ_2 = λTD exactly")
+    """
+    unknown = [c for c in claim_ids if c not in SECTION_OF]
+    if not claim_ids or unknown:
+        raise LedgerError(f"unknown claim id(s) {unknown or '(none given)'}; see claims_index")
+
+    def deco(func):
+        chk = Check(tuple(claim_ids), name or func.__name__, func, func.__module__)
+        if chk.key in _REGISTRY and _REGISTRY[chk.key].func is not func:
+            raise LedgerError(f"two checks named {chk.key}")
+        _REGISTRY[chk.key] = chk
+        func.ledger_check = chk
+        return func
+
+    return deco
+
+
+def load_checks() -> None:
+    """Import every module in ``validation.checks`` (registers their checks)."""
+    global _LOADED
+    if _LOADED:
+        return
+    from . import checks as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{pkg.__name__}.{info.name}")
+    _LOADED = True
+
+
+def all_checks() -> list[Check]:
+    load_checks()
+    return sorted(_REGISTRY.values(), key=lambda c: c.key)
+
+
+def checks_for(claim_id: str) -> list[Check]:
+    return [c for c in all_checks() if claim_id in c.claim_ids]
+
+
+def run_check(chk: Check, *, use_cache: bool = True) -> CheckResult:
+    """Run one check (cached in-process). An exception becomes an ``open`` verdict with the error."""
+    if use_cache and chk.key in _RESULTS:
+        return _RESULTS[chk.key]
+    t0 = time.perf_counter()
+    try:
+        v = chk.func()
+        if not isinstance(v, Verdict):
+            raise LedgerError(f"check {chk.key} returned {type(v).__name__}, not a Verdict")
+        err = None
+    except Exception as exc:  # a broken check must show up, not hide
+        v = Verdict("open", f"check raised {type(exc).__name__}: {exc}")
+        err = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    res = CheckResult(chk, v, time.perf_counter() - t0, err)
+    if use_cache:
+        _RESULTS[chk.key] = res
+    return res
+
+
+def clear_cache() -> None:
+    _RESULTS.clear()
+
+
+def combine(results: list[CheckResult]) -> tuple[str, str]:
+    """Claim verdict from its checks: the most cautionary verdict wins (fails > corrected >
+    holds-if > holds > measured > open); the detail lists each check's finding."""
+    if not results:
+        return "open", "no check registered yet"
+    best = min(results, key=lambda r: _PRECEDENCE[r.verdict.verdict])
+    detail = " | ".join(f"[{r.verdict.verdict}] {r.verdict.detail}" for r in results)
+    return best.verdict.verdict, detail
+
+
+def claim_status(claim_id: str, *, run=True) -> ClaimStatus:
+    if claim_id not in SECTION_OF:
+        raise KeyError(f"unknown claim id {claim_id!r}")
+    results = [run_check(c) for c in checks_for(claim_id)] if run else []
+    verdict, detail = combine(results)
+    return ClaimStatus(claim_id, SECTION_OF[claim_id], verdict, detail, tuple(results))
+
+
+def ledger(ids=None, *, progress: bool = False) -> list[ClaimStatus]:
+    """Run the checks and return the status of every claim (or of ``ids``), in THEORY.md order."""
+    ids = list(CLAIM_IDS if ids is None else ids)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(ids, desc="claims", unit="claim")
+    else:
+        it = ids
+    return [claim_status(i) for i in it]
+
+
+def ledger_json(statuses: list[ClaimStatus]) -> str:
+    return json.dumps([s.to_dict() for s in statuses], indent=2, ensure_ascii=False)
+
+
+def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
+    """Plain-text table: id, verdict, detail (truncated to ``width``)."""
+    rows = [("id", "verdict", "detail")]
+    for s in statuses:
+        det = s.detail.replace("\n", " ")
+        if len(det) > width:
+            det = det[: width - 1] + "…"
+        rows.append((s.id, s.verdict, det))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
+    lines.insert(1, "-" * min(len(lines[0]) + 20, w0 + w1 + width + 4))
+    counts = {}
+    for s in statuses:
+        counts[s.verdict] = counts.get(s.verdict, 0) + 1
+    lines.append("")
+    lines.append("  ".join(f"{k}: {counts[k]}" for k in VERDICTS if k in counts))
+    return "\n".join(lines)
+
+
+def _verdict_fields():  # pragma: no cover - introspection helper for docs
+    return [f.name for f in dataclasses.fields(Verdict)]

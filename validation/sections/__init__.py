@@ -1,0 +1,1 @@
+"""Report sections: each module has TITLE, ORDER and build(outdir) -> Markdown."""
