@@ -100,3 +100,14 @@ def jacobian(V, theta) -> sp.Matrix:
     th = as_theta(theta)
     Vc = as_column(V, len(th), name="V")
     return Vc.jacobian(th)
+
+
+def divergence(D, theta) -> sp.Matrix:
+    """Divergence of a matrix field, ``(∂·D)_i = Σ_j ∂_{θ_j} D_ij`` (THEORY.md notation), as p×1.
+
+    For p = 1 a scalar D is accepted: ∂·D = dD/dθ.
+    """
+    th = as_theta(theta)
+    M = as_square_matrix(D, len(th))
+    p = len(th)
+    return sp.Matrix([sum(sp.diff(M[i, j], th[j]) for j in range(p)) for i in range(p)])
