@@ -1,0 +1,631 @@
+"""Finite-volume solver for the SGD Fokker–Planck equation with full anisotropic, state-dependent D.
+
+Equation (SC.eq10 in the rescaled time ``t' = λ t``; RND eq. 16 is the same equation)::
+
+    ∂_t ρ = ∂·J,        J = ∂U ρ + (T/2) ∂·(D ρ)
+                          = b ρ + (T/2) D ∂ρ,       b = ∂U + (T/2) ∂·D,
+
+with ``(∂·D)_i = Σ_j ∂_j D_ij``. Sign convention (SC): J is *minus* the usual probability flux,
+so a steady state has ``∂·J = 0`` and detailed balance is ``J = 0``; when the field
+``D⁻¹ b`` is curl-free (SC.A1) the steady state is ``ρ ∝ exp(−2 v/T)`` with ``∂v = D⁻¹ b``
+(SC.eq5), otherwise it carries a non-zero current (SC.B1.counter).
+
+Discretisation (documented choice)
+----------------------------------
+* Uniform, cell-centred grid on a box; ``ρ`` holds cell averages (densities, ``Σ ρ · vol = 1``).
+* Fluxes live on cell faces. On a face normal to axis i the component ``J_i`` is split into
+  the *diagonal* part ``b_i ρ + (T/2) D_ii ∂_i ρ`` and the *cross* part
+  ``(T/2) Σ_{j≠i} D_ij ∂_j ρ``.
+* Diagonal part: Scharfetter–Gummel (exponential fitting): with ``c = (T/2) D_ii`` at the face
+  centre, ``Pe = ∫_L^R b_i / c dθ_i`` (Simpson's rule over the two cell centres and the face;
+  midpoint optional) and ``B(x) = x / (eˣ − 1)``::
+
+      J_{k+½} = (c / h_i) [ B(−Pe) ρ_{k+1} − B(Pe) ρ_k ].
+
+  It is exact for constant coefficients, upwinds automatically for large Péclet numbers, gives
+  an M-matrix generator (so positivity of ρ is preserved) when D is diagonal, and its discrete
+  equilibrium is ``ρ_{k+1}/ρ_k = exp(−Pe)`` exactly — for diagonal zero-curl problems the
+  steady state is as accurate as the Simpson integral (fourth order); with cross terms the
+  scheme is second order.
+* Cross part: central differences, ``∂_j ρ`` at the face being the mean of the two adjacent
+  cells' centred differences (one-sided at a reflecting wall). This is second-order but not
+  monotone: with ``D_ij ≠ 0`` some off-diagonal generator entries are negative, so positivity is
+  not guaranteed a priori (it is checked, :attr:`FokkerPlanckSolver.is_m_matrix`).
+* Boundaries: reflecting (zero flux through the walls: those faces are omitted) or periodic per
+  axis.
+* Generator: ``dρ/dt = A ρ`` with ``A = Σ_i Div_i Flux_i`` (a sparse CSR matrix); every face flux
+  leaves one cell and enters its neighbour, so column sums of A vanish exactly (mass
+  conservation to round-off).
+
+Compared with ``fplanck`` (v0.2.2) this handles off-diagonal and state-dependent D, takes its
+coefficients from SymPy expressions, solves the steady state with a sparse direct solve, and
+measures the current J itself (detailed balance ``J = 0``, not only ``∂·J = 0``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sps
+import scipy.sparse.linalg as spla
+import sympy as sp
+
+from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
+
+__all__ = [
+    "FokkerPlanckError",
+    "Grid",
+    "DetailedBalanceDistance",
+    "FokkerPlanckSolver",
+    "bernoulli",
+    "l1_distance",
+]
+
+
+class FokkerPlanckError(ValueError):
+    """Invalid input to the Fokker–Planck solver (bad grid, T, D or shapes)."""
+
+
+# --------------------------------------------------------------------------------------------
+# grid
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grid:
+    """A uniform cell-centred grid on the box ``Π_i [lower_i, upper_i]``.
+
+    ``cells[i]`` cells along axis i (at least 3); ``periodic[i]`` True makes axis i periodic
+    (period ``upper_i − lower_i``), otherwise its walls are reflecting (zero flux).
+    """
+
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    cells: tuple[int, ...]
+    periodic: tuple[bool, ...]
+
+    @classmethod
+    def box(cls, bounds: Sequence[Sequence[float]], cells, *, periodic=False) -> "Grid":
+        """``Grid.box([(a, b), (c, d)], cells=(nx, ny))``; ``cells`` or ``periodic`` may be scalars."""
+        try:
+            bounds = [tuple(float(v) for v in b) for b in bounds]
+        except TypeError as exc:
+            raise FokkerPlanckError(
+                "bounds must be a sequence of (lower, upper) pairs, one per axis, e.g. [(-3, 3)]"
+            ) from exc
+        p = len(bounds)
+        if p == 0 or any(len(b) != 2 for b in bounds):
+            raise FokkerPlanckError("bounds must be a non-empty sequence of (lower, upper) pairs")
+        cells_t = tuple([int(cells)] * p) if np.isscalar(cells) else tuple(int(c) for c in cells)
+        per_t = tuple([bool(periodic)] * p) if np.isscalar(periodic) else tuple(bool(x) for x in periodic)
+        return cls(tuple(b[0] for b in bounds), tuple(b[1] for b in bounds), cells_t, per_t)
+
+    def __post_init__(self):
+        p = len(self.lower)
+        if not (len(self.upper) == len(self.cells) == len(self.periodic) == p) or p == 0:
+            raise FokkerPlanckError(
+                f"grid needs one lower/upper/cells/periodic entry per axis; got lengths "
+                f"{len(self.lower)}, {len(self.upper)}, {len(self.cells)}, {len(self.periodic)}"
+            )
+        for i in range(p):
+            if not (np.isfinite(self.lower[i]) and np.isfinite(self.upper[i])
+                    and self.upper[i] > self.lower[i]):
+                raise FokkerPlanckError(
+                    f"axis {i}: need finite lower < upper; got [{self.lower[i]}, {self.upper[i]}]"
+                )
+            if self.cells[i] < 3:
+                raise FokkerPlanckError(f"axis {i}: need at least 3 cells; got {self.cells[i]}")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.cells)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.cells)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.cells))
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return (np.asarray(self.upper) - np.asarray(self.lower)) / np.asarray(self.cells)
+
+    @property
+    def cell_volume(self) -> float:
+        return float(np.prod(self.spacing))
+
+    @property
+    def axes(self) -> list[np.ndarray]:
+        """Cell-centre coordinates along each axis."""
+        h = self.spacing
+        return [self.lower[i] + h[i] * (np.arange(self.cells[i]) + 0.5) for i in range(self.ndim)]
+
+    def mesh(self) -> list[np.ndarray]:
+        """Cell centres as ``ndim`` arrays of shape :attr:`shape` (``indexing='ij'``)."""
+        return list(np.meshgrid(*self.axes, indexing="ij"))
+
+    def integrate(self, values) -> float:
+        """Midpoint-rule integral of cell values over the box."""
+        return float(np.sum(values) * self.cell_volume)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def bernoulli(x):
+    """Bernoulli function ``B(x) = x / (exp(x) − 1)`` (B(0) = 1), evaluated stably."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-8
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = np.where(small, 1.0 - 0.5 * x, x / np.expm1(np.where(small, 1.0, x)))
+    # x → +∞: B → 0; x → −∞: B ≈ −x (expm1 → −1), both already right; guard inf/inf
+    return np.where(np.isnan(out), 0.0, out)
+
+
+def l1_distance(grid: Grid, rho_a, rho_b) -> float:
+    """``∫ |ρ_a − ρ_b|`` by the midpoint rule (both densities on ``grid``)."""
+    return grid.integrate(np.abs(np.asarray(rho_a) - np.asarray(rho_b)))
+
+
+def _broadcast_field(values, shape_prefix: tuple[int, ...], points_shape, what: str) -> np.ndarray:
+    """Broadcast an evaluated field to ``shape_prefix + points_shape`` or raise a clear error."""
+    arr = np.asarray(values, dtype=float)
+    target = shape_prefix + tuple(points_shape)
+    try:
+        return np.broadcast_to(arr.reshape(arr.shape + (1,) * (len(target) - arr.ndim))
+                               if arr.shape == shape_prefix else arr, target).copy()
+    except ValueError as exc:
+        raise FokkerPlanckError(
+            f"{what} must evaluate to shape {shape_prefix} (constant) or {target}; got {arr.shape}"
+        ) from exc
+
+
+def _as_field(spec, shape_prefix: tuple[int, ...], what: str) -> Callable:
+    """Turn a constant array or a callable ``f(*coords)`` into ``f(points) -> array``."""
+    if callable(spec):
+        def f(points):
+            return _broadcast_field(spec(*points), shape_prefix, points[0].shape, what)
+    else:
+        const = np.asarray(spec, dtype=float)
+        if const.shape != shape_prefix:
+            raise FokkerPlanckError(f"{what} must have shape {shape_prefix}; got {const.shape}")
+
+        def f(points):
+            return _broadcast_field(const, shape_prefix, points[0].shape, what)
+    return f
+
+
+def _check_diffusion(Dv: np.ndarray, where: str) -> None:
+    """Raise unless every D sample (shape (p, p, ...)) is finite, symmetric and positive-definite."""
+    p = Dv.shape[0]
+    mats = np.moveaxis(Dv.reshape(p, p, -1), -1, 0)
+    if not np.all(np.isfinite(mats)):
+        raise FokkerPlanckError(f"D has non-finite values at the {where}")
+    asym = np.max(np.abs(mats - np.swapaxes(mats, 1, 2)))
+    if asym > 1e-10 * max(1.0, float(np.max(np.abs(mats)))):
+        raise FokkerPlanckError(f"D must be symmetric; max |D − Dᵀ| = {asym:.3g} at the {where}")
+    eig_min = float(np.min(np.linalg.eigvalsh(mats)))
+    if eig_min <= 0:
+        raise FokkerPlanckError(
+            f"D must be positive-definite on the whole grid; smallest eigenvalue {eig_min:.3g} at "
+            f"the {where}. Shrink the domain or regularise D (e.g. D + β² I, SC.eq13)."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# detailed-balance diagnostic
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DetailedBalanceDistance:
+    """How far a density is from detailed balance (``J = 0``, i.e. from any ``exp(−2v/T)``).
+
+    ``current_l1``: ``∫ |J|`` (Euclidean norm of the face-averaged J at cell centres).
+    ``current_relative``: ``∫|J| / ∫|(T/2) D ∂ρ|`` — J against the diffusive flux scale.
+    ``log_density_residual``: relative ρ-weighted L2 size of the non-gradient part of
+    ``g = −(2/T) D⁻¹ b`` (the field ∂ log ρ must equal when J = 0); 0 iff some ``exp(φ)`` has J = 0.
+    ``best_fit_l1``: ``∫ |ρ − ρ_fit|`` with ``ρ_fit = exp(φ)/Z`` the best J = 0 candidate.
+    ``best_fit_density``: that ``ρ_fit`` on the grid.
+    """
+
+    current_l1: float
+    current_relative: float
+    log_density_residual: float
+    best_fit_l1: float
+    best_fit_density: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# solver
+# --------------------------------------------------------------------------------------------
+class FokkerPlanckSolver:
+    """Finite-volume solver for ``∂_t ρ = ∂·J``, ``J = ∂U ρ + (T/2) ∂·(D ρ)`` (SC.eq10).
+
+    Plain constructor (coefficients as constants or callables of the coordinate arrays)::
+
+        FokkerPlanckSolver(grid, T=0.5, grad_U=lambda x, y: [x, 2*y], D=[[1, .5], [.5, 1]])
+
+    * ``grad_U``: ∂U, shape (p,) constant or callable ``(*coords) -> (p, ...)``.
+    * ``D``: diffusion matrix, shape (p, p) or callable ``-> (p, p, ...)``; symmetric PD.
+    * ``div_D``: ``(∂·D)_i = Σ_j ∂_j D_ij``; zero when D is constant; when D is a callable and
+      ``div_D`` is omitted it is estimated by centred differences (pass it when known).
+    * ``potential``: optional U (callable), kept only for plotting / reference densities.
+    * ``T``: temperature > 0 (SC: ``T = λ/B``). Time is ``t' = λ t``.
+    * ``quadrature``: rule for the Péclet integral of the Scharfetter–Gummel flux,
+      ``"simpson"`` (default) or ``"midpoint"``.
+
+    Use :meth:`from_theory` to build it from SymPy expressions.
+    """
+
+    def __init__(self, grid: Grid, *, T: float, grad_U, D, div_D=None,
+                 potential: Callable | None = None, quadrature: str = "simpson"):
+        if quadrature not in ("simpson", "midpoint"):
+            raise FokkerPlanckError(f"quadrature must be 'simpson' or 'midpoint'; got {quadrature!r}")
+        self.quadrature = quadrature
+        if not isinstance(grid, Grid):
+            raise FokkerPlanckError("grid must be a numerics.fokker_planck.Grid (use Grid.box)")
+        try:
+            T = float(T)
+        except (TypeError, ValueError) as exc:
+            raise FokkerPlanckError(f"T must be a positive number; got {T!r}") from exc
+        if not (np.isfinite(T) and T > 0):
+            raise FokkerPlanckError(f"T must be a positive finite temperature (T = λ/B); got {T}")
+        self.grid = grid
+        self.T = T
+        p = grid.ndim
+        self._grad_U = _as_field(grad_U, (p,), "grad_U")
+        self._D = _as_field(D, (p, p), "D")
+        if div_D is None:
+            if callable(D):
+                self._div_D = self._finite_difference_divergence
+            else:
+                self._div_D = _as_field(np.zeros(p), (p,), "div_D")
+        else:
+            self._div_D = _as_field(div_D, (p,), "div_D")
+        self._potential = potential
+        _check_diffusion(self._D(grid.mesh()), "cell centres")
+        self._build()
+
+    # -- construction from theory ------------------------------------------------------------
+    @classmethod
+    def from_theory(cls, U, D, theta, T, *, grid: Grid, quadrature: str = "simpson"
+                    ) -> "FokkerPlanckSolver":
+        """Compile ``U``, ``∂U``, ``D`` and ``∂·D`` (SymPy, SC.eq10 conventions) and build the solver.
+
+        ``theta``: coordinates (Symbol / list / column Matrix, p = grid.ndim); ``D``: p×p Matrix
+        (scalar allowed for p = 1); ``T``: a positive number (free symbols other than θ are an
+        error: substitute parameters first).
+        """
+        th = as_theta(theta)
+        p = len(th)
+        if p != grid.ndim:
+            raise FokkerPlanckError(f"theta has {p} coordinates but the grid has {grid.ndim} axes")
+        Dm = as_square_matrix(D, p)
+        U = sp.sympify(U)
+        gU = gradient(U, th)
+        dD = divergence(Dm, th)
+        free = (U.free_symbols | Dm.free_symbols) - set(th)
+        if free:
+            raise FokkerPlanckError(
+                f"U and D may depend only on theta; substitute values for {sorted(map(str, free))}"
+            )
+        args = list(th)
+        # TODO(numerics/compile.py): switch to compile_expr(expr, args, backend="numpy", cse=True)
+        # once the shared compiler lands; plain lambdify with cse is used meanwhile.
+        f_gU = sp.lambdify(args, list(gU), modules="numpy", cse=True)
+        f_D = sp.lambdify(args, Dm.tolist(), modules="numpy", cse=True)
+        f_dD = sp.lambdify(args, list(dD), modules="numpy", cse=True)
+        f_U = sp.lambdify(args, U, modules="numpy", cse=True)
+
+        def stack(f, shape):
+            def g(*xs):
+                out = f(*xs)
+                base = np.broadcast(*xs).shape
+                arr = np.empty(shape + base)
+                for idx in np.ndindex(*shape):
+                    v = out
+                    for k in idx:
+                        v = v[k]
+                    arr[idx] = np.broadcast_to(np.asarray(v, dtype=float), base)
+                return arr
+            return g
+
+        def potential(*xs):
+            return np.broadcast_to(np.asarray(f_U(*xs), dtype=float), np.broadcast(*xs).shape)
+
+        return cls(grid, T=T, grad_U=stack(f_gU, (p,)), D=stack(f_D, (p, p)),
+                   div_D=stack(f_dD, (p,)), potential=potential, quadrature=quadrature)
+
+    # -- coefficient evaluation -------------------------------------------------------------
+    def _finite_difference_divergence(self, points):
+        p = self.grid.ndim
+        h = 1e-5 * np.maximum(1.0, np.abs(np.asarray(self.grid.upper) - np.asarray(self.grid.lower)))
+        out = np.zeros((p,) + points[0].shape)
+        for j in range(p):
+            plus = [x + (h[j] if k == j else 0.0) for k, x in enumerate(points)]
+            minus = [x - (h[j] if k == j else 0.0) for k, x in enumerate(points)]
+            dDj = (self._D(plus)[:, j] - self._D(minus)[:, j]) / (2 * h[j])
+            out += dDj
+        return out
+
+    def potential(self) -> np.ndarray | None:
+        """U at the cell centres (None when the solver was built without a potential)."""
+        if self._potential is None:
+            return None
+        return np.asarray(self._potential(*self.grid.mesh()), dtype=float)
+
+    # -- assembly ----------------------------------------------------------------------------
+    def _drift_over_diffusion(self, pts, i, Dv=None):
+        """``b_i / ((T/2) D_ii)`` at the points (b = ∂U + (T/2)∂·D)."""
+        Dv = self._D(pts) if Dv is None else Dv
+        b = self._grad_U(pts)[i] + 0.5 * self.T * self._div_D(pts)[i]
+        return b / (0.5 * self.T * Dv[i, i])
+
+    def _peclet(self, face_pts, i, Dface):
+        """Cell Péclet number ``Pe = ∫_L^R b_i / ((T/2) D_ii) dθ_i`` across a face.
+
+        ``quadrature="simpson"`` (default) uses the two cell centres and the face centre, so for
+        diagonal D the discrete equilibrium ``ρ_R/ρ_L = exp(−Pe)`` is fourth-order accurate;
+        ``"midpoint"`` uses the face centre only (second order).
+        """
+        h = self.grid.spacing[i]
+        mid = self._drift_over_diffusion(face_pts, i, Dface)
+        if self.quadrature == "midpoint":
+            return mid * h
+        left = list(face_pts)
+        right = list(face_pts)
+        left[i] = face_pts[i] - 0.5 * h
+        right[i] = face_pts[i] + 0.5 * h
+        return h / 6.0 * (self._drift_over_diffusion(left, i) + 4.0 * mid
+                          + self._drift_over_diffusion(right, i))
+
+    def _build(self):
+        g = self.grid
+        p, shape, N = g.ndim, g.shape, g.size
+        h = g.spacing
+        cell_idx = np.arange(N).reshape(shape)
+        centres = g.mesh()
+        half_T = 0.5 * self.T
+        self._flux = []        # per axis: (sparse face-flux matrix, left-cell multi-index arrays)
+        self._faces = []       # per axis: (left flat index, right flat index)
+        blocks = []
+        for i in range(p):
+            if g.periodic[i]:
+                left = [np.arange(n) for n in shape]
+            else:
+                left = [np.arange(n) for n in shape]
+                left[i] = np.arange(shape[i] - 1)
+            L = list(np.meshgrid(*left, indexing="ij"))
+            R = list(L)
+            R[i] = (L[i] + 1) % shape[i]
+            Lf, Rf = cell_idx[tuple(L)].ravel(), cell_idx[tuple(R)].ravel()
+            nf = Lf.size
+            face_pts = [c[tuple(L)].ravel() for c in centres]
+            face_pts[i] = face_pts[i] + 0.5 * h[i]
+            Dface = self._D(face_pts)
+            _check_diffusion(Dface, f"faces normal to axis {i}")
+            c = half_T * Dface[i, i]
+            pe = self._peclet(face_pts, i, Dface)
+            rows = [np.arange(nf), np.arange(nf)]
+            cols = [Rf, Lf]
+            vals = [c / h[i] * bernoulli(-pe), -c / h[i] * bernoulli(pe)]
+            for j in range(p):
+                if j == i:
+                    continue
+                coef = half_T * Dface[i, j] * 0.5          # mean over the two adjacent cells
+                for X in (L, R):
+                    plus, minus = list(X), list(X)
+                    if g.periodic[j]:
+                        plus[j] = (X[j] + 1) % shape[j]
+                        minus[j] = (X[j] - 1) % shape[j]
+                        width = np.full(nf, 2.0)
+                    else:
+                        plus[j] = np.minimum(X[j] + 1, shape[j] - 1)
+                        minus[j] = np.maximum(X[j] - 1, 0)
+                        width = (plus[j] - minus[j]).ravel().astype(float)
+                    w = coef / (width * h[j])
+                    rows += [np.arange(nf), np.arange(nf)]
+                    cols += [cell_idx[tuple(plus)].ravel(), cell_idx[tuple(minus)].ravel()]
+                    vals += [w, -w]
+            F = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                               shape=(nf, N))
+            # ∂_t ρ_X = (J_{X+½} − J_{X−½}) / h_i: face f is the right face of L, the left of R
+            Div = sps.csr_matrix(
+                (np.concatenate([np.full(nf, 1.0 / h[i]), np.full(nf, -1.0 / h[i])]),
+                 (np.concatenate([Lf, Rf]), np.concatenate([np.arange(nf), np.arange(nf)]))),
+                shape=(N, nf))
+            self._flux.append(F)
+            self._faces.append((Lf, Rf, L[0].shape))
+            blocks.append(Div @ F)
+        self.generator = sum(blocks[1:], blocks[0]).tocsr()
+        self.generator.sum_duplicates()
+        # diffusive-scale operator for current_norm: (T/2) D_ii ∂_i ρ on the same faces
+        self._diffusive = []
+        for i in range(p):
+            Lf, Rf, _ = self._faces[i]
+            face_pts = [c.ravel()[Lf] for c in centres]
+            face_pts[i] = face_pts[i] + 0.5 * h[i]
+            normal = half_T * self._D(face_pts)[i, i] / h[i]
+            nf = Lf.size
+            self._diffusive.append(
+                sps.csr_matrix((np.concatenate([normal, -normal]),
+                                (np.concatenate([np.arange(nf)] * 2), np.concatenate([Rf, Lf]))),
+                               shape=(nf, N)))
+
+    # -- properties --------------------------------------------------------------------------
+    @property
+    def is_m_matrix(self) -> bool:
+        """True when every off-diagonal generator entry is ≥ 0 (then ``exp(tA)`` keeps ρ ≥ 0)."""
+        A = self.generator.tocoo()
+        off = A.row != A.col
+        return bool(np.all(A.data[off] >= -1e-14 * np.max(np.abs(A.data))))
+
+    def mass(self, rho) -> float:
+        """``∫ ρ`` over the grid."""
+        return self.grid.integrate(self._as_density(rho))
+
+    def _as_density(self, rho) -> np.ndarray:
+        arr = np.asarray(rho, dtype=float)
+        if arr.shape != self.grid.shape and arr.shape != (self.grid.size,):
+            raise FokkerPlanckError(
+                f"rho must have the grid shape {self.grid.shape} (or be flat of length "
+                f"{self.grid.size}); got {arr.shape}"
+            )
+        return arr.reshape(self.grid.shape)
+
+    # -- steady state & evolution ------------------------------------------------------------
+    def steady_state(self) -> np.ndarray:
+        """Normalised steady state (``A ρ = 0``, ``∫ρ = 1``) by a sparse direct solve.
+
+        One row of the rank-deficient ``A`` (its rows sum to zero) is replaced by the
+        normalisation ``Σ ρ · vol = 1``. Raises :class:`FokkerPlanckError` if the solve fails.
+        """
+        N = self.grid.size
+        k = int(np.argmax(np.abs(self.generator.diagonal())))   # a well-connected cell
+        keep = np.ones(N)
+        keep[k] = 0.0
+        norm_row = sps.csr_matrix((np.full(N, self.grid.cell_volume), (np.full(N, k), np.arange(N))),
+                                  shape=(N, N))
+        A = sps.diags(keep) @ self.generator + norm_row
+        rhs = np.zeros(N)
+        rhs[k] = 1.0
+        rho = spla.spsolve(A.tocsc(), rhs)
+        if not np.all(np.isfinite(rho)):
+            raise FokkerPlanckError("steady-state solve failed (singular system); check D and the grid")
+        return rho.reshape(self.grid.shape)
+
+    def propagate(self, rho0, t: float, *, method: str = "expm", steps: int = 100) -> np.ndarray:
+        """Evolve ``rho0`` (cell values, or a callable of the centre coordinates) for time ``t``.
+
+        ``method="expm"``: ``exp(tA) ρ₀`` by ``scipy.sparse.linalg.expm_multiply`` (exact in time);
+        ``"crank-nicolson"``: ``steps`` Crank–Nicolson steps (one sparse LU);
+        ``"implicit-euler"``: ``steps`` backward-Euler steps (L-stable, first order).
+        All three conserve ``∫ρ`` to round-off (column sums of A vanish).
+        """
+        if callable(rho0):
+            rho0 = rho0(*self.grid.mesh())
+        r = self._as_density(rho0).ravel().copy()
+        t = float(t)
+        if t < 0 or not np.isfinite(t):
+            raise FokkerPlanckError(f"t must be a finite time ≥ 0; got {t}")
+        if t == 0:
+            return r.reshape(self.grid.shape)
+        A = self.generator
+        if method == "expm":
+            out = spla.expm_multiply(A * t, r)
+        elif method in ("crank-nicolson", "implicit-euler"):
+            if int(steps) < 1:
+                raise FokkerPlanckError(f"steps must be ≥ 1; got {steps}")
+            dt = t / int(steps)
+            I = sps.identity(self.grid.size, format="csc")
+            theta = 0.5 if method == "crank-nicolson" else 1.0
+            lu = spla.splu((I - theta * dt * A).tocsc())
+            B = (I + (1 - theta) * dt * A).tocsr()
+            out = r
+            for _ in range(int(steps)):
+                out = lu.solve(B @ out)
+        else:
+            raise FokkerPlanckError(
+                f"unknown method {method!r}; use 'expm', 'crank-nicolson' or 'implicit-euler'"
+            )
+        return np.asarray(out).reshape(self.grid.shape)
+
+    # -- current -----------------------------------------------------------------------------
+    def face_currents(self, rho) -> list[np.ndarray]:
+        """``J_i`` on the interior faces normal to each axis i (the solver's own fluxes).
+
+        Axis i gives an array of shape ``cells`` with ``cells[i] − 1`` along i (reflecting) or
+        ``cells[i]`` (periodic; the last face wraps around).
+        """
+        r = self._as_density(rho).ravel()
+        return [(F @ r).reshape(fshape) for F, (_, _, fshape) in zip(self._flux, self._faces)]
+
+    def probability_current(self, rho, *, at: str = "centres"):
+        """SC.eq10 current ``J = ∂U ρ + (T/2) ∂·(D ρ)`` (J = −usual flux).
+
+        ``at="centres"``: array (p, *cells), each component the mean of the two faces around the
+        cell (wall faces carry zero flux); ``at="faces"``: :meth:`face_currents`.
+        """
+        faces = self.face_currents(rho)
+        if at == "faces":
+            return faces
+        if at not in ("centres", "centers"):
+            raise FokkerPlanckError(f"at must be 'centres' or 'faces'; got {at!r}")
+        g = self.grid
+        out = np.zeros((g.ndim,) + g.shape)
+        for i, Jf in enumerate(faces):
+            if g.periodic[i]:
+                out[i] = 0.5 * (Jf + np.roll(Jf, 1, axis=i))
+            else:
+                pad = [(0, 0)] * g.ndim
+                pad[i] = (1, 1)
+                Jp = np.pad(Jf, pad)
+                lo = [slice(None)] * g.ndim
+                hi = [slice(None)] * g.ndim
+                lo[i], hi[i] = slice(0, -1), slice(1, None)
+                out[i] = 0.5 * (Jp[tuple(lo)] + Jp[tuple(hi)])
+        return out
+
+    def current_norm(self, rho) -> float:
+        """``∫|J| / ∫|(T/2) D_ii ∂_i ρ|`` summed over faces: J relative to the diffusive flux scale.
+
+        ≈ 0 (discretisation error) in detailed balance; O(0.1–1) for a genuinely
+        non-equilibrium steady state. Dimensionless and independent of the normalisation of ρ.
+        """
+        r = self._as_density(rho).ravel()
+        num = sum(float(np.sum(np.abs(F @ r))) / h for F, h in zip(self._flux, self.grid.spacing))
+        den = sum(float(np.sum(np.abs(Dd @ r))) / h for Dd, h in zip(self._diffusive, self.grid.spacing))
+        if den == 0:
+            raise FokkerPlanckError("rho has no diffusive flux (constant or zero density)")
+        return float(num / den)
+
+    def detailed_balance_distance(self, rho) -> DetailedBalanceDistance:
+        """How far ``rho`` is from any ``exp(−2v/T)`` with ``J = 0`` (SC.eq5 vs SC.B1.counter).
+
+        J = 0 means ``∂ log ρ = g := −(2/T) D⁻¹ (∂U + (T/2)∂·D)``. The best J = 0 candidate is
+        ``exp(φ)`` with φ the ρ-weighted least-squares fit of face differences
+        ``φ_R − φ_L ≈ g_i h_i``; the relative residual of that fit measures the curl part of g
+        and ``ρ_fit = exp(φ)/Z`` is compared with ``rho`` in L1. See :class:`DetailedBalanceDistance`.
+        """
+        g = self.grid
+        r = self._as_density(rho)
+        rf = r.ravel()
+        J = self.probability_current(r)
+        current_l1 = g.integrate(np.sqrt(np.sum(J**2, axis=0)))
+        centres = [c.ravel() for c in g.mesh()]
+        rows, cols, vals, target, weights = [], [], [], [], []
+        nrow = 0
+        for i in range(g.ndim):
+            Lf, Rf, _ = self._faces[i]
+            pts = [c[Lf] for c in centres]
+            pts[i] = pts[i] + 0.5 * g.spacing[i]
+            Dv = self._D(pts)
+            b = self._grad_U(pts) + 0.5 * self.T * self._div_D(pts)
+            Dm = np.moveaxis(Dv, (0, 1), (-2, -1))
+            gv = -(2.0 / self.T) * np.linalg.solve(Dm, np.moveaxis(b, 0, -1)[..., None])[..., 0]
+            nf = Lf.size
+            ridx = nrow + np.arange(nf)
+            rows += [ridx, ridx]
+            cols += [Rf, Lf]
+            vals += [np.ones(nf), -np.ones(nf)]
+            target.append(gv[:, i] * g.spacing[i])
+            weights.append(np.sqrt(np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0) * g.cell_volume))
+            nrow += nf
+        G = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(nrow, g.size))
+        w = np.concatenate(weights)
+        y = np.concatenate(target)
+        Wg = sps.diags(w) @ G
+        # fix the gauge (φ is defined up to a constant) with a tiny ridge term
+        lhs = (Wg.T @ Wg + 1e-12 * sps.identity(g.size)).tocsc()
+        phi = spla.spsolve(lhs, Wg.T @ (w * y))
+        resid = w * (G @ phi - y)
+        rel = float(np.linalg.norm(resid) / max(np.linalg.norm(w * y), 1e-300))
+        phi = phi - np.max(phi)
+        fit = np.exp(phi).reshape(g.shape)
+        fit /= g.integrate(fit)
+        mass = g.integrate(r)
+        best_l1 = l1_distance(g, r / mass, fit)
+        return DetailedBalanceDistance(current_l1=float(current_l1), current_relative=self.current_norm(r),
+                                       log_density_residual=rel, best_fit_l1=float(best_l1),
+                                       best_fit_density=fit)
