@@ -1,0 +1,248 @@
+"""Compile theory expressions into vectorised NumPy / PyTorch callables.
+
+The rule of the project is that ``numerics`` never re-derives a formula that ``theory`` has: it
+*compiles* it.  :func:`compile_expr` is the one entry point.  It wraps ``sympy.lambdify`` with
+common-subexpression elimination (``cse=True``), checks that every free symbol is an argument,
+broadcasts constant entries to the shape of the inputs, and stacks Matrix / list outputs into one
+array with trailing dimensions:
+
+* scalar expression            → array of the broadcast input shape ``S``;
+* ``Matrix`` of shape (m, n)   → array of shape ``S + (m, n)`` (a p×1 column gives ``S + (p, 1)``);
+* list / tuple of k expressions → array of shape ``S + (k,)``.
+
+Backends: ``"numpy"`` (SciPy special functions available) and ``"torch"`` (any device;
+``device="auto"`` picks CUDA when present, else CPU; a CUDA request on a machine without CUDA
+falls back to CPU with a :class:`DeviceFallbackWarning`).  float64 by default.
+
+>>> import sympy as sp
+>>> x = sp.Symbol('x')
+>>> f = compile_expr(sp.exp(-x**2) + 1, x)
+>>> float(f(0.0))
+2.0
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+__all__ = [
+    "CompileError",
+    "DeviceFallbackWarning",
+    "CompiledFunction",
+    "compile_expr",
+    "resolve_device",
+]
+
+_BACKENDS = ("numpy", "torch")
+
+
+class CompileError(ValueError):
+    """An expression cannot be compiled as asked (free symbols missing from ``args``, bad backend)."""
+
+
+class DeviceFallbackWarning(UserWarning):
+    """A CUDA device was requested but is not available; the computation runs on the CPU."""
+
+
+def resolve_device(device: Any = "auto"):
+    """Return a ``torch.device``: ``"auto"`` → CUDA when available, else CPU.
+
+    A CUDA request (``"cuda"``, ``"cuda:1"``) on a machine without CUDA warns with
+    :class:`DeviceFallbackWarning` and returns the CPU device.
+    """
+    import torch
+
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(
+            f"device={device!r} was requested but CUDA is not available; falling back to the CPU "
+            "(pass device='auto' to choose automatically)",
+            DeviceFallbackWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+    return dev
+
+
+def _flatten_args(args) -> tuple[sp.Symbol, ...]:
+    if isinstance(args, sp.Symbol):
+        syms = [args]
+    elif isinstance(args, sp.MatrixBase):
+        syms = list(args)
+    elif isinstance(args, Iterable) and not isinstance(args, (str, bytes)):
+        syms = []
+        for a in args:
+            syms.extend(list(a) if isinstance(a, sp.MatrixBase) else [a])
+    else:
+        raise CompileError(
+            f"args must be a Symbol, a sequence of Symbols or a Matrix of Symbols; got {type(args).__name__}"
+        )
+    for s in syms:
+        if not isinstance(s, sp.Symbol):
+            raise CompileError(f"every argument must be a SymPy Symbol; got {s!r} ({type(s).__name__})")
+    if len(set(syms)) != len(syms):
+        raise CompileError(f"arguments must be distinct; got {syms}")
+    return tuple(syms)
+
+
+def _entries(expr) -> tuple[list[sp.Expr], tuple[int, ...]]:
+    """Flatten ``expr`` into a list of scalar entries and the trailing output shape."""
+    if isinstance(expr, sp.MatrixBase):
+        return [sp.sympify(e) for e in expr], tuple(expr.shape)
+    if isinstance(expr, (list, tuple)):
+        out = []
+        for e in expr:
+            if isinstance(e, (sp.MatrixBase, list, tuple)):
+                raise CompileError("a list of expressions must hold scalars; stack matrices into one Matrix")
+            if isinstance(e, str):
+                raise CompileError("strings are not compiled; build the expression with SymPy")
+            out.append(sp.sympify(e))
+        return out, (len(out),)
+    if isinstance(expr, str):
+        raise CompileError("strings are not compiled; build the expression with SymPy")
+    return [sp.sympify(expr)], ()
+
+
+def _fold_constants(e: sp.Expr) -> sp.Expr:
+    """Replace exact constants (sqrt(2), pi, Rationals) by Floats so torch never sees Python ints in
+    math functions (``torch.sqrt(2)`` fails)."""
+    return sp.N(e, 17) if e.free_symbols else sp.Float(sp.N(e, 17)) if e.is_number else e
+
+
+@dataclass(frozen=True)
+class CompiledFunction:
+    """A compiled expression: call it with one array per argument (broadcast together).
+
+    Attributes: ``expr`` (the source expression), ``args`` (the argument symbols, in call order),
+    ``backend``, ``shape`` (trailing output shape: ``()`` scalar, ``(m, n)`` Matrix, ``(k,)``
+    list), ``device`` (torch only), ``dtype``, ``cse``.
+    """
+
+    expr: Any
+    args: tuple[sp.Symbol, ...]
+    backend: str
+    shape: tuple[int, ...]
+    dtype: Any
+    cse: bool
+    device: Any = None
+    _fn: Callable = field(default=None, repr=False, compare=False)
+
+    def __call__(self, *values):
+        if len(values) != len(self.args):
+            raise TypeError(
+                f"this function takes {len(self.args)} argument(s) {[str(a) for a in self.args]}; "
+                f"got {len(values)}"
+            )
+        if self.backend == "numpy":
+            arrays = [np.asarray(v, dtype=self.dtype) for v in values]
+            bshape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+            raw = self._fn(*arrays)
+            return self._assemble_numpy(raw, bshape)
+        import torch
+
+        tensors = [torch.as_tensor(v, dtype=self.dtype, device=self.device) for v in values]
+        bshape = torch.broadcast_shapes(*(t.shape for t in tensors)) if tensors else torch.Size([])
+        raw = self._fn(*tensors)
+        return self._assemble_torch(raw, tuple(bshape))
+
+    def at_points(self, points):
+        """Evaluate at points stacked on the LAST axis: ``points[..., i]`` is argument i."""
+        if self.backend == "numpy":
+            pts = np.asarray(points, dtype=self.dtype)
+        else:
+            import torch
+
+            pts = torch.as_tensor(points, dtype=self.dtype, device=self.device)
+        if pts.shape[-1] != len(self.args):
+            raise ValueError(
+                f"points must have {len(self.args)} coordinates on the last axis; got shape {tuple(pts.shape)}"
+            )
+        return self(*[pts[..., i] for i in range(len(self.args))])
+
+    # -- assembly -------------------------------------------------------------------------------
+    def _n_entries(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    def _assemble_numpy(self, raw, bshape):
+        if not self.shape:
+            return np.array(np.broadcast_to(np.asarray(raw, dtype=self.dtype), bshape))
+        out = np.empty(tuple(bshape) + (self._n_entries(),), dtype=self.dtype)
+        for i, val in enumerate(raw):
+            out[..., i] = val
+        return out.reshape(tuple(bshape) + self.shape)
+
+    def _assemble_torch(self, raw, bshape):
+        import torch
+
+        if not self.shape:
+            if isinstance(raw, torch.Tensor):
+                return raw.to(self.dtype).expand(bshape).clone()
+            return torch.full(bshape, float(raw), dtype=self.dtype, device=self.device)
+        out = torch.empty(bshape + (self._n_entries(),), dtype=self.dtype, device=self.device)
+        for i, val in enumerate(raw):
+            out[..., i] = val
+        return out.reshape(bshape + self.shape)
+
+
+def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device: Any = "auto",
+                 dtype: Any = None) -> CompiledFunction:
+    """Compile a SymPy expression (scalar, ``Matrix`` or list of scalars) into a vectorised callable.
+
+    Parameters
+    ----------
+    expr : sympy expression, ``Matrix`` or list/tuple of scalar expressions.
+    args : Symbol, sequence of Symbols, or Matrix of Symbols (flattened) — the call signature.
+        Every free symbol of ``expr`` must be among them (substitute parameters first with
+        ``expr.subs({...})``); otherwise :class:`CompileError` names the missing symbols.
+    backend : ``"numpy"`` (default) or ``"torch"``.
+    cse : common-subexpression elimination in the generated code (default True).
+    device : torch device; ``"auto"`` → CUDA if available else CPU (ignored by numpy, which only
+        accepts ``"auto"``/``"cpu"``).
+    dtype : numpy / torch dtype; default float64.
+
+    Returns a :class:`CompiledFunction`; see the module docstring for output shapes.
+    """
+    if backend not in _BACKENDS:
+        raise CompileError(f"backend must be one of {_BACKENDS}; got {backend!r}")
+    syms = _flatten_args(args)
+    entries, shape = _entries(expr)
+    free = set().union(*(e.free_symbols for e in entries)) if entries else set()
+    missing = free - set(syms)
+    if missing:
+        names = sorted(str(s) for s in missing)
+        raise CompileError(
+            f"expression has free symbols {names} that are not in args {[str(s) for s in syms]}: "
+            "add them to args or substitute numbers with expr.subs({...}) before compiling"
+        )
+    if backend == "numpy":
+        if device not in ("auto", "cpu", None):
+            raise CompileError(f"the numpy backend runs on the CPU only; got device={device!r} (use backend='torch')")
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+        modules = ["scipy", "numpy"]
+        dev = None
+        code_entries = entries
+    else:
+        import torch
+
+        dt = torch.float64 if dtype is None else dtype
+        if not isinstance(dt, torch.dtype):
+            raise CompileError(f"dtype for the torch backend must be a torch.dtype; got {dtype!r}")
+        dev = resolve_device(device)
+        modules = "torch"
+        code_entries = [_fold_constants(e) for e in entries]
+    target = code_entries if shape else code_entries[0]
+    fn = sp.lambdify(list(syms), target, modules=modules, cse=cse)
+    return CompiledFunction(expr=expr, args=syms, backend=backend, shape=shape, dtype=dt, cse=cse,
+                            device=dev, _fn=fn)
+
+
+def compile_many(exprs: Sequence, args, **kwargs) -> list[CompiledFunction]:
+    """Compile several expressions with the same arguments and options."""
+    return [compile_expr(e, args, **kwargs) for e in exprs]
