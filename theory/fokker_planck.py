@@ -90,10 +90,10 @@ def ou_stationary_covariance(H, D, T) -> sp.Matrix:
     p = Hm.shape[0]
     if Hm.shape != (p, p) or Dm.shape != (p, p):
         raise ValueError(f"H and D must be square of the same size; got {Hm.shape}, {Dm.shape}")
-    syms = sp.symbols(f"s0:{p * p}")
+    syms = [sp.Dummy(f"sigma{k}") for k in range(p * p)]  # Dummies: never clash with user symbols
     S = sp.Matrix(p, p, lambda i, j: syms[min(i, j) * p + max(i, j)])
     eqs = list(Hm * S + S * Hm.T - T * Dm)
-    unknowns = sorted(S.free_symbols & set(syms), key=lambda s: s.name)
+    unknowns = [u for u in syms if u in S.free_symbols]
     sol = sp.solve(eqs, unknowns, dict=True)
     if not sol:
         raise ValueError("Lyapunov equation has no solution: H must have eigenvalues with positive "
