@@ -452,8 +452,9 @@ def tf_noise_threshold_printed(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
 def find_critical_points_1d(v, x, lower, upper, *, grid: int = 2000, dps: int = 30):
     """Minima and maxima of a 1-D expression ``v(x)`` on ``[lower, upper]``.
 
-    Sign changes of v' on a uniform grid, refined with ``mpmath.findroot`` (bisection-safe
-    ``anderson`` solver). Returns ``(minima, maxima)`` as sorted lists of ``sp.Float``.
+    Sign changes of v' on a uniform grid (evaluated in float64), refined with ``mpmath.findroot``
+    (bracketing ``anderson`` solver) at ``dps`` digits. A critical point exactly on a grid node
+    with zero derivative is kept as is. Returns ``(minima, maxima)`` as sorted lists of ``sp.Float``.
     """
     x = as_theta(x)[0]
     if not (float(lower) < float(upper)):
@@ -461,26 +462,29 @@ def find_critical_points_1d(v, x, lower, upper, *, grid: int = 2000, dps: int = 
     if v.free_symbols - {x}:
         raise LaplaceError(f"v must depend only on {x} here (substitute T etc. first); "
                            f"free symbols {sorted(map(str, v.free_symbols))}")
-    dv = sp.lambdify(x, sp.diff(v, x), "mpmath")
+    dv_expr = sp.diff(v, x)
+    dv_fast = sp.lambdify(x, dv_expr, "math")          # float scan for sign changes
+    dv = sp.lambdify(x, dv_expr, "mpmath")
     d2v = sp.lambdify(x, sp.diff(v, x, 2), "mpmath")
     minima, maxima = [], []
+    lo, hi = float(lower), float(upper)
+    xs = [lo + (hi - lo) * i / grid for i in range(grid + 1)]
+    ds = [dv_fast(t) for t in xs]
     with mpmath.workdps(dps):
-        a, b = mpmath.mpf(lower), mpmath.mpf(upper)
-        xs = [a + (b - a) * i / grid for i in range(grid + 1)]
-        ds = [dv(t) for t in xs]
         for i in range(grid):
             if ds[i] == 0 or ds[i] * ds[i + 1] < 0:
                 if ds[i] == 0:
-                    r = xs[i]
+                    r = mpmath.mpf(xs[i])
                 else:
-                    r = mpmath.findroot(dv, (xs[i], xs[i + 1]), solver="anderson")
+                    r = mpmath.findroot(dv, (mpmath.mpf(xs[i]), mpmath.mpf(xs[i + 1])),
+                                        solver="anderson")
                 curv = d2v(r)
                 (minima if curv > 0 else maxima).append(sp.Float(r, dps))
     return sorted(set(minima)), sorted(set(maxima))
 
 
 def exact_basin_log_masses_1d(v, x, T, minima, *, lower, upper, maxima=None,
-                              dps: int = 20) -> list:
+                              dps: int = 15) -> list:
     """log ``∫_{basin k} exp(−2v(x)/T) dx`` by mpmath quadrature, basins split at the maxima.
 
     ``minima`` sorted; ``maxima`` (default: found between consecutive minima) are the basin
@@ -508,8 +512,9 @@ def exact_basin_log_masses_1d(v, x, T, minima, *, lower, upper, maxima=None,
         raise LaplaceError("need exactly one boundary (maximum) between consecutive minima")
     with mpmath.workdps(dps):
         Tm = mpmath.mpf(str(sp.Float(T, dps)))
-        f = sp.lambdify(x, v, "mpmath")
-        f2 = sp.lambdify(x, sp.diff(v, x, 2), "mpmath")
+        v_num = sp.N(v, dps)                     # constants (π, √2, rationals) pre-evaluated
+        f = sp.lambdify(x, v_num, "mpmath")
+        f2 = sp.lambdify(x, sp.N(sp.diff(v, x, 2), dps), "mpmath")
         edges = [mpmath.mpf(lower)] + [mpmath.mpf(str(m)) for m in maxima] + [mpmath.mpf(upper)]
         out = []
         for k, mu in enumerate(mins):
