@@ -128,7 +128,8 @@ def effective_potential_1d(U, D, theta, T, grid) -> np.ndarray:
     x = _increasing_grid(grid)
     V = effective_potential_integrand(U, D, theta, T_SYMBOL)[0]
     th = as_theta(theta)[0]
-    vals = compile_expr(V, [th, T_SYMBOL])(x, T)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        vals = compile_expr(V, [th, T_SYMBOL])(x, T)
     _require_finite(vals, x, "the integrand D⁻¹(U' + (T/2)D')")
     if len(x) < 3:
         return integrate.cumulative_trapezoid(vals, x, initial=0.0)
