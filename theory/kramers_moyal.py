@@ -470,8 +470,11 @@ def rescaled_time_rhs(rhs_of, theta, time_scale, *, name: str = "rho") -> tuple[
     residual = sp.diff(rho, t) - rhs_of(rho)
     residual = residual.subs(t, s / time_scale).doit()
     target = sp.Derivative(rho_hat(*th, s), s)
-    sol = sp.solve(residual, target, dict=True)
-    if len(sol) != 1:
-        raise KramersMoyalError("could not solve the rescaled equation for ∂_s ρ̂; is rhs_of linear "
-                                "in ρ and free of t?")
-    return sp.expand(sol[0][target]), rho_hat(*th, s)
+    placeholder = sp.Dummy("ds_rho")
+    linear = sp.expand(residual.subs(target, placeholder))
+    coeff = linear.diff(placeholder)
+    if coeff == 0 or coeff.has(placeholder) or linear.has(t):
+        raise KramersMoyalError("could not solve the rescaled equation for ∂_s ρ̂; rhs_of must be "
+                                "linear in ρ and free of t")
+    rhs = -(linear - coeff * placeholder) / coeff
+    return sp.expand(rhs), rho_hat(*th, s)

@@ -468,7 +468,7 @@ def langevin_sde_generates_the_fokker_planck_equation():
             return Verdict.fails(f"Itô generator ≠ FP operator (p = {p})",
                                  counterexample={"residual": str(res.residual if not res.exact
                                                                  else res2.residual)})
-    Dc = sp.Matrix([[2, 1], [1, 3]])
+    Dc = sp.Matrix([[5, 4], [4, 5]])
     P, Lam = (sp.Rational(1, 4) * Dc).diagonalize(normalize=True)
     sqrt_b = P * Lam.applyfunc(sp.sqrt) * P.T
     res3 = check_identity(sqrt_b * sqrt_b.T, sp.Rational(1, 4) * Dc)
@@ -477,4 +477,4 @@ def langevin_sde_generates_the_fokker_planck_equation():
                              counterexample={"residual": str(res3.residual)})
     return Verdict.holds("−∂·(aρ) + ½∂_i∂_j(Qρ) with a = −∂U, Q = TD equals ∂·J exactly (generic U, "
                          "D, ρ; p = 1, 2); with a = −λ∂U, Q = λTD it equals λ∂·J; sqrt(TD) built by "
-                         "diagonalisation for D = [[2,1],[1,3]], T = 1/4 satisfies b bᵀ = TD")
+                         "diagonalisation for D = [[5,4],[4,5]], T = 1/4 satisfies b bᵀ = TD")
