@@ -228,7 +228,7 @@ def basin_weights_invariant_exactly_as_masses_and_to_leading_order_in_laplace():
     Jf = sp.lambdify(y, sp.diff(r, y), "mpmath")
     rf = sp.lambdify(y, r, "mpmath")
     rows = []
-    with mp.workdps(25):
+    with mp.workdps(18):
         m_th = [_mode(g, th, -1), _mode(g, th, 1)]
         barrier = _mode(g, th, 0)
         for Tv in (sp.Rational(1, 10), sp.Rational(1, 20), sp.Rational(1, 40)):
