@@ -86,6 +86,14 @@ for g in [(2,), (3,), (4,)]:
     show(r'\kappa_{%d}(S_K)' % g[0], finite[g])
 limit = km.k_step_limit_cumulants(k1, 4)
 print('limit equals κ:', all(sp.expand(limit[g] - k1[g]) == 0 for g in k1))"""),
+    ("md", r"""The construction prescribes *moments* $\kappa_\gamma dt/\tau$ for the increments, so even
+cumulants must be non-negative. A bounded step violates this: gradients $\pm1$ have $\omega_4=-2$,
+hence $\mathbb E[\tilde\Delta(dt)^4]<0$. Only infinitely divisible steps (e.g. Gaussian) are reproduced by
+a genuine process; the order-2 truncation used below is always a valid diffusion."""),
+    ("code", r"""omega_pm1 = km.cumulants_from_moments({(n,): (1 + (-1) ** n) / sp.Integer(2) for n in range(1, 5)}, 4)
+kap_pm1 = km.sgd_step_cumulants(omega_pm1, sp.Rational(1, 10), 2)
+dt = sp.Symbol('dt', positive=True)
+show(r'\mathbb E[\tilde\Delta(dt)^4]', km.increment_moments(kap_pm1, dt, 1, 4)[(4,)])"""),
     ("md", r"""## 4. Kramers–Moyal operator truncated at order 2 = Fokker–Planck (SC.eq16 → SC.eq10)
 
 $\partial_t\rho=\sum_{1\le|\gamma|\le 2}\frac{(-1)^{|\gamma|}}{\tau\,\gamma!}\partial^\gamma(\kappa_\gamma\rho)$

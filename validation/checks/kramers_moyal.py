@@ -129,6 +129,47 @@ def cumulants_are_generating_function_coefficients():
                         "log m_gamma": mismatch[g0][0], "kappa_gamma": mismatch[g0][1]})
 
 
+@check("SC.eq15")
+def increment_moments_exist_only_for_infinitely_divisible_steps():
+    """SC.eq15 prescribes E[Δ̃(dt)^γ] = κ_γ dt/τ for *every* γ. A real increment needs even moments
+    ≥ 0, so every even cumulant must be ≥ 0 — false for bounded (SGD) steps: a minibatch of a
+    two-point train set with gradients ±1 has κ_4 < 0. The K-step construction is then a formal
+    moment identity; an actual process reproducing the step exists iff the step law is infinitely
+    divisible (Gaussian, Poisson, …). The order-2 truncation (Gaussian increments) is unaffected."""
+    lr, b, order = sp.Rational(1, 10), 2, 6
+    data = [sp.Integer(1), sp.Integer(-1)]
+    steps = [-lr / b * sum(batch) for batch in product(data, repeat=b)]
+    step_m = {(n,): sum(s**n for s in steps) / len(steps) for n in range(1, order + 1)}
+    kappa = cumulants_from_moments(step_m, order)
+    dt, tau = sp.Rational(1, 100), sp.Integer(1)
+    inc = increment_moments(kappa, dt, tau, order)
+    negative = {g[0]: inc[g] for g in inc if g[0] % 2 == 0 and inc[g] < 0}
+    # infinitely divisible references: Gaussian and Poisson steps give non-negative even moments
+    mu, s2, r = sp.Rational(1, 3), sp.Rational(1, 2), sp.Rational(2, 5)
+    gauss_inc = increment_moments({(1,): mu, (2,): s2}, dt, tau, order)
+    pois_inc = increment_moments({(n,): r for n in range(1, order + 1)}, dt, tau, order)
+    refs_ok = all(v >= 0 for d in (gauss_inc, pois_inc) for g, v in d.items() if g[0] % 2 == 0)
+    omega4 = cumulants_from_moments({(n,): sum(x**n for x in data) / 2 for n in range(1, 5)}, 4)[(4,)]
+    if not refs_ok:
+        return Verdict.fails("an infinitely divisible step produced a negative even increment moment",
+                             counterexample={"gaussian": str(gauss_inc), "poisson": str(pois_inc)})
+    if not negative:
+        return Verdict.holds("every even increment moment is non-negative for the ±1 SGD example")
+    n0 = min(negative)
+    return Verdict.holds_if(
+        "The K → ∞ identity (cumulants of the K-step sum → κ_γ) holds exactly as algebra, and with "
+        "Gaussian/Poisson steps the prescribed increment moments are those of a real process. For a "
+        f"bounded SGD step they are not: train gradients ±1 (ω_4 = {omega4}), B = {b}, λ = {lr} give "
+        f"κ_4 = {kappa[(4,)]}, so E[Δ̃(dt)^4] = κ_4 dt/τ < 0, impossible for a real increment. The "
+        "full KM series then describes no process (Pawula); only its order-2 truncation (SC.eq10) is "
+        "a valid diffusion, which is what the papers use.",
+        condition="the discrete step's law is infinitely divisible (all prescribed increment moments "
+                  "realisable; e.g. Gaussian steps) — for SGD the match is only approximate",
+        counterexample={"train gradients": [1, -1], "B": b, "lr": float(lr), "dt/tau": float(dt),
+                        "kappa_4": float(kappa[(4,)]), "E[increment^4]": float(negative[n0]),
+                        "even orders with negative increment moment": sorted(negative)})
+
+
 # --------------------------------------------------------------------------------------------
 # SC.eq16
 # --------------------------------------------------------------------------------------------
