@@ -38,37 +38,13 @@ __all__ = [
     "resolve_device",
 ]
 
+from numerics.devices import DeviceFallbackWarning, resolve_device  # noqa: E402  (one device policy)
+
 _BACKENDS = ("numpy", "torch")
 
 
 class CompileError(ValueError):
     """An expression cannot be compiled as asked (free symbols missing from ``args``, bad backend)."""
-
-
-class DeviceFallbackWarning(UserWarning):
-    """A CUDA device was requested but is not available; the computation runs on the CPU."""
-
-
-def resolve_device(device: Any = "auto"):
-    """Return a ``torch.device``: ``"auto"`` → CUDA when available, else CPU.
-
-    A CUDA request (``"cuda"``, ``"cuda:1"``) on a machine without CUDA warns with
-    :class:`DeviceFallbackWarning` and returns the CPU device.
-    """
-    import torch
-
-    if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
-            f"device={device!r} was requested but CUDA is not available; falling back to the CPU "
-            "(pass device='auto' to choose automatically)",
-            DeviceFallbackWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return dev
 
 
 def _flatten_args(args) -> tuple[sp.Symbol, ...]:
