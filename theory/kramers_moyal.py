@@ -62,8 +62,6 @@ __all__ = [
     "rescaled_time_rhs",
 ]
 
-MultiIndex = tuple
-
 
 class KramersMoyalError(ValueError):
     """Bad input to a Kramers–Moyal function (order, multi-index keys, dimension)."""
