@@ -51,6 +51,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 import sympy as sp
 
+from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 
 __all__ = [
@@ -290,7 +291,8 @@ class FokkerPlanckSolver:
     @classmethod
     def from_theory(cls, U, D, theta, T, *, grid: Grid, quadrature: str = "simpson"
                     ) -> "FokkerPlanckSolver":
-        """Compile ``U``, ``∂U``, ``D`` and ``∂·D`` (SymPy, SC.eq10 conventions) and build the solver.
+        """Compile ``U``, ``∂U``, ``D`` and ``∂·D`` (SymPy, SC.eq10 conventions) with
+        :func:`numerics.compile.compile_expr` (NumPy, CSE) and build the solver.
 
         ``theta``: coordinates (Symbol / list / column Matrix, p = grid.ndim); ``D``: p×p Matrix
         (scalar allowed for p = 1); ``T``: a positive number (free symbols other than θ are an
@@ -300,6 +302,8 @@ class FokkerPlanckSolver:
         p = len(th)
         if p != grid.ndim:
             raise FokkerPlanckError(f"theta has {p} coordinates but the grid has {grid.ndim} axes")
+        if isinstance(U, str) or isinstance(D, str):
+            raise FokkerPlanckError("pass SymPy expressions for U and D, not strings (nothing is eval-ed)")
         Dm = as_square_matrix(D, p)
         U = sp.sympify(U)
         gU = gradient(U, th)
@@ -310,31 +314,21 @@ class FokkerPlanckSolver:
                 f"U and D may depend only on theta; substitute values for {sorted(map(str, free))}"
             )
         args = list(th)
-        # TODO(numerics/compile.py): switch to compile_expr(expr, args, backend="numpy", cse=True)
-        # once the shared compiler lands; plain lambdify with cse is used meanwhile.
-        f_gU = sp.lambdify(args, list(gU), modules="numpy", cse=True)
-        f_D = sp.lambdify(args, Dm.tolist(), modules="numpy", cse=True)
-        f_dD = sp.lambdify(args, list(dD), modules="numpy", cse=True)
-        f_U = sp.lambdify(args, U, modules="numpy", cse=True)
+        f_gU = compile_expr(list(gU), args, backend="numpy", cse=True)      # (..., p)
+        f_D = compile_expr(Dm, args, backend="numpy", cse=True)             # (..., p, p)
+        f_dD = compile_expr(list(dD), args, backend="numpy", cse=True)      # (..., p)
+        f_U = compile_expr(U, args, backend="numpy", cse=True)
 
-        def stack(f, shape):
+        def leading(f):
+            """compile_expr puts the output axes last; the solver wants them first."""
             def g(*xs):
                 out = f(*xs)
-                base = np.broadcast(*xs).shape
-                arr = np.empty(shape + base)
-                for idx in np.ndindex(*shape):
-                    v = out
-                    for k in idx:
-                        v = v[k]
-                    arr[idx] = np.broadcast_to(np.asarray(v, dtype=float), base)
-                return arr
+                k = len(f.shape)
+                return np.moveaxis(out, tuple(range(out.ndim - k, out.ndim)), tuple(range(k)))
             return g
 
-        def potential(*xs):
-            return np.broadcast_to(np.asarray(f_U(*xs), dtype=float), np.broadcast(*xs).shape)
-
-        return cls(grid, T=T, grad_U=stack(f_gU, (p,)), D=stack(f_D, (p, p)),
-                   div_D=stack(f_dD, (p,)), potential=potential, quadrature=quadrature)
+        return cls(grid, T=T, grad_U=leading(f_gU), D=leading(f_D), div_D=leading(f_dD),
+                   potential=f_U, quadrature=quadrature)
 
     # -- coefficient evaluation -------------------------------------------------------------
     def _finite_difference_divergence(self, points):
@@ -347,6 +341,10 @@ class FokkerPlanckSolver:
             dDj = (self._D(plus)[:, j] - self._D(minus)[:, j]) / (2 * h[j])
             out += dDj
         return out
+
+    def diffusion(self) -> np.ndarray:
+        """D at the cell centres, shape ``(p, p, *cells)``."""
+        return self._D(self.grid.mesh())
 
     def potential(self) -> np.ndarray | None:
         """U at the cell centres (None when the solver was built without a potential)."""

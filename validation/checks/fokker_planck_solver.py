@@ -71,7 +71,7 @@ def zero_curl_case(cells: int = 120, *, T: float = 1.0, angle: float = np.pi / 6
     ww = Rn[0, 1] * X + Rn[1, 1] * Y
     exact = ((1 + uu**2) * (1 + 2 * ww**2)) ** (-(1 + 2 / T))
     exact /= grid.integrate(exact)
-    D_off = np.asarray(solver._D(grid.mesh())[0, 1])
+    D_off = solver.diffusion()[0, 1]
     return {
         "solver": solver, "rho": rho, "exact": exact,
         "cells": cells, "T": T, "angle": angle,
