@@ -90,6 +90,11 @@ def ou_stationary_covariance(H, D, T) -> sp.Matrix:
     p = Hm.shape[0]
     if Hm.shape != (p, p) or Dm.shape != (p, p):
         raise ValueError(f"H and D must be square of the same size; got {Hm.shape}, {Dm.shape}")
+    if not Hm.free_symbols:
+        unstable = [ev for ev in Hm.eigenvals() if sp.re(sp.N(ev)) <= 0]
+        if unstable:
+            raise ValueError(f"H has eigenvalues {unstable} with non-positive real part: the OU process "
+                             "has no stationary state (θ must sit at a strict minimum)")
     syms = [sp.Dummy(f"sigma{k}") for k in range(p * p)]  # Dummies: never clash with user symbols
     S = sp.Matrix(p, p, lambda i, j: syms[min(i, j) * p + max(i, j)])
     eqs = list(Hm * S + S * Hm.T - T * Dm)

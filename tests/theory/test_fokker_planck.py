@@ -115,3 +115,10 @@ def test_langevin_generator_equals_fp_operator():
 def test_gaussian_density_value():
     g = gaussian_density([1], sp.Matrix([[4]]), x)
     assert sp.simplify(g - sp.exp(-(x - 1) ** 2 / 8)) == 0
+
+
+def test_ou_covariance_rejects_unstable_numeric_H():
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError, match="no stationary state"):
+        ou_stationary_covariance(sp.Matrix([[-1]]), sp.Matrix([[1]]), T)
