@@ -170,15 +170,26 @@ def l1_distance(grid: Grid, rho_a, rho_b) -> float:
 
 
 def _broadcast_field(values, shape_prefix: tuple[int, ...], points_shape, what: str) -> np.ndarray:
-    """Broadcast an evaluated field to ``shape_prefix + points_shape`` or raise a clear error."""
-    arr = np.asarray(values, dtype=float)
-    target = shape_prefix + tuple(points_shape)
+    """Broadcast an evaluated field to ``shape_prefix + points_shape`` or raise a clear error.
+
+    Accepts an array of that shape, a constant of shape ``shape_prefix``, or nested lists whose
+    leaves are scalars or arrays of the points' shape (e.g. ``[x, 0]`` for ∂U = (x, 0)).
+    """
+    target = tuple(shape_prefix) + tuple(points_shape)
     try:
-        return np.broadcast_to(arr.reshape(arr.shape + (1,) * (len(target) - arr.ndim))
-                               if arr.shape == shape_prefix else arr, target).copy()
-    except ValueError as exc:
+        if isinstance(values, (list, tuple)) and shape_prefix:
+            if len(values) != shape_prefix[0]:
+                raise ValueError("wrong length")
+            return np.stack([_broadcast_field(v, shape_prefix[1:], points_shape, what)
+                             for v in values])
+        arr = np.asarray(values, dtype=float)
+        if arr.shape == tuple(shape_prefix):
+            arr = arr.reshape(arr.shape + (1,) * len(tuple(points_shape)))
+        return np.broadcast_to(arr, target).copy()
+    except (ValueError, TypeError) as exc:
+        got = np.shape(values) if not isinstance(values, (list, tuple)) else f"a list of {len(values)}"
         raise FokkerPlanckError(
-            f"{what} must evaluate to shape {shape_prefix} (constant) or {target}; got {arr.shape}"
+            f"{what} must evaluate to shape {tuple(shape_prefix)} (constant) or {target}; got {got}"
         ) from exc
 
 
@@ -297,7 +308,16 @@ class FokkerPlanckSolver:
         ``theta``: coordinates (Symbol / list / column Matrix, p = grid.ndim); ``D``: p×p Matrix
         (scalar allowed for p = 1); ``T``: a positive number (free symbols other than θ are an
         error: substitute parameters first).
+
+        Example (a non-zero-curl problem; SC.B1.counter)::
+
+            x, y = sp.symbols("x y")
+            s = FokkerPlanckSolver.from_theory(x**2/2 + y**2, sp.Matrix([[1, .5], [.5, 1]]),
+                                               [x, y], 0.5, grid=Grid.box([(-2.5, 2.5)] * 2, cells=80))
+            rho = s.steady_state(); J = s.probability_current(rho)
         """
+        if not isinstance(grid, Grid):
+            raise FokkerPlanckError("grid must be a numerics.fokker_planck.Grid (use Grid.box)")
         th = as_theta(theta)
         p = len(th)
         if p != grid.ndim:

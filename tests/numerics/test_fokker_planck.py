@@ -319,3 +319,13 @@ def test_ledger_checks_report_measured_with_numbers():
         assert res.verdict.verdict == "measured", res.verdict.detail
         assert res.verdict.metrics and all(np.isfinite(v) for v in res.verdict.metrics.values()
                                            if isinstance(v, float))
+
+
+def test_callables_may_return_nested_lists_with_scalar_entries():
+    g = Grid.box([(-2, 2)] * 2, cells=12)
+    a = FokkerPlanckSolver(g, T=0.5, grad_U=lambda u, w: [u, 0.0], D=lambda u, w: [[1.0, 0.0], [0.0, 1 + 0 * w]],
+                           div_D=[0.0, 0.0])
+    b = FokkerPlanckSolver(g, T=0.5, grad_U=lambda u, w: np.stack([u, 0 * w]), D=np.eye(2))
+    np.testing.assert_allclose(a.steady_state(), b.steady_state(), rtol=1e-12)
+    with pytest.raises(FokkerPlanckError, match="grad_U must evaluate"):
+        FokkerPlanckSolver(g, T=0.5, grad_U=lambda u, w: [u], D=np.eye(2))
