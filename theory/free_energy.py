@@ -1,0 +1,161 @@
+"""SGD's implicit objective: the free energy whose minimiser is the steady state (RND.eq28, App. E).
+
+RND App. E eq. 56 (SC's factor-2 convention, ρ ∝ exp(−2ṽ/T − ã))::
+
+    F(p) = ⟨ṽ⟩_p + (T/2) ⟨ã⟩_p − (T/2) h(p),         h(p) = −∫ p log p
+
+Gibbs form: with ``p*(θ) = exp(−(2/T)ṽ − ã) / Z`` and ``Z = ∫ exp(−(2/T)ṽ − ã) dθ``, for every
+density p::
+
+    F(p) = (T/2) KL(p ‖ p*) − (T/2) log Z   ≥   F(p*) = −(T/2) log Z .
+
+So p* is the unique minimiser, and the minimum value is ``−(T/2) log Z``. App. E states
+``F(ρ) = −T log Z``: that is the minimum of the main-text objective RND eq. 28,
+``2⟨ṽ⟩ + T⟨ã⟩ − T h(p) = 2F(p)``, not of F itself.
+
+Symbolic helpers work on SymPy expressions; the ``*_1d`` helpers evaluate one-dimensional
+integrals by mpmath quadrature (arbitrary exponent range, so exp(−2ṽ/T) neither under- nor
+overflows at small T).
+"""
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+
+from .coordinates import as_theta
+
+__all__ = [
+    "FreeEnergyInputError",
+    "gibbs_log_density",
+    "free_energy_integrand",
+    "kl_integrand",
+    "minimum_free_energy",
+    "printed_minimum_free_energy",
+    "gaussian_free_energy",
+    "log_partition_1d",
+    "free_energy_1d",
+    "kl_divergence_1d",
+]
+
+
+class FreeEnergyInputError(ValueError):
+    """Inputs that cannot define the free energy (wrong dimension, bad interval, non-normalisable)."""
+
+
+def gibbs_log_density(v, a, T) -> sp.Expr:
+    """Unnormalised log steady state ``−(2/T) ṽ − ã`` (RND.eq19; log p* = this − log Z)."""
+    return -2 * sp.sympify(v) / T - sp.sympify(a)
+
+
+def free_energy_integrand(p, v, a, T) -> sp.Expr:
+    """Pointwise integrand of App. E eq. 56: ``p ṽ + (T/2) p ã + (T/2) p log p`` (∫ of it is F(p))."""
+    return p * v + T / 2 * p * a + T / 2 * p * sp.log(p)
+
+
+def kl_integrand(p, log_q) -> sp.Expr:
+    """``p (log p − log q)``; its integral is KL(p ‖ q) when both are normalised."""
+    return p * (sp.log(p) - log_q)
+
+
+def minimum_free_energy(log_Z, T) -> sp.Expr:
+    """Minimum of App. E eq. 56: ``F(p*) = −(T/2) log Z`` (derived; see module docstring)."""
+    return -sp.sympify(T) / 2 * log_Z
+
+
+def printed_minimum_free_energy(log_Z, T) -> sp.Expr:
+    """The value App. E prints for ``F(ρ)``: ``−T log Z`` (equals min of 2F, RND eq. 28)."""
+    return -sp.sympify(T) * log_Z
+
+
+def gaussian_free_energy(mean, var, v, a, T, theta) -> sp.Expr:
+    """F(p) of App. E eq. 56 for a 1-D Gaussian ``p = N(mean, var)`` and polynomial ṽ, ã.
+
+    Gaussian moments are taken exactly (``E[(θ−m)^{2j}] = var^j (2j−1)!!``); the entropy is
+    ``½ log(2πe var)``. Raises :class:`FreeEnergyInputError` for non-polynomial ṽ, ã or p ≠ 1.
+    """
+    th = as_theta(theta)
+    if len(th) != 1:
+        raise FreeEnergyInputError(f"gaussian_free_energy is 1-D; got theta with {len(th)} coordinates")
+    x = th[0]
+
+    def expect(f):
+        f = sp.sympify(f)
+        if not f.is_polynomial(x):
+            raise FreeEnergyInputError(f"{f} is not a polynomial in {x}: use free_energy_1d (quadrature)")
+        y = sp.Dummy("y")
+        poly = sp.Poly(sp.expand(f.subs(x, mean + y)), y)
+        total = sp.Integer(0)
+        for (deg,), c in poly.terms():
+            if deg % 2 == 0:
+                total += c * var ** (deg // 2) * sp.factorial2(deg - 1)
+        return total
+
+    entropy = sp.log(2 * sp.pi * sp.E * var) / 2
+    return expect(v) + T / 2 * expect(a) - T / 2 * entropy
+
+
+def _compile_1d(expr, theta):
+    th = as_theta(theta)
+    if len(th) != 1:
+        raise FreeEnergyInputError(f"1-D quadrature needs one coordinate; got {len(th)}")
+    expr = sp.sympify(expr)
+    extra = expr.free_symbols - {th[0]}
+    if extra:
+        raise FreeEnergyInputError(f"substitute numbers for {sorted(map(str, extra))} before quadrature")
+    return sp.lambdify(th[0], expr, modules="mpmath")
+
+
+def _number(x) -> mpmath.mpf:
+    x = sp.sympify(x)
+    if not x.is_number:
+        raise FreeEnergyInputError(f"T must be a number for quadrature; got {x}")
+    return mpmath.mpf(sp.Float(x, mpmath.mp.dps)._mpf_)
+
+
+def _check_interval(interval):
+    lo, hi = (mpmath.mpf(interval[0]), mpmath.mpf(interval[1]))
+    if not hi > lo:
+        raise FreeEnergyInputError(f"interval must be (low, high) with low < high; got {interval}")
+    return lo, hi
+
+
+def log_partition_1d(v, a, T, theta, interval, *, dps: int = 30) -> mpmath.mpf:
+    """``log Z = log ∫ exp(−(2/T)ṽ − ã) dθ`` over ``interval`` (mpmath quadrature)."""
+    with mpmath.workdps(dps):
+        g = _compile_1d(gibbs_log_density(v, a, T), theta)
+        lo, hi = _check_interval(interval)
+        pts = mpmath.linspace(lo, hi, 9)
+        Z = mpmath.quad(lambda t: mpmath.exp(g(t)), pts)
+        if not Z > 0:
+            raise FreeEnergyInputError("∫ exp(−2ṽ/T − ã) is not positive on the interval")
+        return mpmath.log(Z)
+
+
+def free_energy_1d(log_density, v, a, T, theta, interval, *, dps: int = 30) -> mpmath.mpf:
+    """F(p) (App. E eq. 56) by quadrature, for p ∝ exp(log_density) normalised on ``interval``."""
+    with mpmath.workdps(dps):
+        lp = _compile_1d(log_density, theta)
+        vf, af = _compile_1d(v, theta), _compile_1d(sp.sympify(a), theta)
+        lo, hi = _check_interval(interval)
+        Tn = _number(T)
+        pts = mpmath.linspace(lo, hi, 9)
+        N = mpmath.quad(lambda t: mpmath.exp(lp(t)), pts)
+        logN = mpmath.log(N)
+
+        def integrand(t):
+            lpt = lp(t) - logN
+            p = mpmath.exp(lpt)
+            return p * (vf(t) + Tn / 2 * af(t) + Tn / 2 * lpt)
+
+        return mpmath.quad(integrand, pts)
+
+
+def kl_divergence_1d(log_p, log_q, theta, interval, *, dps: int = 30) -> mpmath.mpf:
+    """KL(p ‖ q) for p ∝ exp(log_p), q ∝ exp(log_q), both normalised on ``interval``."""
+    with mpmath.workdps(dps):
+        fp, fq = _compile_1d(log_p, theta), _compile_1d(log_q, theta)
+        lo, hi = _check_interval(interval)
+        pts = mpmath.linspace(lo, hi, 9)
+        lNp = mpmath.log(mpmath.quad(lambda t: mpmath.exp(fp(t)), pts))
+        lNq = mpmath.log(mpmath.quad(lambda t: mpmath.exp(fq(t)), pts))
+        return mpmath.quad(lambda t: mpmath.exp(fp(t) - lNp) * ((fp(t) - lNp) - (fq(t) - lNq)), pts)
