@@ -481,7 +481,9 @@ def _ito_panels(dpsi, sigma2, x0, x_end, *, stop_far, psi_rise, max_panels, max_
         panels.append((left, right, nodes, [half * w for w in ws], psi_nodes, psi_left, half))
         psi_min = min(psi_min, min(psi_nodes), psi_left)
         right, psi_right = left, psi_left
-        h = min(2 * (panels[-1][1] - panels[-1][0]), max_span / 20.0)
+        h = 2 * (panels[-1][1] - panels[-1][0])
+        if x_end is not None:  # bounded stretch: keep at least 20 panels on it
+            h = min(h, max_span / 20.0)
         if x_end is None and stop_far:
             if psi_left - psi_min >= psi_rise and dpsi(left) < 0:
                 return panels
@@ -607,12 +609,13 @@ def mean_exit_time_interval_1d(U, D, theta, start, left, right, T) -> float:
     """Exact mean exit time of the Itô diffusion ``dθ = −U' dt + sqrt(T D(θ)) dW`` from the
     interval (left, right), both ends absorbing (used for DT.rule1: a valley with two exits)::
 
-        τ(x) = u(x) A(r) − A(x),   A(y) = ∫_l^y e^{ψ(u)} ∫_l^u m(z) dz du,
-        u(x) = ∫_l^x e^{ψ} / ∫_l^r e^{ψ},
+        τ(x) = ∫_l^r G(x, z) m(z) dz,
+        G(x, z) = (S(x∧z) − S(l)) (S(r) − S(x∨z)) / (S(r) − S(l)),   S' = e^{ψ},
 
-    with ψ and m as in :func:`mean_first_passage_time_1d` (m = 2 e^{−ψ} / σ², σ² = T D). It is
-    evaluated as ``[S(l→x) A(x→r) − S(x→r) A(l→x)] / S(l→r)`` on the same adaptive
-    Gauss–Legendre panels, with shifted exponents. Numbers in, float out.
+    with ψ and m as in :func:`mean_first_passage_time_1d` (m = 2 e^{−ψ} / σ², σ² = T D). Every
+    factor is a sum of positive terms (S from the left and S to the right are accumulated
+    separately on the adaptive Gauss–Legendre panels), so mass outside the barriers does not
+    cause cancellation; exponents are shifted. Numbers in, float out.
     """
     x = _theta1(theta)
     T = float(T)
@@ -644,26 +647,34 @@ def mean_exit_time_interval_1d(U, D, theta, start, left, right, T) -> float:
     left_part = [(a, b, nd, w, [p + psi_x for p in ps], pl + psi_x, h)
                  for (a, b, nd, w, ps, pl, h) in left_part]
     panels = list(reversed(right_part + left_part))
-    _, _, S = _gauss_legendre(_GL_ORDER)
+    _, wts, S = _gauss_legendre(_GL_ORDER)
     n = _GL_ORDER
+    Sr = [[wts[j] - S[i][j] for j in range(n)] for i in range(n)]  # ∫_{t_i}^{1} ℓ_j
     psi_lo = min(min(p[4]) for p in panels)
     psi_hi = max(max(p[4]) for p in panels)
-    M_left = 0.0
-    S_lx = S_xr = A_lx = A_xr = 0.0
-    for (a, b, nodes, wsc, psn, psl, half) in panels:
+    es_all = [[math.exp(p - psi_hi) for p in pan[4]] for pan in panels]
+    pan_S = [pan[6] * sum(w * e for w, e in zip(wts, es)) for pan, es in zip(panels, es_all)]
+    # S(z) − S(l) and S(r) − S(z) at every node, each as a sum of positive terms (no cancellation)
+    S_from_left, acc = [], 0.0
+    for pan, es in zip(panels, es_all):
+        h = pan[6]
+        S_from_left.append([acc + h * sum(S[i][j] * es[j] for j in range(n)) for i in range(n)])
+        acc += h * sum(w * e for w, e in zip(wts, es))
+    S_to_right, acc = [None] * len(panels), 0.0
+    for k in range(len(panels) - 1, -1, -1):
+        h, es = panels[k][6], es_all[k]
+        S_to_right[k] = [acc + h * sum(Sr[i][j] * es[j] for j in range(n)) for i in range(n)]
+        acc += pan_S[k]
+    S_lx = sum(ps for pan, ps in zip(panels, pan_S) if pan[0] < x0)
+    S_xr = sum(ps for pan, ps in zip(panels, pan_S) if pan[0] >= x0)
+    I_left = J_right = 0.0  # ∫_l^x (S(z)−S_l) m dz and ∫_x^r (S_r−S(z)) m dz (Green's function)
+    for k, (a, b, nodes, wsc, psn, psl, half) in enumerate(panels):
         mt = [2.0 * math.exp(-(p - psi_lo)) / sigma2(y) for y, p in zip(nodes, psn)]
-        es = [math.exp(p - psi_hi) for p in psn]
-        Ms = [M_left + half * sum(S[i][j] * mt[j] for j in range(n)) for i in range(n)]
-        s_pan = sum(w * e for w, e in zip(wsc, es))
-        a_pan = sum(w * e * m for w, e, m in zip(wsc, es, Ms))
         if a >= x0:
-            S_xr += s_pan
-            A_xr += a_pan
+            J_right += sum(w * g * m for w, g, m in zip(wsc, S_to_right[k], mt))
         else:
-            S_lx += s_pan
-            A_lx += a_pan
-        M_left += sum(w * m for w, m in zip(wsc, mt))
-    core = (S_lx * A_xr - S_xr * A_lx) / (S_lx + S_xr)
+            I_left += sum(w * g * m for w, g, m in zip(wsc, S_from_left[k], mt))
+    core = (S_xr * I_left + S_lx * J_right) / (S_lx + S_xr)
     if not core > 0:
         raise EscapeInputError("the exit time underflowed; check U, D and T")
     return math.exp(psi_hi - psi_lo + math.log(core))

@@ -1,0 +1,207 @@
+"""Tests of theory.escape: closed forms, monotonicity, low-T convergence, typed errors."""
+import math
+
+import mpmath
+import pytest
+import sympy as sp
+
+from theory.escape import (
+    EscapeInputError,
+    dt_diffusion_from_sc,
+    escape_rate_parallel,
+    hessian_noise_covariance,
+    kramers_escape_time,
+    laplace_escape_time_1d,
+    mean_exit_time_interval_1d,
+    mean_first_passage_time_1d,
+    path_exponent_1d,
+    positive_part,
+    sgd_escape_time,
+    sgd_path_parameter,
+    valley_probabilities,
+)
+
+x = sp.Symbol("x", real=True)
+WELL = (x**2 - 1) ** 2 / 4
+
+
+# ---------------------------------------------------------------- exact MFPT: closed forms
+@pytest.mark.parametrize("T,D,start,b", [(1.0, 1.0, 0.3, 1.0), (0.5, 2.0, 0.0, 2.0),
+                                         (0.1, 3.0, 1.5, 1.7)])
+def test_free_diffusion_reflecting_at_zero(T, D, start, b):
+    # U = 0, reflecting at 0: (TD/2) τ'' = −1, τ'(0) = 0, τ(b) = 0  ⇒  τ = (b² − x²)/(T D)
+    got = mean_first_passage_time_1d(sp.Integer(0), D, x, start, b, T, reflect_at=0)
+    assert got == pytest.approx((b * b - start * start) / (T * D), rel=1e-10)
+
+
+def test_free_diffusion_mirror_direction():
+    # start above the barrier, reflecting wall above: same closed form by symmetry
+    got = mean_first_passage_time_1d(sp.Integer(0), 1, x, -0.3, -1.0, 1.0, reflect_at=0)
+    assert got == pytest.approx(1 - 0.09, rel=1e-10)
+
+
+def test_constant_drift_closed_form():
+    # U = c x (drift −c), D = 1, T = 1, reflecting at 0, target b: solve τ''/2 − c τ' = −1
+    c, b = 0.7, 1.3
+    k = 2 * c
+    exact = (math.exp(k * b) - math.exp(0)) / (c * k) - b / c  # from x = 0
+    got = mean_first_passage_time_1d(c * x, 1, x, 0.0, b, 1.0, reflect_at=0)
+    assert got == pytest.approx(exact, rel=1e-9)
+
+
+def test_state_dependent_D_against_nested_quadrature():
+    # D = 1 + x², tilted well, ψ known in closed form; reference by mpmath nested quad
+    U = WELL + x / 10
+    T = 0.3
+    from scipy.integrate import quad
+
+    def psi(u):
+        return 2 / T * (u**2 / 2 - math.log(1 + u**2) + 0.1 * math.atan(u))
+
+    def inner(y):
+        return quad(lambda z: 2 / (T * (1 + z**2)) * math.exp(-psi(z)), -math.inf, y,
+                    epsabs=0, epsrel=1e-12, limit=200)[0]
+
+    ref = quad(lambda y: math.exp(psi(y)) * inner(y), -1, 0.1, epsabs=0, epsrel=1e-11)[0]
+    got = mean_first_passage_time_1d(U, 1 + x**2, x, -1, 0.1, T)
+    assert got == pytest.approx(float(ref), rel=1e-8)
+
+
+def test_mfpt_monotone_in_start_and_log_option():
+    times = [mean_first_passage_time_1d(WELL, 1, x, s, 0.5, 0.2) for s in (-1.5, -1.0, -0.5, 0.0)]
+    assert all(t1 > t2 for t1, t2 in zip(times, times[1:]))
+    lt = mean_first_passage_time_1d(WELL, 1, x, -1.0, 0.5, 0.2, log=True)
+    assert lt == pytest.approx(math.log(times[1]), rel=1e-12)
+
+
+def test_mfpt_low_temperature_needs_log():
+    with pytest.raises(OverflowError):
+        mean_first_passage_time_1d(WELL, 1, x, -1, 1, 0.0005)
+    assert mean_first_passage_time_1d(WELL, 1, x, -1, 1, 0.0005, log=True) > 709
+
+
+def test_kramers_error_shrinks_with_T():
+    errs = []
+    for T in (0.2, 0.1, 0.05, 0.025):
+        tk = float(kramers_escape_time(2, -1, sp.Rational(1, 4), dt_diffusion_from_sc(1, T)))
+        errs.append(abs(tk / mean_first_passage_time_1d(WELL, 1, x, -1, 1, T) - 1))
+    assert all(e2 < e1 for e1, e2 in zip(errs, errs[1:]))
+    assert errs[-1] < 0.03
+    # roughly linear in T: halving T roughly halves the error
+    assert 1.6 < errs[-2] / errs[-1] < 2.6
+
+
+def test_mfpt_to_top_is_half_the_kramers_time():
+    T = 0.02
+    tk = float(kramers_escape_time(2, -1, sp.Rational(1, 4), T / 2))
+    top = mean_first_passage_time_1d(WELL, 1, x, -1, 0, T)
+    assert 2 * top / tk == pytest.approx(1, abs=0.03)
+
+
+def test_exit_time_interval_brownian_and_rule1_limit():
+    assert mean_exit_time_interval_1d(sp.Integer(0), 1, x, 0.3, 0, 1, 1) == pytest.approx(0.21)
+    # symmetric two-exit well: the exit time is half the one-sided escape time (rates add)
+    U = x**2 / 2 - x**4 / 4
+    T = 0.02
+    two = mean_exit_time_interval_1d(U, 1, x, 0, -1.6, 1.6, T)
+    one = mean_first_passage_time_1d(U, 1, x, 0, 1.6, T, reflect_at=-1.0)
+    # by symmetry the two-sided exit from 0 is the one-sided escape reflected at 0, and a wall
+    # at the left top holds twice the mass behind 0 (exponentially accurate at low T)
+    assert two == pytest.approx(one / 2, rel=1e-6)
+
+
+# ---------------------------------------------------------------- formulas
+def test_kramers_1d_and_matrix_forms_agree():
+    Ha, Hb, dL, D = sp.symbols("H_a H_b dL D", positive=True)
+    one = kramers_escape_time(Ha, -Hb, dL, D)
+    assert sp.simplify(one - 2 * sp.pi / sp.sqrt(Ha * Hb) * sp.exp(dL / D)) == 0
+    M = kramers_escape_time(sp.diag(2, 5), sp.diag(-1, 5), 1, sp.Rational(1, 10))
+    assert float(M) == pytest.approx(float(kramers_escape_time(2, -1, 1, sp.Rational(1, 10))))
+
+
+def test_laplace_escape_time_reduces_to_kramers_for_constant_D():
+    T = 0.05
+    lap = laplace_escape_time_1d(WELL, 1, x, -1, 0, T)
+    assert lap == pytest.approx(float(kramers_escape_time(2, -1, sp.Rational(1, 4), T / 2)),
+                                rel=1e-10)
+
+
+def test_sgd_formula_exponent_and_path_parameter():
+    s = sgd_path_parameter(WELL, 1 + x**2, x, -1, 0)
+    assert s == pytest.approx((math.log(2) - 0.5 - 0.25) / (0.25 * (0.5 - 1)), rel=1e-10)
+    assert 0 < s < 1
+    kappa = 0.01  # η/(2B)
+    tau = sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s)
+    assert math.log(float(tau)) == pytest.approx(math.log(2 * math.pi)
+                                                 + (math.log(2) - 0.5) / kappa, rel=1e-10)
+    assert path_exponent_1d(WELL, 1 + x**2, x, -1, 0) == pytest.approx(math.log(2) - 0.5)
+
+
+def test_sgd_linear_in_B_and_inverse_lr():
+    s, B, lr = sp.Rational(1, 3), sp.Symbol("B", positive=True), sp.Symbol("eta", positive=True)
+    log_tau = sp.expand_log(sp.log(sgd_escape_time(2, -1, 1, B, lr, s)), force=True)
+    assert sp.diff(log_tau, B, 2) == 0
+    assert sp.diff(log_tau.subs(lr, 1 / sp.Symbol("u", positive=True)), sp.Symbol("u", positive=True), 2) == 0
+
+
+def test_hessian_noise_covariance_and_positive_part():
+    n = hessian_noise_covariance(sp.diag(2, 4), 8, sp.Rational(1, 10))
+    assert n.covariance == sp.diag(sp.Rational(1, 4), sp.Rational(1, 2))
+    assert n.diffusion == sp.diag(sp.Rational(1, 80), sp.Rational(1, 40))
+    P = positive_part(sp.Matrix([[0, 1], [1, 0]]))
+    assert P == sp.eye(2)
+    assert hessian_noise_covariance(-3, 1, 2, use_positive_part=True).diffusion == 3
+
+
+def test_rule1_and_prop1_arithmetic():
+    assert escape_rate_parallel([1, 2, sp.Rational(1, 2)]) == sp.Rational(7, 2)
+    assert valley_probabilities([1, 3]) == [sp.Rational(1, 4), sp.Rational(3, 4)]
+    p = valley_probabilities([2.0, 2.0, 4.0])
+    assert [float(v) for v in p] == pytest.approx([0.25, 0.25, 0.5])
+
+
+# ---------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(T=0), "T must be positive"),
+    (dict(T=-1), "T must be positive"),
+    (dict(D=0), "D must be positive"),
+    (dict(D=-2), "D must be positive"),
+    (dict(start=0.5, barrier=0.5), "start equals barrier"),
+    (dict(reflect_at=0.0), "far side"),
+])
+def test_mfpt_bad_inputs(kwargs, match):
+    args = dict(U=WELL, D=1, theta=x, start=-1.0, barrier=0.5, T=0.1)
+    args.update(kwargs)
+    with pytest.raises(EscapeInputError, match=match):
+        mean_first_passage_time_1d(**args)
+    assert issubclass(EscapeInputError, ValueError)
+
+
+def test_mfpt_rejects_nonconfining_and_vanishing_noise_and_free_symbols():
+    with pytest.raises(EscapeInputError, match="reflect_at"):
+        mean_first_passage_time_1d(sp.Integer(0), 1, x, 0, 1, 1.0)
+    with pytest.raises(EscapeInputError, match="positive and finite"):
+        mean_first_passage_time_1d(WELL, 3 * x**2 - 1, x, -1, 0, 0.1)
+    with pytest.raises(EscapeInputError, match="free symbols"):
+        mean_first_passage_time_1d(WELL + sp.Symbol("c") * x, 1, x, -1, 0, 0.1)
+
+
+def test_formula_bad_inputs():
+    with pytest.raises(EscapeInputError):
+        kramers_escape_time(2, 1, 1, 0.1)  # saddle eigenvalue must be negative
+    with pytest.raises(EscapeInputError):
+        kramers_escape_time(2, -1, 1, 0)
+    with pytest.raises(EscapeInputError):
+        kramers_escape_time(sp.diag(2, 1), sp.diag(-1, -1), 1, 0.1)  # second-order saddle
+    with pytest.raises(EscapeInputError):
+        sgd_escape_time(2, -1, 1, 1, 0.1, 1.5)
+    with pytest.raises(EscapeInputError):
+        hessian_noise_covariance(1, 0, 0.1)
+    with pytest.raises(EscapeInputError):
+        valley_probabilities([1, -1])
+    with pytest.raises(EscapeInputError):
+        escape_rate_parallel([])
+    with pytest.raises(TypeError):
+        kramers_escape_time("2", -1, 1, 0.1)
+    with pytest.raises(EscapeInputError):
+        sgd_path_parameter(-sp.cos(x), 1, x, 0, math.pi)  # H_a = |H_b|: s undefined
