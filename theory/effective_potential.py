@@ -1,0 +1,371 @@
+"""The effective potential of SGD and its zero-curl condition (SC.eq5, SC.A1, RND.eq19, SC App. B.1).
+
+Conventions (SC): ``T = λ/B``; ``D(θ)`` the train gradient covariance; ``(∂·D)_i = Σ_j ∂_j D_ij``;
+the FP current is ``J = ∂U ρ + (T/2) ∂·(D ρ)`` (SC.eq10, :mod:`theory.fokker_planck`).
+
+Setting ``J = 0`` with D invertible gives, for ρ > 0,
+
+    ∂ log ρ = −(2/T) V,        V = D⁻¹ (∂U + (T/2) ∂·D)                        (SC.eq5 integrand)
+
+so a zero-current density exists iff V is a gradient, ``∂_j V_i = ∂_i V_j`` (SC.A1, RND App. B
+eq. 19), and then ``ρ ∝ exp(−2 v/T)`` with ``v = ∫^θ V·dθ`` (SC.eq5; note the factor 2 and the
+division by T). RND.eq19 writes the same density as ``exp(−(2/T) ṽ − ã)`` with
+``ṽ = ∫ D⁻¹∂U·dθ``, ``ã = ∫ D⁻¹(∂·D)·dθ``, i.e. ``v = ṽ + (T/2) ã``.
+
+Everything here is derived by SymPy: :func:`effective_potential` checks the curl, integrates the
+line integral coordinate by coordinate and returns ``v`` only after verifying ``∂v = V`` exactly.
+The ``paper_form_*`` functions transcribe the closed forms the papers print (SC footnote 3 and
+App. B.1 examples), so that checks can compare the derived v with the printed one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
+from .coordinates import divergence as _divergence
+from .identity import cached_simplify, check_zero
+
+__all__ = [
+    "SingularDiffusionError",
+    "NonConservativeError",
+    "IntegrationError",
+    "divergence",
+    "drift_field",
+    "curl",
+    "line_integral",
+    "effective_potential",
+    "steady_state_density",
+    "rnd_split",
+    "zero_current_log_density_gradient",
+    "equal_up_to_constant",
+    "paper_form_isotropic",
+    "paper_form_function_of_loss",
+    "paper_form_quadratic_inverse_hessian",
+    "paper_form_separable",
+    "CovarianceComparison",
+    "curl_free_vs_true_covariance",
+]
+
+#: Re-export of :func:`theory.coordinates.divergence`: ``(∂·D)_i = Σ_j ∂_{θ_j} D_ij`` (p×1).
+divergence = _divergence
+
+
+class SingularDiffusionError(ValueError):
+    """D(θ) is singular (det D ≡ 0): the SC.eq5 integrand D⁻¹(…) does not exist."""
+
+
+class NonConservativeError(ValueError):
+    """The drift field V has non-zero curl: no J = 0 steady state and no effective potential.
+
+    Attributes
+    ----------
+    curl : sympy.Matrix
+        the p×p matrix ``∂_j V_i − ∂_i V_j`` (entry (i, j)).
+    counterexample : dict | None
+        a point where a curl entry is numerically non-zero, when one was found.
+    """
+
+    def __init__(self, message: str, *, curl: sp.Matrix, counterexample: dict | None = None):
+        super().__init__(message)
+        self.curl = curl
+        self.counterexample = counterexample
+
+
+class IntegrationError(ValueError):
+    """SymPy could not integrate the line integral in closed form (or verify ∂v = V)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Drift field and curl
+# --------------------------------------------------------------------------------------------
+def _simplify_matrix(M: sp.Matrix) -> sp.Matrix:
+    return M.applyfunc(lambda e: cached_simplify(sp.sympify(e)))
+
+
+def _check_invertible(Dm: sp.Matrix) -> None:
+    det = cached_simplify(Dm.det())
+    if det == 0:
+        raise SingularDiffusionError(
+            f"the diffusion matrix is singular (det D simplifies to 0 for D = {Dm.tolist()}), so "
+            "D⁻¹(∂U + (T/2)∂·D) in SC.eq5 is undefined (overparametrized case). Remedy (SC.eq13): "
+            "add ℓ2 regularisation α|θ|²/2 to U and isotropic noise β² I to D, i.e. use "
+            "D + β²·eye(p) and U + α θᵀθ/2."
+        )
+
+
+def drift_field(U, D, theta, T) -> sp.Matrix:
+    """SC.eq5 integrand ``V = D⁻¹ (∂U + (T/2) ∂·D)`` as a simplified p×1 Matrix.
+
+    ``D`` is p×p (a scalar when p = 1). Raises :class:`SingularDiffusionError` when det D ≡ 0.
+    By SC.eq10, ``J = 0`` for ρ > 0 is equivalent to ``∂ log ρ = −(2/T) V``.
+    """
+    th = as_theta(theta)
+    p = len(th)
+    Dm = as_square_matrix(D, p)
+    _check_invertible(Dm)
+    rhs = gradient(U, th) + sp.Rational(1, 2) * T * divergence(Dm, th)
+    V = Dm.LUsolve(rhs) if p > 1 else sp.Matrix([rhs[0] / Dm[0, 0]])
+    return _simplify_matrix(V)
+
+
+def curl(V, theta) -> sp.Matrix:
+    """Antisymmetric p×p curl matrix, entry (i, j) = ``∂V_i/∂θ_j − ∂V_j/∂θ_i`` (simplified).
+
+    Zero iff V is (locally) a gradient — the potential conditions of SC.A1 / RND App. B eq. 19.
+    """
+    th = as_theta(theta)
+    p = len(th)
+    Vc = as_column(V, p, name="V")
+    C = sp.zeros(p, p)
+    for i in range(p):
+        for j in range(i + 1, p):
+            c = cached_simplify(sp.diff(Vc[i], th[j]) - sp.diff(Vc[j], th[i]))
+            C[i, j], C[j, i] = c, -c
+    return C
+
+
+def _require_zero_curl(Vc: sp.Matrix, th: sp.Matrix, what: str) -> None:
+    C = curl(Vc, th)
+    nonzero = [(i, j) for i in range(len(th)) for j in range(i + 1, len(th)) if C[i, j] != 0]
+    if not nonzero:
+        return
+    remaining = sp.Matrix([C[i, j] for i, j in nonzero])
+    res = check_zero(remaining, try_exact=False)
+    if res.holds:  # simplify missed a zero; the numeric spot-check supplements (identity rule)
+        return
+    comps = ", ".join(f"curl[{i},{j}] = ∂V_{i}/∂θ_{j} − ∂V_{j}/∂θ_{i} = {C[i, j]}"
+                      for i, j in nonzero)
+    where = f"; e.g. at {res.counterexample}" if res.counterexample else " (simplify could not reduce it to 0)"
+    raise NonConservativeError(
+        f"{what} is not a gradient (SC.A1 fails): {comps}{where}. No zero-current steady state "
+        "exists and the line integral of SC.eq5 is path-dependent; the true stationary density has "
+        "a rotating current J ≠ 0 (e.g. the Lyapunov covariance for quadratic U, "
+        "see curl_free_vs_true_covariance).",
+        curl=C, counterexample=res.counterexample,
+    )
+
+
+def line_integral(V, theta, *, what: str = "V") -> sp.Expr:
+    """Path-independent potential ``φ`` with ``∂φ = V`` (additive constant arbitrary).
+
+    Checks that the curl of V vanishes (:class:`NonConservativeError` otherwise), then integrates
+    ``V_1`` in θ_1, the residual ``V_2 − ∂_2 φ_1`` in θ_2, and so on; returns φ only after
+    verifying ``∂φ = V`` exactly (:class:`IntegrationError` otherwise).
+    """
+    th = as_theta(theta)
+    p = len(th)
+    Vc = as_column(V, p, name="V")
+    _require_zero_curl(Vc, th, what)
+    phi = sp.Integer(0)
+    for k in range(p):
+        resid = cached_simplify(Vc[k] - sp.diff(phi, th[k]))
+        if resid == 0:
+            continue
+        piece = sp.integrate(resid, th[k], conds="none")
+        if piece.has(sp.Integral):
+            raise IntegrationError(
+                f"SymPy could not integrate {resid} in {th[k]} (component {k} of {what}); "
+                "give a simpler U or D, or integrate by hand and check with equal_up_to_constant")
+        phi = phi + piece
+    residual = gradient(phi, th) - Vc
+    if not all(cached_simplify(e) == 0 for e in residual):
+        raise IntegrationError(
+            f"could not verify ∂φ = {what} exactly for φ = {phi}; residual {list(residual)}")
+    return phi
+
+
+# --------------------------------------------------------------------------------------------
+# Effective potential (SC.eq5) and the RND split (RND.eq19)
+# --------------------------------------------------------------------------------------------
+def effective_potential(U, D, theta, T) -> sp.Expr:
+    """SC.eq5 effective potential ``v(θ,T) = ∫^θ D⁻¹(∂U + (T/2)∂·D)·dθ`` with ``ρ ∝ exp(−2v/T)``.
+
+    Steps: build V (:func:`drift_field`; :class:`SingularDiffusionError` if det D ≡ 0), check its
+    curl (:class:`NonConservativeError` with ``.curl`` if SC.A1 fails), integrate the
+    path-independent line integral, verify ``∂v = V``. v is defined up to an additive constant.
+
+    ``theta``: a column Matrix, a list of Symbols, or one Symbol (then D may be a scalar).
+
+    >>> x, T = sp.symbols('x T', positive=True)
+    >>> effective_potential(x**2/2, 1, x, T)
+    x**2/2
+    """
+    th = as_theta(theta)
+    V = drift_field(U, D, th, T)
+    return line_integral(V, th, what="V = D⁻¹(∂U + (T/2)∂·D)")
+
+
+def steady_state_density(U, D, theta, T) -> sp.Expr:
+    """Unnormalised SC.eq5 steady state ``exp(−2 v(θ,T)/T)`` (J = 0 by construction)."""
+    if sp.sympify(T) == 0:
+        raise ValueError("T must be non-zero: the steady state exp(−2v/T) needs T = λ/B > 0")
+    v = effective_potential(U, D, theta, T)
+    return sp.exp(-2 * v / T)
+
+
+def rnd_split(U, D, theta) -> tuple[sp.Expr, sp.Expr]:
+    """RND.eq19 split ``(ṽ, ã)``: ``ṽ = ∫ D⁻¹∂U·dθ``, ``ã = ∫ D⁻¹(∂·D)·dθ``.
+
+    Then ``ρ ∝ exp(−(2/T) ṽ − ã)`` and ``v = ṽ + (T/2) ã`` (SC.eq5). Each piece must be a gradient
+    by itself; since curl V = curl(D⁻¹∂U) + (T/2) curl(D⁻¹∂·D) is affine in T, this is the same as
+    SC.A1 holding for every T. Raises :class:`NonConservativeError` naming the failing piece.
+    """
+    th = as_theta(theta)
+    p = len(th)
+    Dm = as_square_matrix(D, p)
+    _check_invertible(Dm)
+    A = _simplify_matrix(Dm.LUsolve(gradient(U, th)))
+    B = _simplify_matrix(Dm.LUsolve(divergence(Dm, th)))
+    v_tilde = line_integral(A, th, what="D⁻¹∂U (RND ṽ integrand)")
+    a_tilde = line_integral(B, th, what="D⁻¹(∂·D) (RND ã integrand)")
+    return v_tilde, a_tilde
+
+
+def zero_current_log_density_gradient(U, D, theta, T) -> sp.Matrix:
+    """Solve ``J = 0`` (SC.eq10) for ``∂ log ρ`` with ρ = exp(φ), φ an undetermined function.
+
+    Returns the unique solution ``g`` (p×1) of ``J/ρ = 0`` as a linear system in ``∂φ`` (D
+    invertible); by construction ``g = −(2/T) V``. A J = 0 density exists only if g is a gradient,
+    i.e. ``curl(g) = 0`` — mixed partials of φ commute (SC.A1 necessity, SC.B1.counter).
+    """
+    th = as_theta(theta)
+    p = len(th)
+    Dm = as_square_matrix(D, p)
+    _check_invertible(Dm)
+    phi = sp.Function("phi")(*th)
+    rho = sp.exp(phi)
+    J = (gradient(U, th) * rho + sp.Rational(1, 2) * T * divergence(Dm * rho, th)) / rho
+    g = sp.symbols(f"g0:{p}")
+    subs = {sp.Derivative(phi, th[k]): g[k] for k in range(p)}
+    eqs = [sp.expand(sp.simplify(e).subs(subs)) for e in J]
+    sol = sp.solve(eqs, g, dict=True)
+    if len(sol) != 1:
+        raise IntegrationError(f"J = 0 did not give a unique ∂ log ρ: {sol}")
+    return _simplify_matrix(sp.Matrix([sol[0][gk] for gk in g]))
+
+
+def equal_up_to_constant(a, b, theta):
+    """Is ``a − b`` constant in θ? Returns the :class:`theory.identity.IdentityResult` of ∂(a − b) = 0."""
+    th = as_theta(theta)
+    return check_zero(gradient(sp.sympify(a) - sp.sympify(b), th))
+
+
+# --------------------------------------------------------------------------------------------
+# The closed forms as printed (SC footnote 3, SC App. B.1 examples 1–3)
+# --------------------------------------------------------------------------------------------
+def _as_unary(f) -> Callable:
+    if callable(f) and not isinstance(f, sp.Basic):
+        return f
+    if isinstance(f, sp.Lambda):
+        return f
+    if isinstance(f, sp.FunctionClass):
+        return f
+    raise TypeError("f must be a callable (e.g. sympy.log, sympy.Lambda(u, u**3), sympy.Function('f'))")
+
+
+def _derivative_of(f: Callable) -> Callable:
+    u = sp.Dummy("u")
+    df = sp.diff(f(u), u)
+    return lambda x: df.subs(u, x)
+
+
+def paper_form_isotropic(U, d, theta, T) -> sp.Expr:
+    """SC footnote 3 as printed: ``D = d(θ) I`` ⇒ ``v = ∫^θ (∂U/d)·dθ + (T/2) log d``.
+
+    The line integral is formed with :func:`line_integral`, so it raises
+    :class:`NonConservativeError` when ∂U/d is not a gradient (p ≥ 2 and d not constant on the
+    level sets of U) — the condition the footnote leaves implicit.
+    """
+    th = as_theta(theta)
+    G = gradient(U, th) / d
+    return line_integral(G, th, what="∂U/d (SC footnote 3)") + T / 2 * sp.log(d)
+
+
+def paper_form_function_of_loss(U, f, T) -> sp.Expr:
+    """SC App. B.1 example 1 as printed: ``D = I/f'(U)`` ⇒ ``v = f(U) − (T/2) log f'(U)``.
+
+    ``f = log`` gives ``D = U I`` and ``v = (1 + T/2) log U``, ``ρ ∝ U^{−(1+2/T)}``.
+    """
+    f = _as_unary(f)
+    return f(U) - T / 2 * sp.log(_derivative_of(f)(U))
+
+
+def paper_form_quadratic_inverse_hessian(U, theta) -> sp.Expr:
+    """SC App. B.1 example 2 as printed: quadratic U, ``D = (∂²U)⁻¹`` ⇒ ``v = ½ ∂U·∂U``."""
+    g = gradient(U, theta)
+    return sp.Rational(1, 2) * (g.T * g)[0, 0]
+
+
+def paper_form_separable(U_parts: Sequence, f, T) -> sp.Expr:
+    """SC App. B.1 example 3 as printed: ``U = Σ U_i(θ_i)``, ``D = diag(1/f'(U_i))`` ⇒
+    ``v = Σ f(U_i) − (T/2) Σ log f'(U_i)``."""
+    f = _as_unary(f)
+    df = _derivative_of(f)
+    return sum(f(Ui) for Ui in U_parts) - T / 2 * sum(sp.log(df(Ui)) for Ui in U_parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Non-zero curl: true (Lyapunov) covariance vs the curl-free Laplace form
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CovarianceComparison:
+    """Stationary covariance of ``dθ = −Hθ dt + sqrt(T D) dW`` against the Laplace form.
+
+    Attributes
+    ----------
+    lyapunov : exact Σ with ``HΣ + ΣHᵀ = T D`` (the true steady state, J ≠ 0 when curl ≠ 0).
+    laplace : ``(T/2) H⁻¹ D`` (SC.B2.cov / RND eq. 22 form; not symmetric when [H, D] ≠ 0).
+    laplace_symmetric : its symmetric part.
+    curl : curl of ``V = D⁻¹Hθ`` (entry (i, j)); zero iff ``HD = DH``.
+    relative_error : ``‖laplace_symmetric − lyapunov‖_F / ‖lyapunov‖_F`` (T cancels).
+    relative_error_unsymmetrised : same with ``laplace``.
+    """
+
+    lyapunov: sp.Matrix
+    laplace: sp.Matrix
+    laplace_symmetric: sp.Matrix
+    curl: sp.Matrix
+    relative_error: sp.Expr
+    relative_error_unsymmetrised: sp.Expr
+
+
+def _frobenius(M: sp.Matrix) -> sp.Expr:
+    return sp.sqrt(sum(e**2 for e in M))
+
+
+def curl_free_vs_true_covariance(H, D, T) -> CovarianceComparison:
+    """Compare the exact OU covariance with the Laplace form ``(T/2) H⁻¹ D`` (SC.B1.counter).
+
+    ``U = ½ θᵀHθ`` with constant D: ``V = D⁻¹Hθ`` has curl ``D⁻¹H − (D⁻¹H)ᵀ``, zero iff H and D
+    commute; then ``Σ = (T/2) H⁻¹ D`` exactly. Otherwise no J = 0 density exists and the true
+    covariance solves ``HΣ + ΣH = T D`` (:func:`theory.fokker_planck.ou_stationary_covariance`).
+    """
+    from .fokker_planck import ou_stationary_covariance
+
+    Hm, Dm = sp.Matrix(H), sp.Matrix(D)
+    p = Hm.shape[0]
+    if Hm.shape != (p, p) or Dm.shape != (p, p):
+        raise ValueError(f"H and D must be square of one size; got {Hm.shape} and {Dm.shape}")
+    if not all(cached_simplify(e) == 0 for e in Hm - Hm.T):
+        raise ValueError("H must be symmetric (a Hessian)")
+    _check_invertible(Dm)
+    th = sp.Matrix(sp.symbols(f"_th0:{p}", real=True))
+    U = sp.Rational(1, 2) * (th.T * Hm * th)[0, 0]
+    V = _simplify_matrix(Dm.LUsolve(gradient(U, th)))
+    C = curl(V, th)
+    lyap = ou_stationary_covariance(Hm, Dm, T)
+    lap = _simplify_matrix(T / 2 * Hm.inv() * Dm)
+    lap_sym = _simplify_matrix((lap + lap.T) / 2)
+    norm = _frobenius(lyap)
+    rel = cached_simplify(_frobenius(lap_sym - lyap) / norm)
+    rel_u = cached_simplify(_frobenius(lap - lyap) / norm)
+    return CovarianceComparison(lyap, lap, lap_sym, C, rel, rel_u)
+
+
+def _hessian_is_constant(U, theta) -> bool:  # used by checks: "U quadratic"
+    Hm = hessian(U, theta)
+    th = as_theta(theta)
+    return not any(e.has(*th) for e in Hm)
