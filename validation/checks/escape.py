@@ -343,7 +343,7 @@ def sgd_path_parameter_needs_positive_noise_along_path():
                          counterexample={"s_smooth": s_smooth, "s_clip": s_clip, "phi": phis})
 
 
-@check("DT.thm3.2", "DT.sec4")
+@check("DT.thm3.2")
 def neg_log_rate_linear_in_inverse_noise_and_sharpness():
     """−log γ (γ = 1/τ, exact MFPT) against 1/κ = 2B/η (i.e. linear in B and in 1/η) and against
     1/k for the rescaled landscape L_k(θ) = L(√k θ) with noise D_DT = κ k h(√k θ)."""
@@ -371,7 +371,7 @@ def neg_log_rate_linear_in_inverse_noise_and_sharpness():
         "D_DT = κ(1+θ²)",
         metrics={"pearson_vs_1/kappa": round(r_kappa, 6), "pearson_vs_1/k": round(r_k, 6),
                  "slope_vs_1/kappa": slope, "predicted_slope_Phi": phi,
-                 "tolerance": "Pearson > 0.99 (DT.sec4's criterion); slope within 10% of Φ"},
+                 "tolerance": "Pearson > 0.99 (the criterion of DT.sec4); slope within 10% of Φ"},
         agrees=ok)
 
 
