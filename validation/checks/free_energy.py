@@ -1,7 +1,6 @@
 """Checks of the free-energy (implicit objective) claim RND.eq28 (RND App. E eqs. 55–58)."""
 from __future__ import annotations
 
-import mpmath
 import sympy as sp
 
 from theory.free_energy import (
