@@ -737,8 +737,12 @@ def derivative_figure(keys, path, temperatures: tuple = DEFAULT_TEMPERATURES) ->
     plt = _plt()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.8), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    ncol = min(2, len(keys))
+    nrow = -(-len(keys) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.5 * ncol, 3.8 * nrow), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys):
         dc = derivative_comparison(key, temperatures)
         T = dc.temperatures
         ax.semilogx(T, T * dc.exact, "o-", ms=3, label="exact (finite differences)")

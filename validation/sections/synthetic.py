@@ -1,0 +1,105 @@
+"""Report section: the papers' synthetic basin experiments reproduced (issue 4, items 5, 6;
+acceptance 1, 2), built from :mod:`validation.reproductions`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+TITLE = "Synthetic basin experiments (SC Fig. 4/6, RND Fig. 3, H.2–H.4)"
+ORDER = 30
+
+_DERIV_PANELS = ("SC.fig4.left", "SC.fig4.right", "RND.H2.right", "RND.H3.left")
+
+
+def _fmt(x, digits=4):
+    if x is None:
+        return "—"
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(_fmt(v, digits) for v in x) + "]"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def build(outdir: Path) -> str:
+    from validation import reproductions as R
+
+    outdir = Path(outdir)
+    figdir = outdir / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "Published parameter tables (end of RND App. H and SC App. G) through the exact stationary density "
+        "ρ ∝ exp(−2U_train/(T D)) (SC.eq5, D = 1) on [−3, 3]; basins between the local maxima of the train "
+        "loss; masses and E_ρ[U] by Chebyshev-panel quadrature; SC.eq6/SC.eq4 Laplace predictions dashed. "
+        "The train loss is the test loss shifted by one draw s ∼ N(0, σ_s²) (RND footnote 6: a single "
+        "\"constant-but-random\" shift, reconstructed from the table's seed); the mirrored draw −s is checked "
+        "too. Sweep T ∈ [1e-3, 0.1] (log-spaced); above T ≈ 0.02 the two-basin densities no longer vanish at "
+        "the range ends (c = 0.001 barely confines), so there the curves depend on the domain.",
+        "",
+        "| panel | claim (paraphrased) | checked statements | verdict |",
+        "|---|---|---|---|",
+    ]
+    for key, spec in R.PANELS.items():
+        st = R.panel_statement(key)
+        parts = "<br>".join(f"{'✔' if ok else '✘'} {t}" for t, ok in st.parts)
+        lines.append(f"| {key} ({spec.preset}) | {spec.claim} | {parts} | "
+                     f"{'reproduced' if st.holds else '**not reproduced**'} |")
+    lines.append("")
+    for key in R.PANELS:
+        R.panel_figure(key, figdir / f"synthetic_{key.replace('.', '_')}.png")
+        lines += [f"**{key}**", "", f"![{key}](figures/synthetic_{key.replace('.', '_')}.png)", ""]
+    h4 = R.panel_statement("RND.H4.left").metrics
+    lines += [
+        "**RND Fig. H.4 left is ill-posed as computed from the samples.** With per-sample weights w_i + x, "
+        "every per-sample gradient differs from the mean by (x_j − x̄)·Σ_i N′(θ; μ_i, σ_i), so "
+        "D(θ) = Var(x)·(Σ_i N′)² vanishes exactly where Σ_i N′ = 0 — points that are not critical points "
+        f"of the train loss (θ, U′(θ)) = {_fmt(h4['D_near_zeros_theta_Uprime'])}. There ∫U′/D diverges: "
+        f"the minimum of ṽ in the right basin moves by a relative {h4['v0_depth_rel_change_between_grids']:.1f} "
+        "between 15001- and 60001-point grids, all mass sits at the zero of D near θ = 1 for every T, and "
+        "the published improvement of the losses up to a threshold T is not reproduced. H.4 right "
+        "(sampled locations) has no exact zero of D in the basins and converges; its claim holds, but the "
+        "left basin carries no weight at any T ≤ 3 (ṽ is deeper at 1 by thousands), so the rise comes "
+        "from widening within one basin.",
+        "",
+        "### Temperature derivative of the test loss (RND.eq24–26)",
+        "",
+        "Exact ∂_T E_ρ[U_test] (central differences of the quadrature in log T) against, compiled from "
+        "`theory.temperature`: RND.eq26 (leading order), RND.eq24 applied to the SC.eq4 basin terms "
+        "U_k + ½C_kΣ_k + ½C_k s_k² (quadratic), and RND.eq24 applied to the test loss at the train minimum "
+        "U_test(θ_k^tr) + ½C_kΣ_k (no quadratic shift approximation). Plotted: T·∂_T L.",
+        "",
+    ]
+    R.derivative_figure(_DERIV_PANELS, figdir / "synthetic_dT_test_loss.png")
+    lines += ["![T-derivatives](figures/synthetic_dT_test_loss.png)", "",
+              "| panel | s/σ (narrowest) | rel. err. eq26 at T=1e-3 | eq24 quadratic | eq24 basin values | "
+              "sign of eq26 agrees up to T | exact sign change at T | eq24 (basin values) sign change | T* |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for key in _DERIV_PANELS:
+        m = R.derivative_comparison(key).metrics
+        lines.append(
+            f"| {key} | {m['narrow_basin_shift_over_sigma']:.2f} | {m['rel_error_leading_at_T_low']:.3f} | "
+            f"{m['rel_error_full_quadratic_at_T_low']:.3f} | {m['rel_error_full_basin_values_at_T_low']:.4f} | "
+            f"{_fmt(m['sign_agrees_leading_up_to_T'])} | {_fmt(m['exact_sign_changes_at_T'])} | "
+            f"{_fmt(m['full_basin_values_sign_changes_at_T'])} | {_fmt(m['optimal_T'])} |")
+    lines += [
+        "",
+        "Reading: the temperature dependence through the weights (RND.eq24) is right — with the actual "
+        "per-basin test values it matches the exact derivative to < 1 % at low T and, on the two-basin panels, "
+        "changes sign within a factor 1.5 of the exact sign change (for three basins T* ≈ 0.08 lies where the "
+        "exact weights already feel the domain ends, and the Laplace forms miss it). The leading-order RND.eq26 is off by a factor ≈ 2 where it dominates on the two-basin "
+        "panels because the shift (s = 0.18) is 1.8 σ of the narrow well, where the quadratic "
+        "½C s² overstates the test penalty; and, being a T-independent bracket times w₁(1−w₁)/T², it never "
+        "changes sign, so it cannot locate the optimal temperature (the O(1/T) curvature term ½⟨∂_T Tr CΣ⟩ "
+        "does). For one basin eq. 26 is identically 0 while the exact derivative is ≈ ¼C/C̃ = 0.157.",
+        "",
+        "### Acceptance 2: exact weights vs an independent quadrature; Laplace → exact as T → 0",
+        "",
+        "| panel | max abs(exact − scipy.quad) | Laplace log-odds error at T = 1e-3 … 1e-2 | slope |",
+        "|---|---|---|---|",
+    ]
+    for key in ("SC.fig4.left", "SC.fig4.right", "RND.H2.right"):
+        wa = R.weight_agreement(key)
+        lines.append(f"| {key} | {wa.max_abs_vs_adaptive:.1e} | {_fmt([float(e) for e in wa.laplace_log_odds_error], 3)} "
+                     f"| {wa.slope:.3f} |")
+    lines += ["", "The Laplace (SC.eq6) error is O(T) (slope ≈ 1), as expected from the next term of the "
+              "Laplace expansion."]
+    return "\n".join(lines)
