@@ -1,0 +1,239 @@
+"""Tests of theory.effective_potential (SC.eq5, SC.A1, RND.eq19, SC.fn3, SC.B1)."""
+import sympy as sp
+import pytest
+
+from theory.coordinates import gradient
+from theory.effective_potential import (IntegrationError, NonConservativeError,
+                                        SingularDiffusionError, curl,
+                                        curl_free_vs_true_covariance, divergence, drift_field,
+                                        effective_potential, equal_up_to_constant, line_integral,
+                                        paper_form_function_of_loss, paper_form_isotropic,
+                                        paper_form_quadratic_inverse_hessian,
+                                        paper_form_separable, rnd_split, steady_state_density,
+                                        zero_current_log_density_gradient)
+from theory.fokker_planck import gaussian_density, probability_current, stationarity_residual
+from theory.identity import cached_simplify
+
+T = sp.Symbol("T", positive=True)
+t1, t2, t3 = sp.symbols("theta1 theta2 theta3", real=True)
+x = sp.Symbol("x", real=True)
+TH = [t1, t2]
+UR = t1**2 + t2**2 + 1
+
+
+def _j_over_rho(v, U, D, theta):
+    rho = sp.exp(-2 * v / T)
+    return [cached_simplify(sp.powsimp(e / rho, combine="exp"))
+            for e in probability_current(rho, U, D, theta, T)]
+
+
+def _assert_steady(v, U, D, theta):
+    assert _j_over_rho(v, U, D, theta) == [0] * len(gradient(v, theta))
+    assert stationarity_residual(sp.exp(-2 * v / T), U, D, theta, T) == 0
+
+
+# -- basic pieces ---------------------------------------------------------------------------
+def test_divergence_is_reexported_row_divergence():
+    D = sp.Matrix([[t1 * t2, t1**2], [t2**3, t1]])
+    assert divergence(D, TH) == sp.Matrix([t2, 0])
+
+
+def test_drift_field_formula():
+    D = sp.diag(1 + t1**2, 2)
+    V = drift_field(UR, D, TH, T)
+    expected = sp.Matrix([(2 * t1 + T * t1) / (1 + t1**2), t2])
+    assert all(cached_simplify(e) == 0 for e in V - expected)
+
+
+def test_curl_is_antisymmetric_and_detects_rotation():
+    C = curl([-t2, t1], TH)
+    assert C == sp.Matrix([[0, -2], [2, 0]])
+    assert curl(gradient(t1**2 * t2, TH), TH) == sp.zeros(2, 2)
+
+
+def test_line_integral_recovers_potential_up_to_constant():
+    phi = sp.exp(t1) * t2 + t3**3 * t1
+    th = [t1, t2, t3]
+    got = line_integral(gradient(phi, th), th)
+    assert equal_up_to_constant(got, phi, th).exact
+
+
+# -- SC.fn3 --------------------------------------------------------------------------------
+def test_fn3_p1_symbol_theta_scalar_D():
+    U, d = x**4 / 4 - x**2 / 2, 1 + x**2
+    v = effective_potential(U, d, x, T)
+    assert equal_up_to_constant(v, paper_form_isotropic(U, d, x, T), x).exact
+    _assert_steady(v, U, d, x)
+
+
+def test_fn3_constant_d_gives_scaled_loss():
+    c = sp.Symbol("c", positive=True)
+    v = effective_potential(UR, c * sp.eye(2), TH, T)
+    assert equal_up_to_constant(v, UR / c, TH).exact
+
+
+def test_fn3_d_function_of_loss_p2_list_theta():
+    d = 2 + UR
+    v = effective_potential(UR, d * sp.eye(2), TH, T)
+    assert equal_up_to_constant(v, paper_form_isotropic(UR, d, TH, T), TH).exact
+    _assert_steady(v, UR, d * sp.eye(2), TH)
+
+
+def test_fn3_d_not_function_of_loss_is_non_conservative():
+    U = (t1**2 + t2**2) / 2
+    with pytest.raises(NonConservativeError) as err:
+        effective_potential(U, (1 + t1**2) * sp.eye(2), TH, T)
+    assert err.value.curl[0, 1].subs({t1: 1, t2: 1}) == sp.Rational(1, 2)
+    assert err.value.curl[1, 0] == -err.value.curl[0, 1]
+    assert "curl[0,1]" in str(err.value)
+    # the printed form cannot be built either: its integrand ∂U/d is not a gradient
+    with pytest.raises(NonConservativeError):
+        paper_form_isotropic(U, 1 + t1**2, TH, T)
+
+
+# -- SC.B1.ex1 -------------------------------------------------------------------------------
+@pytest.mark.parametrize("f, D", [
+    (sp.log, UR * sp.eye(2)),
+    (sp.exp, sp.exp(-UR) * sp.eye(2)),
+    (sp.sqrt, 2 * sp.sqrt(UR) * sp.eye(2)),
+], ids=["log", "exp", "sqrt"])
+def test_ex1_function_of_loss(f, D):
+    v = effective_potential(UR, D, TH, T)
+    assert equal_up_to_constant(v, paper_form_function_of_loss(UR, f, T), TH).exact
+    _assert_steady(v, UR, D, TH)
+
+
+def test_ex1_power_f():
+    u = sp.Symbol("u", positive=True)
+    D = sp.eye(2) / UR  # f = u²/2, f' = u
+    v = effective_potential(UR, D, TH, T)
+    assert equal_up_to_constant(v, paper_form_function_of_loss(UR, sp.Lambda(u, u**2 / 2), T),
+                                TH).exact
+    assert _j_over_rho(v, UR, D, TH) == [0, 0]
+
+
+def test_ex1_D_equal_U_gives_power_law_density():
+    rho = steady_state_density(UR, UR * sp.eye(2), TH, T)
+    ratio = sp.powsimp(sp.expand_log(rho / UR**(-(1 + 2 / T)), force=True))
+    assert not cached_simplify(ratio).has(t1, t2)
+
+
+def test_ex1_generic_f_is_curl_free_with_printed_gradient():
+    f = sp.Function("f")
+    w = sp.Dummy("w")
+    D = sp.eye(2) / sp.diff(f(w), w).subs(w, UR)
+    V = drift_field(UR, D, TH, T)
+    assert curl(V, TH) == sp.zeros(2, 2)
+    assert all(cached_simplify(e) == 0
+               for e in V - gradient(paper_form_function_of_loss(UR, f, T), TH))
+
+
+def test_non_elementary_line_integral_raises_integration_error():
+    # V = exp(sin x) − (T/2) cos x has no elementary antiderivative
+    with pytest.raises(IntegrationError, match="could not integrate"):
+        effective_potential(x, sp.exp(-sp.sin(x)), x, T)
+
+
+# -- SC.B1.ex2 -------------------------------------------------------------------------------
+def test_ex2_general_symmetric_hessian():
+    a, c = sp.symbols("a c", positive=True)
+    b, g1, g2 = sp.symbols("b g1 g2", real=True)
+    H = sp.Matrix([[a, b], [b, c]])
+    th = sp.Matrix(TH)
+    U = (th.T * H * th)[0, 0] / 2 + g1 * t1 + g2 * t2
+    v = effective_potential(U, H.inv(), th, T)
+    assert equal_up_to_constant(v, paper_form_quadratic_inverse_hessian(U, th), th).exact
+    _assert_steady(v, U, H.inv(), th)
+
+
+# -- SC.B1.ex3 -------------------------------------------------------------------------------
+def test_ex3_separable_p2_and_p3():
+    U1, U2, U3 = t1**2 + 1, t2**4 + 2, t3**2 + 3
+    v = effective_potential(U1 + U2, sp.diag(U1, U2), TH, T)
+    assert equal_up_to_constant(v, paper_form_separable([U1, U2], sp.log, T), TH).exact
+    _assert_steady(v, U1 + U2, sp.diag(U1, U2), TH)
+    th3 = [t1, t2, t3]
+    D3 = sp.diag(sp.exp(-U1), sp.exp(-U2), sp.exp(-U3))
+    v3 = effective_potential(U1 + U2 + U3, D3, th3, T)
+    assert equal_up_to_constant(v3, paper_form_separable([U1, U2, U3], sp.exp, T), th3).exact
+    assert _j_over_rho(v3, U1 + U2 + U3, D3, th3) == [0, 0, 0]
+
+
+# -- RND.eq19 ------------------------------------------------------------------------------
+def test_rnd_split_recombines_to_v():
+    D = sp.diag(t1**2 + 1, t2**4 + 2)
+    U = t1**2 + t2**4 + 3
+    vt, at = rnd_split(U, D, TH)
+    v = effective_potential(U, D, TH, T)
+    assert equal_up_to_constant(v, vt + T / 2 * at, TH).exact
+    assert equal_up_to_constant(at, sp.log(t1**2 + 1) + sp.log(t2**4 + 2), TH).exact
+
+
+def test_rnd_split_names_failing_piece():
+    with pytest.raises(NonConservativeError, match="RND ṽ"):
+        rnd_split((t1**2 + t2**2) / 2, (1 + t1**2) * sp.eye(2), TH)
+
+
+# -- SC.A1 / SC.B1.counter -----------------------------------------------------------------
+H_NC = sp.diag(1, 2)
+D_NC = sp.Matrix([[1, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]])
+U_NC = (t1**2 + 2 * t2**2) / 2
+
+
+def test_noncommuting_quadratic_raises_with_curl():
+    with pytest.raises(NonConservativeError) as err:
+        effective_potential(U_NC, D_NC, TH, T)
+    assert err.value.curl == sp.Matrix([[0, sp.Rational(-2, 3)], [sp.Rational(2, 3), 0]])
+    assert isinstance(err.value, ValueError)
+
+
+def test_zero_current_forces_grad_log_rho_minus_2V_over_T():
+    g = zero_current_log_density_gradient(U_NC, D_NC, TH, T)
+    V = drift_field(U_NC, D_NC, TH, T)
+    assert all(cached_simplify(e) == 0 for e in g + 2 * V / T)
+    assert curl(g, TH)[0, 1] == 4 / (3 * T)
+
+
+def test_lyapunov_vs_laplace_covariance_discrepancy():
+    cmp = curl_free_vs_true_covariance(H_NC, D_NC, T)
+    assert cmp.lyapunov == sp.Matrix([[T / 2, T / 6], [T / 6, T / 4]])
+    assert cmp.laplace == sp.Matrix([[T / 2, T / 4], [T / 8, T / 4]])
+    assert float(cmp.relative_error) == pytest.approx(0.048564, rel=1e-4)
+    assert float(cmp.relative_error_unsymmetrised) == pytest.approx(0.153574, rel=1e-4)
+    rho = gaussian_density([0, 0], cmp.lyapunov, TH)
+    assert stationarity_residual(rho, U_NC, D_NC, TH, T) == 0
+    J = probability_current(rho, U_NC, D_NC, TH, T)
+    assert cached_simplify(J[0].subs({t1: 0, t2: 1}) / rho.subs({t1: 0, t2: 1})) != 0
+
+
+def test_commuting_quadratic_laplace_is_exact():
+    cmp = curl_free_vs_true_covariance(sp.diag(1, 2), sp.diag(3, 1), T)
+    assert cmp.relative_error == 0 and cmp.curl == sp.zeros(2, 2)
+
+
+def test_singular_D_raises_and_names_remedy():
+    with pytest.raises(SingularDiffusionError, match="SC.eq13"):
+        effective_potential(UR, sp.Matrix([[1, 1], [1, 1]]), TH, T)
+    with pytest.raises(SingularDiffusionError):
+        effective_potential(x**2, 0, x, T)
+    with pytest.raises(ValueError):  # subclass check
+        drift_field(UR, sp.Matrix([[t1**2, t1 * t2], [t1 * t2, t2**2]]), TH, T)
+
+
+# -- argument errors ------------------------------------------------------------------------
+@pytest.mark.parametrize("D", [sp.eye(3), 1 + t1**2, sp.Matrix([1, 2])],
+                         ids=["3x3-for-p2", "scalar-for-p2", "column"])
+def test_bad_shapes_raise_value_error(D):
+    with pytest.raises(ValueError):
+        effective_potential(UR, D, TH, T)
+
+
+def test_bad_theta_and_T():
+    with pytest.raises(ValueError):
+        effective_potential(UR, sp.eye(2), [t1, t1], T)
+    with pytest.raises(ValueError):
+        steady_state_density(UR, sp.eye(2), TH, 0)
+    with pytest.raises(ValueError):
+        curl_free_vs_true_covariance(sp.Matrix([[1, 1], [0, 1]]), sp.eye(2), T)
+    with pytest.raises(TypeError):
+        paper_form_function_of_loss(UR, "log", T)
