@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 from validation import reproductions as R
 from numerics.landscapes import preset
-T_SWEEP = R.CHECK_TEMPERATURES   # 13 log-spaced temperatures in [1e-3, 0.1]"""),
+T_SWEEP = R.CHECK_TEMPERATURES   # 17 log-spaced temperatures in [1e-3, 0.1]"""),
     ("md", r"""## 1. The published panels and the reconstructed draws"""),
     ("code", r"""rows = ['| panel | preset | means | weights | sigmas | drawn shift s | depth shifts |', '|---|---|---|---|---|---|---|']
 for key, spec in R.PANELS.items():

@@ -84,8 +84,9 @@ __all__ = [
 ]
 
 THETA = sp.Symbol("theta", real=True)
-DEFAULT_TEMPERATURES = tuple(float(t) for t in np.geomspace(1e-3, 0.1, 25))
-CHECK_TEMPERATURES = tuple(float(t) for t in np.geomspace(1e-3, 0.1, 13))
+#: the sweep used by the checks, the figures, the report and the notebook (one shared cache)
+CHECK_TEMPERATURES = tuple(float(t) for t in np.geomspace(1e-3, 0.1, 17))
+DEFAULT_TEMPERATURES = CHECK_TEMPERATURES
 #: below this T the two-basin densities vanish at the range ends (results independent of the domain)
 DOMAIN_SAFE_T = 0.02
 
@@ -259,6 +260,9 @@ def _common_metrics(d: PanelData) -> dict:
         "train_loss_start_end": [float(d.train_loss[0]), float(d.train_loss[-1])],
         "test_loss_start_end": [float(d.test_loss[0]), float(d.test_loss[-1])],
         "max_endpoint_density": float(np.exp(d.endpoint_log_density.max())),
+        # SC.eq4 (quadratic shift-curvature) mixture minus the exact test loss at the lowest T
+        "laplace_test_loss_error_at_T_low": float(d.test_loss_laplace[0] - d.test_loss[0]),
+        "shift_over_narrowest_sigma": float(abs(float(d.model.shift)) / min(float(sg) for sg in d.model.sigmas)),
     }
     opt = d.optimal
     m["optimal_T"] = None if opt.T is None else float(opt.T)

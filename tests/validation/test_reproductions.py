@@ -115,7 +115,7 @@ def test_crossing_interpolates_in_log_T_and_returns_none_without_crossing():
 def test_finite_difference_derivative_integrates_to_the_loss_change():
     d = R.panel_data("SC.fig4.left")
     dc = R.derivative_comparison("SC.fig4.left")
-    # ∫ ∂_T L dT = ∫ T ∂_T L d(log T): trapezoid on the 13-point sweep vs the exact change
+    # ∫ ∂_T L dT = ∫ T ∂_T L d(log T): trapezoid on the 17-point sweep vs the exact change
     integral = np.trapezoid(dc.temperatures * dc.exact, np.log(dc.temperatures))
     change = d.test_loss[-1] - d.test_loss[0]
     assert integral == pytest.approx(change, rel=0.15)

@@ -3,7 +3,7 @@ parameters (SC Fig. 4/6, RND Fig. 3, H.2–H.4), the numerical T-derivative of t
 RND.eq26, and the T → 0 convergence of the SC.eq6 Laplace weights on those potentials.
 
 Every verdict is computed by :mod:`validation.reproductions` (exact quadrature of the stationary
-density ρ ∝ exp(−2U_train/(T D)), a coarse 13-point sweep T ∈ [1e-3, 0.1]); each claim's qualitative
+density ρ ∝ exp(−2U_train/(T D)), a 17-point sweep T ∈ [1e-3, 0.1]); each claim's qualitative
 statement is split into sub-statements with numbers, and ``agrees`` is their conjunction.
 """
 from __future__ import annotations
