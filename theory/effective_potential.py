@@ -138,7 +138,12 @@ def _require_zero_curl(Vc: sp.Matrix, th: sp.Matrix, what: str) -> None:
         return
     comps = ", ".join(f"curl[{i},{j}] = ∂V_{i}/∂θ_{j} − ∂V_{j}/∂θ_{i} = {C[i, j]}"
                       for i, j in nonzero)
-    where = f"; e.g. at {res.counterexample}" if res.counterexample else " (simplify could not reduce it to 0)"
+    if res.counterexample is None:
+        where = " (simplify could not reduce it to 0)"
+    elif set(res.counterexample) == {"|difference|"}:
+        where = " (a non-zero constant)"
+    else:
+        where = f"; e.g. at {res.counterexample}"
     raise NonConservativeError(
         f"{what} is not a gradient (SC.A1 fails): {comps}{where}. No zero-current steady state "
         "exists and the line integral of SC.eq5 is path-dependent; the true stationary density has "
