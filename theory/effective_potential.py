@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
+from .coordinates import as_column, as_square_matrix, as_theta, gradient
 from .coordinates import divergence as _divergence
+from .fokker_planck import ou_stationary_covariance
 from .identity import cached_simplify, check_zero
 
 __all__ = [
@@ -262,11 +263,7 @@ def equal_up_to_constant(a, b, theta):
 # The closed forms as printed (SC footnote 3, SC App. B.1 examples 1–3)
 # --------------------------------------------------------------------------------------------
 def _as_unary(f) -> Callable:
-    if callable(f) and not isinstance(f, sp.Basic):
-        return f
-    if isinstance(f, sp.Lambda):
-        return f
-    if isinstance(f, sp.FunctionClass):
+    if callable(f) and not isinstance(f, str):  # sympy.log, sympy.Lambda, Function('f'), lambdas
         return f
     raise TypeError("f must be a callable (e.g. sympy.log, sympy.Lambda(u, u**3), sympy.Function('f'))")
 
@@ -348,8 +345,6 @@ def curl_free_vs_true_covariance(H, D, T) -> CovarianceComparison:
     commute; then ``Σ = (T/2) H⁻¹ D`` exactly. Otherwise no J = 0 density exists and the true
     covariance solves ``HΣ + ΣH = T D`` (:func:`theory.fokker_planck.ou_stationary_covariance`).
     """
-    from .fokker_planck import ou_stationary_covariance
-
     Hm, Dm = sp.Matrix(H), sp.Matrix(D)
     p = Hm.shape[0]
     if Hm.shape != (p, p) or Dm.shape != (p, p):
@@ -368,9 +363,3 @@ def curl_free_vs_true_covariance(H, D, T) -> CovarianceComparison:
     rel = cached_simplify(_frobenius(lap_sym - lyap) / norm)
     rel_u = cached_simplify(_frobenius(lap - lyap) / norm)
     return CovarianceComparison(lyap, lap, lap_sym, C, rel, rel_u)
-
-
-def _hessian_is_constant(U, theta) -> bool:  # used by checks: "U quadratic"
-    Hm = hessian(U, theta)
-    th = as_theta(theta)
-    return not any(e.has(*th) for e in Hm)
