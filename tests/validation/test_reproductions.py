@@ -30,7 +30,9 @@ def test_sc_fig4_left_has_interior_optimal_temperature_and_weight_transfer():
     assert st.holds, st.summary()
     m = st.metrics
     assert 0.015 < m["optimal_T"] < 0.025
-    assert m["optimal_T_uncertainty"] < 1e-3 * m["optimal_T"]
+    assert m["optimal_T_numerical_uncertainty"] < 1e-3 * m["optimal_T"]
+    # the domain component dominates: T* moves by ~1 % when the range ends move from ±3 to ±4
+    assert 1e-3 * m["optimal_T"] < m["optimal_T_uncertainty"] < 0.05 * m["optimal_T"]
     assert m["optimal_test_loss"] < m["test_loss_start_end"][0] - 0.03
     # the wide basin takes over around T ≈ 5e-3
     assert 3e-3 < m["wide_basin_half_weight_T"] < 8e-3
@@ -80,13 +82,28 @@ def test_h4_left_is_not_reproduced_because_D_vanishes_where_gradient_does_not():
     zeros = m["D_near_zeros_theta_Uprime"]
     assert zeros and all(abs(du) > 1e-4 for _, du in zeros)
     assert m["v0_depth_rel_change_between_grids"] > 0.1  # ∫U'/D diverges: grid dependent
+    assert m["grid_change_weights"] > 1e-2
     assert m["D_min_over_D_max"] < 1e-30
+    assert m["spearman_test_vs_T"] > 0.9  # the test loss only rises: no improvement up to a threshold
 
 
-def test_h4_right_holds_and_converges():
+def test_h4_right_holds_converges_and_transfers_weight_to_minus_one():
     st = R.panel_statement("RND.H4.right")
     assert st.holds, st.summary()
-    assert st.metrics["grid_change_weights"] < 1e-6
+    m = st.metrics
+    assert m["grid_change_weights"] < 1e-3
+    assert m["weight_left_start_end"][0] < 1e-6 and m["weight_left_start_end"][1] > 0.9
+    assert 1e3 < m["weight_left_half_T"] < 1e5
+    assert m["D_near_zeros_theta_Uprime"] == []
+
+
+def test_sampled_sweep_diffusion_is_sample_variance_of_gradients():
+    sw = R.sampled_sweep("RND.H4.right", 3001, (1e3,))
+    model, f = R._sampled_fields("RND.H4.right")
+    x0 = sw.grid[1700]
+    grads = np.array([f(xj, x0)[1] for xj in model.train_samples])
+    assert sw.diffusion[1700] == pytest.approx(grads.var(), rel=1e-12)
+    assert sw.basin_weights.sum() == pytest.approx(1.0, abs=1e-3)  # rectangle-rule mass ≈ 1
 
 
 def test_sampled_panel_rejected_by_constant_D_path_and_unknown_panel():
