@@ -1,0 +1,254 @@
+"""Escape of real minibatch SGD from a loss valley: many independent runs at once (DT §4).
+
+The simulated dynamics is plain SGD on a per-sample loss ``L(x, θ)`` with a fresh minibatch of
+``B`` samples ``x ∼ N(0, σ² I)`` at every step (an infinite data stream)::
+
+    θ_{t+1} = θ_t − η · (1/B) Σ_{b=1}^{B} ∂_θ L(x_b, θ_t)        (SC.eq9 / DT eq. 1)
+
+``R`` runs in ``p`` dimensions are advanced together (arrays of shape ``(R, B, p)``). A run stops at
+the first iteration ``t`` at which some coordinate leaves the valley box ``lower_i < θ_i < upper_i``
+(DT App. E.1 setting 1: ``θ_i < boundary_i``); ``t`` (counted from 1) is its escape iteration. Runs
+still inside after ``max_steps`` are **censored**: they are reported with ``escaped = False`` and
+``steps = max_steps``, never dropped, and :meth:`EscapeResult.mean_escape_steps` uses the
+censoring-aware exponential estimate.
+
+The per-sample gradient is never typed by hand: :func:`per_sample_gradient` compiles
+``∂_θ L(x, θ)`` from the SymPy expression with :func:`numerics.compile.compile_expr` (NumPy or
+PyTorch backend). For a separable loss (``L = Σ_i ℓ(x_i, θ_i)``, e.g. Styblinski–Tang)
+:func:`separable_gradient` compiles the 1-D derivative once and applies it coordinate-wise.
+
+If an iterate becomes non-finite, :class:`SGDDivergedError` is raised: the step was too large for the
+curvature (η·U'' ≳ 2 or a heavy-tailed gradient kick), i.e. the small-η diffusion approximation of
+SC.eq10–11 no longer describes this SGD.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+
+from numerics.compile import compile_expr
+
+__all__ = [
+    "SGDDivergedError",
+    "EscapeResult",
+    "per_sample_gradient",
+    "separable_gradient",
+    "simulate_escape",
+]
+
+
+class SGDDivergedError(FloatingPointError):
+    """SGD produced a non-finite iterate: the diffusion approximation broke down at this η."""
+
+
+@dataclass(frozen=True)
+class EscapeResult:
+    """Escape iterations of ``n_runs`` independent SGD runs.
+
+    ``steps[r]``: iteration at which run r left the valley (1-based), or ``max_steps`` if censored;
+    ``escaped[r]``: False for censored runs. ``lr``, ``batch_size``, ``max_steps``, ``dim`` and
+    ``seed`` echo the inputs.
+    """
+
+    steps: np.ndarray
+    escaped: np.ndarray
+    max_steps: int
+    lr: float
+    batch_size: int
+    dim: int
+    seed: int
+
+    @property
+    def n_runs(self) -> int:
+        return int(self.steps.size)
+
+    @property
+    def n_censored(self) -> int:
+        return int(self.n_runs - np.count_nonzero(self.escaped))
+
+    def mean_escape_steps(self) -> tuple[float, float]:
+        """Mean escape iterations and its standard error.
+
+        All escaped: sample mean and ``std/sqrt(R)``. Some censored: the maximum-likelihood mean of
+        an exponential law under right censoring, ``Σ_r steps_r / #escaped`` with SE
+        ``mean/sqrt(#escaped)``. None escaped: ``(inf, inf)``.
+        """
+        n_esc = int(np.count_nonzero(self.escaped))
+        if n_esc == 0:
+            return math.inf, math.inf
+        s = self.steps.astype(float)
+        if n_esc == self.n_runs:
+            mean = float(s.mean())
+            se = float(s.std(ddof=1) / math.sqrt(s.size)) if s.size > 1 else math.inf
+            return mean, se
+        mean = float(s.sum() / n_esc)
+        return mean, mean / math.sqrt(n_esc)
+
+    def summary(self) -> dict:
+        """JSON-ready summary (mean, SE, censoring, quantiles) — the raw block of a record."""
+        mean, se = self.mean_escape_steps()
+        q = np.quantile(self.steps, [0.1, 0.5, 0.9]).tolist()
+        return {"n_runs": self.n_runs, "n_censored": self.n_censored, "max_steps": self.max_steps,
+                "mean_steps": mean, "se_steps": se, "quantiles_10_50_90": q,
+                "std_steps": float(np.std(self.steps, ddof=1)) if self.n_runs > 1 else 0.0}
+
+
+def _symbols(vec, p: int, name: str) -> list[sp.Symbol]:
+    syms = list(vec) if isinstance(vec, (list, tuple, sp.MatrixBase)) else [vec]
+    if len(syms) != p or not all(isinstance(s, sp.Symbol) for s in syms):
+        raise ValueError(f"{name} must be {p} SymPy Symbols; got {syms!r}")
+    return syms
+
+
+def per_sample_gradient(loss, x, theta, *, backend: str = "numpy", device="auto") -> Callable:
+    """Compile ``∂_θ L(x, θ)`` of a SymPy per-sample loss into ``grad(xs, thetas)``.
+
+    ``x`` and ``theta`` are equally long lists of Symbols (p of them); ``loss`` may contain no other
+    free symbols. The returned function takes arrays ``xs[..., p]`` and ``thetas[..., p]``
+    (broadcast together) and returns an array ``[..., p]``.
+    """
+    th = _symbols(theta, len(theta) if isinstance(theta, (list, tuple, sp.MatrixBase)) else 1, "theta")
+    xs = _symbols(x, len(th), "x")
+    grad = [sp.diff(loss, t) for t in th]
+    f = compile_expr(grad, xs + th, backend=backend, device=device)
+    p = len(th)
+
+    def g(xv, tv):
+        return f(*[xv[..., i] for i in range(p)], *[tv[..., i] for i in range(p)])
+
+    return g
+
+
+def separable_gradient(loss_1d, x, theta, *, backend: str = "numpy", device="auto") -> Callable:
+    """For ``L(x, θ) = Σ_i ℓ(x_i, θ_i)``: compile ``∂_θ ℓ(x, θ)`` (two Symbols) once; the returned
+    ``grad(xs, thetas)`` applies it element-wise, so any trailing dimension p works."""
+    if not (isinstance(x, sp.Symbol) and isinstance(theta, sp.Symbol)):
+        raise ValueError("separable_gradient needs one Symbol x and one Symbol theta")
+    return compile_expr(sp.diff(loss_1d, theta), [x, theta], backend=backend, device=device)
+
+
+def _box(bound, p: int, name: str, default: float) -> np.ndarray:
+    if bound is None:
+        return np.full(p, default)
+    arr = np.broadcast_to(np.asarray(bound, dtype=float), (p,)).copy()
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return arr
+
+
+def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs: int,
+                    max_steps: int, upper=None, lower=None, seed: int = 0,
+                    noise_scale: float = 1.0, backend: str = "numpy", device="auto",
+                    progress: bool = False) -> EscapeResult:
+    """Run ``n_runs`` independent minibatch-SGD runs from ``start`` until each leaves the valley.
+
+    Parameters
+    ----------
+    grad : per-sample gradient ``grad(xs, thetas) → [..., p]`` (from :func:`per_sample_gradient` or
+        :func:`separable_gradient`, compiled for the same ``backend``).
+    start : the common start point (length p).
+    lr, batch_size : η > 0 and integer B ≥ 1 (keyword-only).
+    n_runs, max_steps : R ≥ 1 runs; the censoring cap (≥ 1).
+    upper, lower : the valley box ``lower < θ < upper`` (scalars or length p; default ±inf); the
+        start must lie strictly inside.
+    seed : seeds the sample stream (NumPy ``default_rng`` or a torch ``Generator``).
+    noise_scale : σ of the samples ``x ∼ N(0, σ² I)``.
+    backend, device : ``"numpy"`` or ``"torch"`` (device ``"auto"`` = CUDA when present).
+    progress : show a tqdm bar over iterations.
+
+    Raises ``ValueError`` for bad inputs and :class:`SGDDivergedError` on a non-finite iterate.
+    """
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    for name, v in (("n_runs", n_runs), ("max_steps", max_steps)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+    if not (noise_scale >= 0 and math.isfinite(noise_scale)):
+        raise ValueError(f"noise_scale must be finite and >= 0; got {noise_scale!r}")
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch'; got {backend!r}")
+    x0 = np.atleast_1d(np.asarray(start, dtype=float))
+    if x0.ndim != 1 or not np.isfinite(x0).all():
+        raise ValueError(f"start must be a finite 1-D point; got {start!r}")
+    p = x0.size
+    up, lo = _box(upper, p, "upper", math.inf), _box(lower, p, "lower", -math.inf)
+    if not ((x0 < up) & (x0 > lo)).all():
+        raise ValueError(f"start {x0.tolist()} is not strictly inside the valley box "
+                         f"({lo.tolist()}, {up.tolist()})")
+    R, B = int(n_runs), int(batch_size)
+
+    if backend == "numpy":
+        rng = np.random.default_rng(seed)
+        theta = np.tile(x0, (R, 1))
+        up_a, lo_a = up, lo
+
+        def normal(shape):
+            return rng.standard_normal(shape)
+
+        def to_np(a):
+            return a
+        finite_all = lambda a: bool(np.isfinite(a).all())  # noqa: E731
+        nonzero = lambda m: np.nonzero(m)[0]  # noqa: E731
+    else:
+        import torch
+
+        from numerics.devices import resolve_device
+
+        dev = resolve_device(device)
+        gen = torch.Generator(device=dev).manual_seed(int(seed))
+        theta = torch.as_tensor(np.tile(x0, (R, 1)), dtype=torch.float64, device=dev)
+        up_a = torch.as_tensor(up, dtype=torch.float64, device=dev)
+        lo_a = torch.as_tensor(lo, dtype=torch.float64, device=dev)
+
+        def normal(shape):
+            return torch.randn(shape, generator=gen, dtype=torch.float64, device=dev)
+
+        def to_np(a):
+            return a.cpu().numpy()
+        finite_all = lambda a: bool(torch.isfinite(a).all())  # noqa: E731
+        nonzero = lambda m: torch.nonzero(m).flatten()  # noqa: E731
+
+    alive = np.arange(R)
+    steps = np.full(R, int(max_steps), dtype=np.int64)
+    escaped = np.zeros(R, dtype=bool)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(max_steps), desc=f"SGD escape η={lr:g} B={B}", unit="it", leave=False)
+    th = theta
+    for t in range(1, int(max_steps) + 1):
+        xs = normal((th.shape[0], B, p))
+        if noise_scale != 1.0:
+            xs = xs * noise_scale
+        g = grad(xs, th[:, None, :]).mean(1)
+        th = th - lr * g
+        if not finite_all(th):
+            raise SGDDivergedError(
+                f"SGD diverged (non-finite θ) at iteration {t} with learning rate η = {lr:g}, "
+                f"B = {B}: the step is too large for the curvature/noise, so the diffusion "
+                f"approximation broke down; lower η or raise B")
+        out = ((th >= up_a) | (th <= lo_a)).any(1)
+        idx = to_np(nonzero(out))
+        if idx.size:
+            steps[alive[idx]] = t
+            escaped[alive[idx]] = True
+            keep = ~out
+            th = th[keep]
+            alive = alive[to_np(keep).astype(bool)]
+        if bar is not None:
+            bar.update(1)
+            if t % 200 == 0:
+                bar.set_postfix(inside=int(alive.size))
+        if alive.size == 0:
+            break
+    if bar is not None:
+        bar.close()
+    return EscapeResult(steps=steps, escaped=escaped, max_steps=int(max_steps), lr=float(lr),
+                        batch_size=B, dim=p, seed=int(seed))
