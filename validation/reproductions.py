@@ -416,6 +416,7 @@ class SampledSweep:
     train_minima: tuple
     test_depths: tuple  # U_test at its minima (left, right)
     v0_depths: tuple  # min of v0 over each basin
+    diffusion_zeros: tuple  # θ where every per-sample gradient crosses the mean in one grid cell: D = 0
 
 
 @functools.lru_cache(maxsize=4)
@@ -456,6 +457,9 @@ def sampled_sweep(key: str, n_grid: int = SAMPLED_GRIDS[1], temperatures: tuple 
     Ute = te[..., 0].mean(0)
     D = tr[..., 1].var(0)
     D = np.maximum(D, np.finfo(float).tiny)
+    dev = np.sign(tr[..., 1] - dUtr[None, :])
+    cell = np.all(dev[:, :-1] * dev[:, 1:] <= 0, axis=0)
+    zeros = tuple(float(0.5 * (x[i] + x[i + 1])) for i in np.nonzero(cell)[0])
     # split at the interior local maximum of the train loss
     s = np.sign(dUtr)
     idx = np.nonzero((s[:-1] > 0) & (s[1:] <= 0))[0]
@@ -482,7 +486,7 @@ def sampled_sweep(key: str, n_grid: int = SAMPLED_GRIDS[1], temperatures: tuple 
     return SampledSweep(key=key, n_grid=int(n_grid), grid=x, train=Utr, test=Ute, diffusion=D, v0=v0,
                         split=float(x[i0]), temperatures=Ts, train_loss=np.array(trl), test_loss=np.array(tel),
                         basin_weights=np.array(bw), log_densities=np.array(lrho), train_minima=mins,
-                        test_depths=tdep, v0_depths=vdep)
+                        test_depths=tdep, v0_depths=vdep, diffusion_zeros=zeros)
 
 
 def _sampled_statement(key: str) -> StatementResult:
@@ -506,12 +510,10 @@ def _sampled_statement(key: str) -> StatementResult:
         "grid_change_weights": float(np.max(np.abs(fine.basin_weights - coarse.basin_weights))),
         "grid_change_test_loss": float(np.max(np.abs(fine.test_loss - coarse.test_loss))),
     }
-    # where does D (nearly) vanish while U' ≠ 0?  There ∫U'/D diverges (a one-way point of the SDE)
-    x, D = fine.grid, fine.diffusion
-    inner = (np.abs(x) < 2.0)
-    loc = np.nonzero(inner[1:-1] & (D[1:-1] < D[:-2]) & (D[1:-1] <= D[2:]) & (D[1:-1] < 1e-12 * D.max()))[0] + 1
+    # where does D vanish (all per-sample gradients equal) while U' ≠ 0?  There ∫U'/D diverges
+    x = fine.grid
     dU = np.gradient(fine.train, x)
-    m["D_near_zeros_theta_Uprime"] = [[round(float(x[i]), 4), float(dU[i])] for i in loc]
+    m["D_near_zeros_theta_Uprime"] = [[round(z, 4), float(np.interp(z, x, dU))] for z in fine.diffusion_zeros]
     m["v0_depth_change_between_grids"] = [abs(a - b) for a, b in zip(fine.v0_depths, coarse.v0_depths)]
     parts = [
         (f"test loss deeper at −1 ({fine.test_depths[0]:.4f} vs {fine.test_depths[1]:.4f})",

@@ -83,7 +83,7 @@ def test_h4_left_is_not_reproduced_because_D_vanishes_where_gradient_does_not():
     assert zeros and all(abs(du) > 1e-4 for _, du in zeros)
     assert m["v0_depth_rel_change_between_grids"] > 0.1  # ∫U'/D diverges: grid dependent
     assert m["grid_change_weights"] > 1e-2
-    assert m["D_min_over_D_max"] < 1e-30
+    assert m["D_min_over_D_max"] < 1e-20
     assert m["spearman_test_vs_T"] > 0.9  # the test loss only rises: no improvement up to a threshold
 
 
