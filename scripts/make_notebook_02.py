@@ -40,7 +40,9 @@ from theory.coordinates import gradient
 from theory.effective_potential import (NonConservativeError, SingularDiffusionError, curl,
     curl_free_vs_true_covariance, drift_field, effective_potential, equal_up_to_constant,
     paper_form_function_of_loss, paper_form_isotropic, paper_form_quadratic_inverse_hessian,
-    paper_form_separable, rnd_split, zero_current_log_density_gradient)
+    paper_form_separable, rnd_split, zero_current_log_density_gradient,
+    inverse_hessian_noise_potential)
+from theory.coordinates import hessian
 from theory.fokker_planck import (gaussian_density, probability_current, stationarity_residual)
 from theory.identity import cached_simplify
 
@@ -146,6 +148,17 @@ form is $v=\tfrac12\,\partial U\cdot\partial U$."""),
 H = sp.Matrix([[a, b], [b, c]]); th = sp.Matrix(TH)
 Uq = (th.T * H * th)[0, 0] / 2 + g1 * t1 + g2 * t2
 v_q = derive(Uq, H.inv(), th, paper_form_quadratic_inverse_hessian(Uq, th), stationarity=False)"""),
+    ("md", r"""**Beyond quadratic $U$ (an extension the paper does not state).** With $H=\partial^2U$ and
+$D=H^{-1}$, the symmetry of third derivatives gives $H\,\partial\cdot H^{-1}=-\partial\log\det H$, so
+for *any* $U$ with $H\succ0$: $V=\partial\big[\tfrac12|\partial U|^2-\tfrac T2\log\det\partial^2U\big]$. The
+paper's remark (same $V$ as $T\to0$) is this identity without the log-det term. Proof for a generic
+$U$, then a non-quadratic example:"""),
+    ("code", r"""Ug = sp.Function('U')(t1, t2)
+Vg = drift_field(Ug, hessian(Ug, TH).inv(), TH, T)
+print('V − ∂[½|∂U|² − (T/2) log det ∂²U] =',
+      [cached_simplify(e) for e in Vg - gradient(inverse_hessian_noise_potential(Ug, TH, T), TH)])
+Unq = t1**4 / 4 + t1**2 / 2 + t1 * t2 + t2**2
+v_nq = derive(Unq, hessian(Unq, TH).inv(), TH, inverse_hessian_noise_potential(Unq, TH, T), stationarity=False)"""),
     ("md", r"""## 5. SC.B1 example 3: separable $U=\sum_i U_i(\theta_i)$, $D=\mathrm{diag}(1/f'(U_i))$
 
 Non-constant *and* anisotropic noise; printed form $v=\sum_i f(U_i)-\tfrac T2\sum_i\log f'(U_i)$."""),

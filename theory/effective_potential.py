@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .coordinates import as_column, as_square_matrix, as_theta, gradient
+from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
 from .coordinates import divergence as _divergence
 from .fokker_planck import ou_stationary_covariance
 from .identity import cached_simplify, check_zero
@@ -46,6 +46,7 @@ __all__ = [
     "paper_form_function_of_loss",
     "paper_form_quadratic_inverse_hessian",
     "paper_form_separable",
+    "inverse_hessian_noise_potential",
     "CovarianceComparison",
     "curl_free_vs_true_covariance",
 ]
@@ -307,6 +308,20 @@ def paper_form_separable(U_parts: Sequence, f, T) -> sp.Expr:
     f = _as_unary(f)
     df = _derivative_of(f)
     return sum(f(Ui) for Ui in U_parts) - T / 2 * sum(sp.log(df(Ui)) for Ui in U_parts)
+
+
+def inverse_hessian_noise_potential(U, theta, T) -> sp.Expr:
+    """``v = ½ ∂U·∂U − (T/2) log det ∂²U`` for ``D = (∂²U)⁻¹`` and *any* smooth U (∂²U ≻ 0).
+
+    Not printed in the papers: it extends SC App. B.1 example 2 (quadratic U, where det ∂²U is
+    constant and the log term drops) beyond quadratic losses. Reason: with H = ∂²U,
+    ``(H ∂·H⁻¹)_i = −Σ_jk ∂_j H_ik (H⁻¹)_kj = −Σ_jk ∂_i H_jk (H⁻¹)_kj = −∂_i log det H`` (third
+    derivatives of U are symmetric), so ``V = H∂U − (T/2)∂ log det H`` is always a gradient. The
+    paper's remark that example 2's V is recovered for general U "as T → 0" is this identity at
+    T = 0; checks verify the identity exactly for a generic U.
+    """
+    g = gradient(U, theta)
+    return sp.Rational(1, 2) * (g.T * g)[0, 0] - T / 2 * sp.log(hessian(U, theta).det())
 
 
 # --------------------------------------------------------------------------------------------

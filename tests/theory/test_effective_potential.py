@@ -2,11 +2,12 @@
 import sympy as sp
 import pytest
 
-from theory.coordinates import gradient
+from theory.coordinates import gradient, hessian
 from theory.effective_potential import (IntegrationError, NonConservativeError,
                                         SingularDiffusionError, curl,
                                         curl_free_vs_true_covariance, divergence, drift_field,
-                                        effective_potential, equal_up_to_constant, line_integral,
+                                        effective_potential, equal_up_to_constant,
+                                        inverse_hessian_noise_potential, line_integral,
                                         paper_form_function_of_loss, paper_form_isotropic,
                                         paper_form_quadratic_inverse_hessian,
                                         paper_form_separable, rnd_split, steady_state_density,
@@ -156,6 +157,15 @@ def test_ex2_numeric_hessian_is_stationary():
     v = effective_potential(U, H.inv(), th, T)
     assert equal_up_to_constant(v, paper_form_quadratic_inverse_hessian(U, th), th).exact
     _assert_steady(v, U, H.inv(), th)
+
+
+def test_inverse_hessian_noise_beyond_quadratic_has_log_det_term():
+    U = t1**4 / 4 + t1**2 / 2 + t1 * t2 + t2**2
+    v = effective_potential(U, hessian(U, TH).inv(), TH, T)
+    assert equal_up_to_constant(v, inverse_hessian_noise_potential(U, TH, T), TH).exact
+    # the quadratic-U printed form ½|∂U|² misses −(T/2) log det ∂²U = −(T/2) log(6θ1² + 1)
+    assert not equal_up_to_constant(v, paper_form_quadratic_inverse_hessian(U, TH), TH).holds
+    assert equal_up_to_constant(v.subs(T, 0), paper_form_quadratic_inverse_hessian(U, TH), TH).exact
 
 
 # -- SC.B1.ex3 -------------------------------------------------------------------------------
