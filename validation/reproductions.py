@@ -507,6 +507,9 @@ def _sampled_statement(key: str) -> StatementResult:
         "test_loss_start_end": [float(fine.test_loss[0]), float(fine.test_loss[-1])],
         "weight_left_start_end": [float(fine.basin_weights[0, 0]), float(fine.basin_weights[-1, 0])],
         "weight_left_half_T": _crossing(T, fine.basin_weights[:, 0]),
+        # where the mass sits at the top of the sweep: ρ ∝ exp(−2∫U'/D /T)/D piles up where D is smallest
+        "density_mode_at_T_max": float(fine.grid[int(np.argmax(fine.log_densities[-1]))]),
+        "density_mode_at_T_mid": float(fine.grid[int(np.argmax(fine.log_densities[len(T) // 2]))]),
         "grid_change_weights": float(np.max(np.abs(fine.basin_weights - coarse.basin_weights))),
         "grid_change_test_loss": float(np.max(np.abs(fine.test_loss - coarse.test_loss))),
     }

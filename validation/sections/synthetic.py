@@ -90,7 +90,11 @@ def build(outdir: Path) -> str:
         f"*H.4 right* (sampled locations) has no such zero in the basins and converges (Δw = "
         f"{h4r['grid_change_weights']:.0e}): weight moves from 1 to −1 (w(−1) "
         f"{h4r['weight_left_start_end'][0]:.2f} → {h4r['weight_left_start_end'][1]:.2f}, half at "
-        f"T ≈ {h4r['weight_left_half_T']:.3g}) and both losses rise from their low-T values, as published.",
+        f"T ≈ {h4r['weight_left_half_T']:.3g}) and both losses rise from their low-T values, as published. "
+        "Caveat: at these T the density ρ ∝ exp(−2∫U′/D /T)/D is shaped by the 1/D factor, which piles mass "
+        f"where the sampled D is smallest (mode at θ ≈ {h4r['density_mode_at_T_mid']:.2f} for T = "
+        f"{R.SAMPLED_TEMPERATURES[len(R.SAMPLED_TEMPERATURES) // 2]:.3g}, {h4r['density_mode_at_T_max']:.2f} at the top "
+        "of the sweep) — the flanks and tails, where all samples share the c θ² term — rather than at the minimum.",
         "",
         "### Temperature derivative of the test loss (RND.eq24–26)",
         "",
