@@ -104,6 +104,8 @@ def build() -> nbformat.NotebookNode:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
+    for i, cell in enumerate(nb.cells):  # deterministic ids: regenerating gives no diff
+        cell["id"] = f"nb06-cell-{i:02d}"
     return nb
 
 
