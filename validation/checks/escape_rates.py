@@ -43,23 +43,59 @@ def sgd_escape_log_rate_is_linear():
     return Verdict.measured(detail, metrics=metrics, agrees=bool(met["all_linear"]))
 
 
+@functools.lru_cache(maxsize=1)
+def _diffusion_regime_case():
+    """Control: SGD with light-tailed (Gaussian) per-sample gradients, L = θ²/2 + 4xθ, η = 0.01,
+    B = 1, escape 0 → 0.6: measured mean iterations vs the exact MFPT (boundary shifted by
+    Siegmund's 0.5826 × step s.d. for discrete monitoring)."""
+    import math
+
+    import sympy as sp
+
+    from numerics.sgd_escape import separable_gradient, simulate_escape
+    from theory.escape import mean_first_passage_time_1d
+
+    x, th = sp.symbols("x theta", real=True)
+    sigma, lr, b = 4.0, 0.01, 0.6
+    res = simulate_escape(separable_gradient(th ** 2 / 2 + sigma * x * th, x, th), [0.0], lr=lr,
+                          batch_size=1, n_runs=1000, max_steps=100_000, upper=b, seed=3)
+    mean, se = res.mean_escape_steps()
+    pred = mean_first_passage_time_1d(th ** 2 / 2, sigma ** 2, th, 0.0, b + 0.5826 * lr * sigma,
+                                      lr) / lr
+    return {"measured_steps": round(mean, 1), "se": round(se, 1), "predicted_steps": round(pred, 1),
+            "ratio": round(mean / pred, 3), "agrees": abs(mean - pred) < 4 * se + 0.03 * pred}
+
+
 @check("DT.thm3.2", name="sgd_escape_time_vs_diffusion_theory")
 def sgd_escape_time_vs_diffusion_theory():
-    """Measured escape iterations vs the exact diffusion-limit MFPT (the corrected Itô form the
-    DT.thm3.2 asymptotics approximate). Agreement required within a factor 3 and slopes within
-    50 %: with x ∼ N(0, 1) this SGD escapes by single heavy-tailed kicks and the check fails."""
+    """Measured SGD escape iterations vs the exact diffusion-limit MFPT (the quantity whose
+    low-noise asymptotics DT.thm3.2 gives, in its corrected Itô form). Agreement = within a factor 3
+    and slopes within 50 %. Holds for light-tailed gradient noise (control case); fails by orders of
+    magnitude on DT's own Styblinski–Tang setting, where SGD escapes by single heavy-tailed kicks."""
     rec = _small_record()
     sweeps = rec["metrics"]["sweeps"]
     log10_ratio = {n: _rounded(m["log10_ratio_measured_over_predicted"], 1) for n, m in sweeps.items()}
     slope_ratio = {n: round(m["slope_ratio_measured_over_predicted"], 3) for n, m in sweeps.items()}
     worst = max(abs(v) for vs in log10_ratio.values() for v in vs)
-    ok = worst < 0.48 and all(0.5 < v < 1.5 for v in slope_ratio.values())
-    metrics = {"log10_measured_over_predicted_steps": log10_ratio,
-               "slope_ratio_measured_over_predicted": slope_ratio,
-               "tolerance": "|log10 ratio| < 0.48 (factor 3), slope ratio in (0.5, 1.5)",
+    st_ok = worst < 0.48 and all(0.5 < v < 1.5 for v in slope_ratio.values())
+    control = _diffusion_regime_case()
+    metrics = {"styblinski_tang_log10_measured_over_predicted_steps": log10_ratio,
+               "styblinski_tang_slope_ratio_measured_over_predicted": slope_ratio,
+               "control_gaussian_noise": control,
+               "tolerance": "|log10 ratio| < 0.48 (factor 3), slope ratio in (0.5, 1.5); control 4 SE + 3 %",
                "prediction": rec["prediction"]["model"]}
-    detail = ("SGD escape iterations on 1-D Styblinski–Tang (x ∼ N(0,1)) vs the exact mean first-passage "
-              f"time of the diffusion limit with T = η/B, D = Var_x ∂L: worst |log10 ratio| = {worst:.1f}; "
-              "the measured escapes are driven by rare large per-sample gradients (∂L ∝ x³), far "
-              "outside the small-step diffusion regime")
-    return Verdict.measured(detail, metrics=metrics, agrees=ok)
+    detail = ("real SGD escape iterations vs the exact mean first-passage time of the diffusion limit "
+              f"(T = η/B, D = Var_x ∂L). Gaussian-noise control: ratio {control['ratio']}; DT's "
+              f"Styblinski–Tang setting (x ∼ N(0,1), ∂L cubic in x): worst |log10 ratio| = {worst:.1f}, "
+              "escapes by rare large per-sample gradients, outside the small-step diffusion regime")
+    if control["agrees"] and st_ok:
+        return Verdict.measured(detail, metrics=metrics)
+    if control["agrees"]:
+        return Verdict.holds_if(
+            detail,
+            condition="SGD is in the diffusion regime: per-step noise η·sqrt(D/B) small against the "
+                      "valley and light-tailed per-sample gradients; DT's §4 Styblinski–Tang runs are not",
+            counterexample={"log10_measured_over_predicted_steps": log10_ratio,
+                            "slope_ratio_measured_over_predicted": slope_ratio},
+            **metrics)
+    return Verdict.measured(detail, metrics=metrics, agrees=False)
