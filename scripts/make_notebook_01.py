@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import claims_cell, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks" / "01_kramers_moyal_to_fokker_planck.ipynb"
@@ -151,32 +150,9 @@ Computed live by the symbolic checks in `validation/checks/kramers_moyal.py` and
 ledger's rule (the most cautionary verdict wins). Some claims also have measured checks from other
 themes (listed in the last column); `validation.ledger.claim_status(cid)` runs those too and gives
 the full verdict shown in the report — they are not re-run here to keep the notebook fast."""),
-    ("code", r"""from validation.ledger import checks_for, combine, run_check
-MODULE = 'validation.checks.kramers_moyal'
-rows = ['| claim | verdict (this theme) | findings | other checks |', '|---|---|---|---|']
-for cid in ['SC.eq15', 'SC.eq16', 'SC.eq23', 'SC.eq9', 'SC.eq10', 'SC.eq11']:
-    mine = [run_check(c) for c in checks_for(cid) if c.module == MODULE]
-    others = [c.key.split('.')[-2] + '.' + c.name for c in checks_for(cid) if c.module != MODULE]
-    verdict, _ = combine(mine)
-    findings = '<br>'.join(f"[{r.verdict.verdict}] *{r.check.name}*: {r.verdict.detail[:220]}"
-                           for r in mine).replace('|', '\\|')
-    rows.append(f"| {cid} | **{verdict}** | {findings} | {', '.join(others) or '—'} |")
-display(Markdown('\n'.join(rows)))"""),
+    claims_cell(['SC.eq15', 'SC.eq16', 'SC.eq23', 'SC.eq9', 'SC.eq10', 'SC.eq11'], module='validation.checks.kramers_moyal'),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    return nb
-
-
-def main() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), str(OUT))
-    print(f"wrote {OUT.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_notebook(CELLS, OUT)

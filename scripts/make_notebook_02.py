@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import claims_cell, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks" / "02_effective_potential_and_curl.ipynb"
@@ -239,32 +238,9 @@ the ledger's rule (the most cautionary verdict wins). Other themes add measured 
 these claims (last column, e.g. the finite-volume FP solver); `validation.ledger.claim_status(cid)`
 runs all of them and gives the full verdict shown in the report — they are not re-run here to keep
 the notebook fast."""),
-    ("code", r"""from validation.ledger import checks_for, combine, run_check
-MODULE = 'validation.checks.effective_potential'
-rows = ['| claim | verdict (this theme) | findings | other checks |', '|---|---|---|---|']
-for cid in ['SC.eq5', 'SC.A1', 'RND.eq19', 'SC.fn3', 'SC.B1.ex1', 'SC.B1.ex2', 'SC.B1.ex3', 'SC.B1.counter']:
-    mine = [run_check(c) for c in checks_for(cid) if c.module == MODULE]
-    others = [c.module.split('.')[-1] + '.' + c.name for c in checks_for(cid) if c.module != MODULE]
-    verdict, _ = combine(mine)
-    findings = '<br>'.join(f"[{r.verdict.verdict}] *{r.check.name}*: {r.verdict.detail[:260]}"
-                           for r in mine).replace('|', '\\|')
-    rows.append(f"| {cid} | **{verdict}** | {findings} | {', '.join(others) or '—'} |")
-display(Markdown('\n'.join(rows)))"""),
+    claims_cell(['SC.eq5', 'SC.A1', 'RND.eq19', 'SC.fn3', 'SC.B1.ex1', 'SC.B1.ex2', 'SC.B1.ex3', 'SC.B1.counter'], module='validation.checks.effective_potential'),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    return nb
-
-
-def main() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), str(OUT))
-    print(f"wrote {OUT.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_notebook(CELLS, OUT)

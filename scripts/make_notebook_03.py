@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import claims_cell, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks" / "03_laplace_weights_and_temperature.ipynb"
@@ -141,24 +140,9 @@ display(Markdown(f'''| quantity | value |
 | F(p* · e^(θ/2)) − F(p*) | {float(F_pert - F_star):.6f} |
 | (T/2) KL | {float(Tn / 2 * kl):.6f} |'''))"""),
     ("md", r"""## 5. Ledger verdicts of the claims in this notebook"""),
-    ("code", r"""from validation.ledger import claim_status
-ids = ['SC.eq6', 'RND.eq20', 'RND.eq24', 'RND.eq25', 'RND.eq26', 'RND.eq27', 'RND.2basin', 'RND.eq28', 'SC.eq13']
-lines = ['| claim | verdict | finding (first check) |', '|---|---|---|']
-for cid in ids:
-    st = claim_status(cid)
-    first = st.detail.split(' | ')[0].replace('|', '/')
-    lines.append(f'| {cid} | **{st.verdict}** | {first[:220]}{"…" if len(first) > 220 else ""} |')
-display(Markdown('\n'.join(lines)))"""),
+    claims_cell(['SC.eq6', 'RND.eq20', 'RND.eq24', 'RND.eq25', 'RND.eq26', 'RND.eq27', 'RND.2basin', 'RND.eq28', 'SC.eq13']),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
-
-
 if __name__ == "__main__":
-    nbformat.write(build(), str(OUT))
-    print("wrote", OUT.relative_to(ROOT))
+    write_notebook(CELLS, OUT)

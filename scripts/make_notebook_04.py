@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import claims_cell, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks" / "04_shift_curvature_and_reparametrization.ipynb"
@@ -117,24 +116,9 @@ display(Markdown(f'eigenvalues of C: θ → [{ev(C)}],  y → [{ev(Cr)}]  (not i
 The bias is the exception: the Jacobian factor of the density moves the mode by $O(T)$, so
 $b\to J^{-1}b$ fails at the bias's own order (see the SC.C checks below)."""),
     ("md", r"""## 5. Ledger verdicts for the claims of this notebook"""),
-    ("code", r"""from validation.ledger import claim_status
-ids = ['SC.eq3', 'SC.eq4', 'SC.eq7', 'SC.eq8', 'SC.eq12', 'RND.eq8', 'RND.eq12', 'RND.eq13', 'RND.D.loc', 'SC.C']
-lines = ['| claim | verdict | checks |', '|---|---|---|']
-for cid in ids:
-    st = claim_status(cid)
-    lines.append(f"| {cid} | **{st.verdict}** | " + '; '.join(f"{r.check.name}: {r.verdict.verdict}" for r in st.results) + ' |')
-display(Markdown('\n'.join(lines)))"""),
+    claims_cell(['SC.eq3', 'SC.eq4', 'SC.eq7', 'SC.eq8', 'SC.eq12', 'RND.eq8', 'RND.eq12', 'RND.eq13', 'RND.D.loc', 'SC.C']),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    return nb
-
-
 if __name__ == "__main__":
-    OUT.parent.mkdir(exist_ok=True)
-    nbformat.write(build(), str(OUT))
-    print("wrote", OUT)
+    write_notebook(CELLS, OUT)

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import nbformat as nbf
+from notebook_builder import claims_cell, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,17 +135,8 @@ for T in [0.2, 0.1, 0.05, 0.025]:
 
 md("## Ledger verdicts of this notebook's claims")
 
-code(r"""
-from validation.ledger import claim_status
-for cid in ['DT.eq7', 'DT.thm3.1', 'DT.thm3.2', 'DT.rule1', 'DT.prop1', 'DT.sec4']:
-    st = claim_status(cid)
-    print(f'{cid:10s} {st.verdict:10s} {st.detail[:150]}')
-""")
+cells.append(nbf.v4.new_code_cell(claims_cell(
+    ['DT.eq7', 'DT.thm3.1', 'DT.thm3.2', 'DT.rule1', 'DT.prop1'], module='validation.checks.escape')[1]))
 
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-out = ROOT / "notebooks" / "05_escape_times.ipynb"
-out.parent.mkdir(exist_ok=True)
-nbf.write(nb, str(out))
-print("wrote", out)
+write_notebook([("md" if c.cell_type == "markdown" else "code", c.source) for c in cells],
+               ROOT / "notebooks" / "05_escape_times.ipynb")

@@ -316,3 +316,27 @@ def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
 
 def _verdict_fields():  # pragma: no cover - introspection helper for docs
     return [f.name for f in dataclasses.fields(Verdict)]
+
+
+def claims_markdown(ids, *, module: str | None = None, detail_chars: int = 220) -> str:
+    """Markdown table of claims and verdicts, for the notebooks' closing cells.
+
+    With ``module`` (e.g. ``"validation.checks.kramers_moyal"``) only that theme's checks run (fast,
+    symbolic); the checks of other themes on the same claims are listed by name, not run — the full
+    verdict, combining all of them, is :func:`claim_status` / ``python -m validation claims``.
+    """
+    head = "| claim | verdict | findings | other checks |" if module else "| claim | verdict | findings |"
+    rows = [head, "|---|---|---|---|" if module else "|---|---|---|"]
+    for cid in ids:
+        chks = checks_for(cid)
+        mine = [c for c in chks if module is None or c.module == module]
+        results = [run_check(c) for c in mine]
+        verdict, _ = combine(results)
+        findings = "<br>".join(f"[{r.verdict.verdict}] *{r.check.name}*: {r.verdict.detail[:detail_chars]}"
+                               for r in results).replace("|", "\\|").replace("\n", " ")
+        row = f"| {cid} | **{verdict}** | {findings or '—'} |"
+        if module:
+            others = [f"{c.module.rsplit('.', 1)[-1]}.{c.name}" for c in chks if c.module != module]
+            row += f" {', '.join(others) or '—'} |"
+        rows.append(row)
+    return "\n".join(rows)
