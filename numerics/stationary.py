@@ -441,7 +441,14 @@ class StationaryProblem1D:
         for i in idx:
             r = optimize.brentq(lambda t: float(deriv(t)), x[i], x[i + 1], xtol=1e-14, rtol=1e-15)
             (minima if s[i] < 0 else maxima).append(float(r))
-        return minima, maxima
+        # A critical point that falls exactly on a scan node (derivative exactly 0 there) makes no
+        # strict sign change between neighbouring nodes: classify it by its neighbours' signs.
+        for i in np.nonzero(s[1:-1] == 0)[0] + 1:
+            if s[i - 1] < 0 < s[i + 1]:
+                minima.append(float(x[i]))
+            elif s[i - 1] > 0 > s[i + 1]:
+                maxima.append(float(x[i]))
+        return sorted(minima), sorted(maxima)
 
     def _nearest_test_minimum(self, m, lo, hi):
         dt = self._Ut(self._scan)[..., 1]

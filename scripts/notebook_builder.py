@@ -15,6 +15,8 @@ def build_notebook(cells) -> nbformat.NotebookNode:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+    for i, cell in enumerate(nb.cells):  # deterministic ids: regenerating gives no spurious diff
+        cell["id"] = f"cell-{i:03d}"
     return nb
 
 

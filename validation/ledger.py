@@ -311,6 +311,21 @@ def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
         counts[s.verdict] = counts.get(s.verdict, 0) + 1
     lines.append("")
     lines.append("  ".join(f"{k}: {counts[k]}" for k in VERDICTS if k in counts))
+    notable = [(s, r) for s in statuses for r in s.results
+               if r.verdict.verdict in ("corrected", "holds-if", "fails")]
+    if notable:
+        lines += ["", "Corrections, conditions and failures (printed form → corrected form / condition; "
+                      "counterexample):"]
+        for s, r in notable:
+            v = r.verdict
+            lines.append(f"* {s.id} [{v.verdict}] {r.check.name}")
+            if v.printed:
+                lines.append(f"    printed:        {v.printed}")
+            if v.corrected_form:
+                lines.append(f"    corrected:      {v.corrected_form}")
+            if v.condition:
+                lines.append(f"    condition:      {v.condition}")
+            lines.append(f"    counterexample: {json.dumps(_jsonable(v.counterexample), ensure_ascii=False)[:400]}")
     return "\n".join(lines)
 
 

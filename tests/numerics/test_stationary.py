@@ -144,3 +144,20 @@ def test_errors_are_typed_and_named(two_basin):
         StationaryProblem1D(th ** 2, th, diffusion=th, domain=(-1, 1))
     with pytest.raises(NonFiniteError):
         effective_potential_1d(th ** 2, th, th, 0.1, np.linspace(-1, 1, 11))
+
+
+def test_critical_point_exactly_on_a_scan_node_is_found():
+    """Regression: a derivative that is exactly 0 on a scan node (no strict sign change between
+    neighbours) must still give a critical point (seen with the one-basin RND.H2.left preset)."""
+    import numpy as np
+    import sympy as sp
+
+    from numerics.stationary import StationaryProblem1D
+
+    th = sp.Symbol("theta")
+    prob = StationaryProblem1D(th**2 / 2, th, domain=(-3, 3))
+    x = np.array([-0.2, -0.1, 0.0, 0.1, 0.2])
+    mins, maxs = prob._critical_points(lambda t: t, x, x)
+    assert mins == [0.0] and maxs == []
+    mins, maxs = prob._critical_points(lambda t: -t, -x, x)
+    assert mins == [] and maxs == [0.0]

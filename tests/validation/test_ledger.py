@@ -120,3 +120,13 @@ def test_cli_claims_table(capsys):
     rc = cli_main(["claims", "SC.eq5", "SC.fig4"])
     out = capsys.readouterr().out
     assert rc == 0 and "SC.eq5" in out and "SC.fig4" in out
+
+
+def test_table_lists_printed_corrected_and_counterexample():
+    chk = L.Check(("TF.eq4",), "demo", lambda: None, "tests")
+    v = L.Verdict.corrected("threshold off by 4", printed="n > a/(2b)", corrected="n > 2a/b",
+                            counterexample={"n": 1.0})
+    st = L.ClaimStatus("TF.eq4", "s", "corrected", v.detail, (L.CheckResult(chk, v, 0.0),))
+    out = L.format_table([st])
+    assert "printed:        n > a/(2b)" in out and "corrected:      n > 2a/b" in out
+    assert '"n": 1.0' in out
