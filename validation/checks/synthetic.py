@@ -102,7 +102,24 @@ def leading_order_dT_against_exact_quadrature():
         f" — the gap is the quadratic shift-curvature model (s = {left['narrow_basin_shift_over_sigma']:.2f} σ of "
         "the narrow well), not the temperature expansion."
     )
-    return Verdict.measured(detail, metrics=metrics, agrees=ok)
+    if ok:
+        return Verdict.measured(detail, metrics=metrics)
+    control_ok = all(m["max_rel_error_eq24_basin_values_low_T"] < 0.25 for m in metrics.values())
+    if control_ok:
+        # The temperature expansion is sound (eq. 24 with the true per-basin test losses agrees); what
+        # fails is feeding it the quadratic shift-curvature basin losses far outside their validity.
+        return Verdict.holds_if(
+            detail,
+            condition="the per-basin test loss is well described by the quadratic shift-curvature model "
+                      "U_k + ½ s_kᵀC_k s_k (|s_k| small against the basin width); the papers' own Fig. 4 "
+                      "potentials violate it",
+            counterexample={k: {"max_rel_error_leading_low_T": round(m["max_rel_error_leading_low_T"], 3),
+                                "max_rel_error_eq24_basin_values_low_T":
+                                    round(m["max_rel_error_eq24_basin_values_low_T"], 4),
+                                "shift_over_sigma": m.get("narrow_basin_shift_over_sigma")}
+                            for k, m in metrics.items()},
+            **metrics)
+    return Verdict.measured(detail, metrics=metrics, agrees=False)
 
 
 @check("SC.eq6", name="laplace_weights_converge_on_published_panels")
