@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 from numerics.devices import DeviceFallbackWarning, resolve_device  # noqa: E402  (one device policy)
+from theory.coordinates import as_expr
 
 _BACKENDS = ("numpy", "torch")
 
@@ -71,7 +72,7 @@ def _flatten_args(args) -> tuple[sp.Symbol, ...]:
 def _entries(expr) -> tuple[list[sp.Expr], tuple[int, ...]]:
     """Flatten ``expr`` into a list of scalar entries and the trailing output shape."""
     if isinstance(expr, sp.MatrixBase):
-        return [sp.sympify(e) for e in expr], tuple(expr.shape)
+        return [as_expr(e) for e in expr], tuple(expr.shape)
     if isinstance(expr, (list, tuple)):
         out = []
         for e in expr:
@@ -79,11 +80,11 @@ def _entries(expr) -> tuple[list[sp.Expr], tuple[int, ...]]:
                 raise CompileError("a list of expressions must hold scalars; stack matrices into one Matrix")
             if isinstance(e, str):
                 raise CompileError("strings are not compiled; build the expression with SymPy")
-            out.append(sp.sympify(e))
+            out.append(as_expr(e))
         return out, (len(out),)
     if isinstance(expr, str):
         raise CompileError("strings are not compiled; build the expression with SymPy")
-    return [sp.sympify(expr)], ()
+    return [as_expr(expr)], ()
 
 
 def _fold_constants(e: sp.Expr) -> sp.Expr:

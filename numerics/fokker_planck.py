@@ -53,6 +53,7 @@ import sympy as sp
 
 from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
+from theory.coordinates import as_expr
 
 __all__ = [
     "FokkerPlanckError",
@@ -325,7 +326,7 @@ class FokkerPlanckSolver:
         if isinstance(U, str) or isinstance(D, str):
             raise FokkerPlanckError("pass SymPy expressions for U and D, not strings (nothing is eval-ed)")
         Dm = as_square_matrix(D, p)
-        U = sp.sympify(U)
+        U = as_expr(U)
         gU = gradient(U, th)
         dD = divergence(Dm, th)
         free = (U.free_symbols | Dm.free_symbols) - set(th)

@@ -37,6 +37,7 @@ from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 from theory.laplace import laplace_log_mass
 from theory.test_loss import test_loss_terms
+from theory.coordinates import as_expr
 
 __all__ = [
     "StationaryError",
@@ -117,7 +118,7 @@ def effective_potential_integrand(U, D, theta, T=T_SYMBOL) -> sp.Matrix:
 
 def _is_constant(D, theta) -> bool:
     th = set(as_theta(theta))
-    D = sp.Matrix(D) if isinstance(D, (sp.MatrixBase, list, tuple)) else sp.sympify(D)
+    D = sp.Matrix(D) if isinstance(D, (sp.MatrixBase, list, tuple)) else as_expr(D)
     return not (D.free_symbols & th)
 
 
@@ -358,9 +359,9 @@ class StationaryProblem1D:
         if len(th) != 1:
             raise ValueError(f"StationaryProblem1D is one-dimensional; theta has {len(th)} coordinates")
         self.theta = th[0]
-        self.train_loss_expr = sp.sympify(train_loss)
-        self.test_loss_expr = None if test_loss is None else sp.sympify(test_loss)
-        self.diffusion_expr = sp.sympify(diffusion)
+        self.train_loss_expr = as_expr(train_loss)
+        self.test_loss_expr = None if test_loss is None else as_expr(test_loss)
+        self.diffusion_expr = as_expr(diffusion)
         self.degree, self.coarse_panels, self.scan_points = int(degree), int(coarse_panels), int(scan_points)
         self.domain = self._check_domain(domain)
         x = self.theta

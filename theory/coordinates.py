@@ -62,7 +62,7 @@ def as_square_matrix(D, p: int, *, name: str = "D") -> sp.Matrix:
                 f"{name} is a scalar but theta has p = {p} coordinates; pass a {p}×{p} Matrix "
                 f"(e.g. {name}*eye({p}) for isotropic noise)"
             )
-        M = sp.Matrix([[sp.sympify(D)]])
+        M = sp.Matrix([[as_expr(D)]])
     if M.shape != (p, p):
         raise ValueError(f"{name} must be {p}×{p} to match theta; got shape {M.shape}")
     return M
@@ -77,7 +77,7 @@ def as_column(v, p: int, *, name: str = "vector") -> sp.Matrix:
     elif isinstance(v, (list, tuple)):
         M = sp.Matrix(list(v))
     else:
-        M = sp.Matrix([sp.sympify(v)])
+        M = sp.Matrix([as_expr(v)])
     if M.shape != (p, 1):
         raise ValueError(f"{name} must have {p} entries to match theta; got shape {M.shape}")
     return M
@@ -86,12 +86,14 @@ def as_column(v, p: int, *, name: str = "vector") -> sp.Matrix:
 def gradient(f, theta) -> sp.Matrix:
     """∂f as a p×1 column."""
     th = as_theta(theta)
+    f = as_expr(f, name="f")
     return sp.Matrix([sp.diff(f, s) for s in th])
 
 
 def hessian(f, theta) -> sp.Matrix:
     """∂²f as a p×p Matrix (entry (i, j) = ∂_i ∂_j f)."""
     th = as_theta(theta)
+    f = as_expr(f, name="f")
     return sp.Matrix(len(th), len(th), lambda i, j: sp.diff(f, th[i], th[j]))
 
 
@@ -111,3 +113,18 @@ def divergence(D, theta) -> sp.Matrix:
     M = as_square_matrix(D, len(th))
     p = len(th)
     return sp.Matrix([sum(sp.diff(M[i, j], th[j]) for j in range(p)) for i in range(p)])
+
+
+def as_expr(x, *, name: str = "expression"):
+    """Convert a number or SymPy object to a SymPy expression — never a string.
+
+    Raw strings are refused (``sympify`` of text runs ``eval``); parse user text with
+    :func:`theory.parsing.parse_expression`, which accepts only whitelisted names.
+    """
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} is a string ({x!r}); strings are never evaluated — pass a SymPy "
+                        f"expression, or parse text with theory.parsing.parse_expression")
+    try:
+        return sp.sympify(x, strict=True)
+    except sp.SympifyError as exc:
+        raise TypeError(f"{name} must be a number or a SymPy expression; got {type(x).__name__}") from exc

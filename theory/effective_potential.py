@@ -28,6 +28,7 @@ from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessia
 from .coordinates import divergence as _divergence
 from .fokker_planck import ou_stationary_covariance
 from .identity import cached_simplify, check_zero
+from .coordinates import as_expr
 
 __all__ = [
     "SingularDiffusionError",
@@ -84,7 +85,7 @@ class IntegrationError(ValueError):
 # Drift field and curl
 # --------------------------------------------------------------------------------------------
 def _simplify_matrix(M: sp.Matrix) -> sp.Matrix:
-    return M.applyfunc(lambda e: cached_simplify(sp.sympify(e)))
+    return M.applyfunc(lambda e: cached_simplify(as_expr(e)))
 
 
 def _check_invertible(Dm: sp.Matrix) -> None:
@@ -207,7 +208,7 @@ def effective_potential(U, D, theta, T) -> sp.Expr:
 
 def steady_state_density(U, D, theta, T) -> sp.Expr:
     """Unnormalised SC.eq5 steady state ``exp(−2 v(θ,T)/T)`` (J = 0 by construction)."""
-    if sp.sympify(T) == 0:
+    if as_expr(T) == 0:
         raise ValueError("T must be non-zero: the steady state exp(−2v/T) needs T = λ/B > 0")
     v = effective_potential(U, D, theta, T)
     return sp.exp(-2 * v / T)
@@ -257,7 +258,7 @@ def zero_current_log_density_gradient(U, D, theta, T) -> sp.Matrix:
 def equal_up_to_constant(a, b, theta):
     """Is ``a − b`` constant in θ? Returns the :class:`theory.identity.IdentityResult` of ∂(a − b) = 0."""
     th = as_theta(theta)
-    return check_zero(gradient(sp.sympify(a) - sp.sympify(b), th))
+    return check_zero(gradient(as_expr(a) - as_expr(b), th))
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import mpmath
 import sympy as sp
 
 from .coordinates import as_theta
+from .coordinates import as_expr
 
 __all__ = [
     "EscapeInputError",
@@ -66,7 +67,7 @@ class EscapeInputError(ValueError):
 def _sym(x, name: str) -> sp.Expr:
     if isinstance(x, str):
         raise TypeError(f"{name} must be a number or a SymPy expression, not a string")
-    return sp.sympify(x)
+    return as_expr(x)
 
 
 def _numeric_sign_check(x: sp.Expr, name: str, *, positive=True, allow_zero=False):

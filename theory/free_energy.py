@@ -23,6 +23,7 @@ import mpmath
 import sympy as sp
 
 from .coordinates import as_theta
+from .coordinates import as_expr
 
 __all__ = [
     "FreeEnergyInputError",
@@ -44,7 +45,7 @@ class FreeEnergyInputError(ValueError):
 
 def gibbs_log_density(v, a, T) -> sp.Expr:
     """Unnormalised log steady state ``−(2/T) ṽ − ã`` (RND.eq19; log p* = this − log Z)."""
-    return -2 * sp.sympify(v) / T - sp.sympify(a)
+    return -2 * as_expr(v) / T - as_expr(a)
 
 
 def free_energy_integrand(p, v, a, T) -> sp.Expr:
@@ -59,12 +60,12 @@ def kl_integrand(p, log_q) -> sp.Expr:
 
 def minimum_free_energy(log_Z, T) -> sp.Expr:
     """Minimum of App. E eq. 56: ``F(p*) = −(T/2) log Z`` (derived; see module docstring)."""
-    return -sp.sympify(T) / 2 * log_Z
+    return -as_expr(T) / 2 * log_Z
 
 
 def printed_minimum_free_energy(log_Z, T) -> sp.Expr:
     """The value App. E prints for ``F(ρ)``: ``−T log Z`` (equals min of 2F, RND eq. 28)."""
-    return -sp.sympify(T) * log_Z
+    return -as_expr(T) * log_Z
 
 
 def gaussian_free_energy(mean, var, v, a, T, theta) -> sp.Expr:
@@ -79,7 +80,7 @@ def gaussian_free_energy(mean, var, v, a, T, theta) -> sp.Expr:
     x = th[0]
 
     def expect(f):
-        f = sp.sympify(f)
+        f = as_expr(f)
         if not f.is_polynomial(x):
             raise FreeEnergyInputError(f"{f} is not a polynomial in {x}: use free_energy_1d (quadrature)")
         y = sp.Dummy("y")
@@ -98,7 +99,7 @@ def _compile_1d(expr, theta):
     th = as_theta(theta)
     if len(th) != 1:
         raise FreeEnergyInputError(f"1-D quadrature needs one coordinate; got {len(th)}")
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     extra = expr.free_symbols - {th[0]}
     if extra:
         raise FreeEnergyInputError(f"substitute numbers for {sorted(map(str, extra))} before quadrature")
@@ -106,7 +107,7 @@ def _compile_1d(expr, theta):
 
 
 def _number(x) -> mpmath.mpf:
-    x = sp.sympify(x)
+    x = as_expr(x)
     if not x.is_number:
         raise FreeEnergyInputError(f"T must be a number for quadrature; got {x}")
     return mpmath.mpf(sp.Float(x, mpmath.mp.dps)._mpf_)
@@ -135,7 +136,7 @@ def free_energy_1d(log_density, v, a, T, theta, interval, *, dps: int = 30) -> m
     """F(p) (App. E eq. 56) by quadrature, for p ∝ exp(log_density) normalised on ``interval``."""
     with mpmath.workdps(dps):
         lp = _compile_1d(log_density, theta)
-        vf, af = _compile_1d(v, theta), _compile_1d(sp.sympify(a), theta)
+        vf, af = _compile_1d(v, theta), _compile_1d(as_expr(a), theta)
         lo, hi = _check_interval(interval)
         Tn = _number(T)
         pts = mpmath.linspace(lo, hi, 9)

@@ -18,6 +18,8 @@ import mpmath
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from .coordinates import as_expr
+
 __all__ = ["IdentityResult", "check_identity", "check_zero", "cached_simplify", "is_zero"]
 
 
@@ -80,7 +82,7 @@ class IdentityResult:
 def _entries(x):
     if isinstance(x, sp.MatrixBase):
         return list(x)
-    return [sp.sympify(x)]
+    return [as_expr(x)]
 
 
 def _sample_value(sym: sp.Symbol, rng: random.Random):
@@ -144,7 +146,7 @@ def check_identity(a, b, **kwargs) -> IdentityResult:
         if A.shape != B.shape:
             raise ValueError(f"shapes differ: {A.shape} vs {B.shape}")
         return check_zero(A - B, **kwargs)
-    return check_zero(sp.sympify(a) - sp.sympify(b), **kwargs)
+    return check_zero(as_expr(a) - as_expr(b), **kwargs)
 
 
 def is_zero(expr) -> bool:

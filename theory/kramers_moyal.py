@@ -36,6 +36,7 @@ import sympy as sp
 from .coordinates import as_square_matrix, as_theta
 from .fokker_planck import fokker_planck_operator
 from .identity import IdentityResult, check_identity
+from .coordinates import as_expr
 
 __all__ = [
     "KramersMoyalError",
@@ -142,20 +143,14 @@ def multi_index_derivative(expr, theta, gamma) -> sp.Expr:
     if len(gamma) != len(th):
         raise KramersMoyalError(f"γ = {gamma} has length {len(gamma)} but theta has p = {len(th)}")
     args = [a for s, g in zip(th, gamma) if g for a in (s, g)]
-    return sp.diff(expr, *args) if args else sp.sympify(expr)
+    return sp.diff(expr, *args) if args else as_expr(expr)
 
 
 # --------------------------------------------------------------------------------------------
 # input validation
 # --------------------------------------------------------------------------------------------
 def _as_expr(value, key) -> sp.Expr:
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"value for γ = {key} is a string; pass a SymPy expression or a number "
-                        f"(strings are never parsed)")
-    try:
-        return sp.sympify(value, strict=True)
-    except sp.SympifyError as exc:
-        raise TypeError(f"value for γ = {key} is not a SymPy expression or number: {value!r}") from exc
+    return as_expr(value, name=f"value for γ = {key}")
 
 
 def _normalise(series: Mapping, *, p: int | None, what: str, zero_value) -> tuple[dict, int]:
@@ -371,7 +366,7 @@ def power_of_temperature(expr, temperature) -> int:
     ``∝ T^{|γ|}``. Raises :class:`KramersMoyalError` if ``expr`` is not a single power of T
     (e.g. ``T + T²``) or is 0.
     """
-    e = sp.sympify(expr)
+    e = as_expr(expr)
     if e == 0:
         raise KramersMoyalError("expression is 0: it has no power of the temperature")
     # the logarithmic derivative T ∂_T log e must be a constant integer

@@ -33,6 +33,7 @@ import mpmath
 import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
+from .coordinates import as_expr
 
 __all__ = [
     "LaplaceError",
@@ -68,7 +69,7 @@ class NotAMinimumError(LaplaceError):
 # small helpers
 # ----------------------------------------------------------------------------------------------
 def _check_temperature(T) -> sp.Expr:
-    T = sp.sympify(T)
+    T = as_expr(T)
     if T.is_number:
         if not T.is_real or not (T > 0):
             raise LaplaceError(f"temperature T must be positive; got T = {T}")
@@ -86,7 +87,7 @@ def _as_point(point, p: int, k: int) -> sp.Matrix:
 
 def _numeric_value(expr):
     """Complex value of a closed numeric expression, or None when it has free symbols."""
-    expr = sp.sympify(expr)
+    expr = as_expr(expr)
     if expr.free_symbols:
         return None
     return complex(sp.N(expr, 30))
@@ -116,7 +117,7 @@ def _decidably_nonzero(expr, *, atol: float, seed: int = 0) -> float | None:
 def log_sum_exp(terms: Sequence) -> sp.Expr:
     """``log Σ_j exp(ℓ_j)`` written stably: ``ℓ_m + log Σ_j exp(ℓ_j − ℓ_m)`` with m the index of
     the largest ℓ when that can be decided numerically (else m = 0). Exact as an expression."""
-    terms = [sp.sympify(t) for t in terms]
+    terms = [as_expr(t) for t in terms]
     if not terms:
         raise LaplaceError("log_sum_exp needs at least one term")
     m = 0
@@ -132,7 +133,7 @@ def log_sum_exp(terms: Sequence) -> sp.Expr:
 def normalise_log_weights(log_terms: Sequence) -> list:
     """``log w_k = ℓ_k − logsumexp_j ℓ_j`` for unnormalised log-weights ``ℓ_k``."""
     lse = log_sum_exp(log_terms)
-    return [sp.sympify(t) - lse for t in log_terms]
+    return [as_expr(t) - lse for t in log_terms]
 
 
 def laplace_log_mass(v_min, hessian_det, T, p: int) -> sp.Expr:
@@ -140,8 +141,8 @@ def laplace_log_mass(v_min, hessian_det, T, p: int) -> sp.Expr:
     of one basin (H = ∂²v at the minimum; SC App. B.2 with the factor T^{p/2} kept — SC prints
     ``sqrt(π^p/|H|)``, which drops a basin-independent ``T^{p/2}``)."""
     T = _check_temperature(T)
-    return (-2 * sp.sympify(v_min) / T + sp.Rational(p, 2) * sp.log(sp.pi * T)
-            - sp.log(sp.sympify(hessian_det)) / 2)
+    return (-2 * as_expr(v_min) / T + sp.Rational(p, 2) * sp.log(sp.pi * T)
+            - sp.log(as_expr(hessian_det)) / 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -224,7 +225,7 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
     th = as_theta(theta)
     p = len(th)
     T = _check_temperature(T)
-    v = sp.sympify(v)
+    v = as_expr(v)
     if isinstance(minima, (str, bytes)) or not isinstance(minima, (list, tuple)):
         raise LaplaceError("minima must be a list of points, e.g. [mu1, mu2] "
                            f"(got {type(minima).__name__})")
@@ -290,7 +291,7 @@ def _check_positive_definite(H: sp.Matrix, k: int, mu) -> None:
 def _as_list(x, name):
     if isinstance(x, (str, bytes)) or not isinstance(x, (list, tuple)):
         raise LaplaceError(f"{name} must be a list (one entry per basin)")
-    return [sp.sympify(e) for e in x]
+    return [as_expr(e) for e in x]
 
 
 def leading_order_log_weights(v_tilde, a_tilde, D_dets, C_dets, T) -> list:
@@ -383,7 +384,7 @@ def even_order_basin_mass(v_min, eigenvalues, J, T) -> sp.Expr:
     J = 2 gives the Gaussian ``e^{−2v(μ)/T} Π_i sqrt(πT/λ_i)``.
     """
     T = _check_temperature(T)
-    J = sp.sympify(J)
+    J = as_expr(J)
     if not (J.is_integer and J.is_positive and J.is_even):
         raise LaplaceError(f"J must be a positive even integer (the order of the first non-zero "
                            f"derivative at a minimum); got {J}")
@@ -396,7 +397,7 @@ def even_order_basin_mass(v_min, eigenvalues, J, T) -> sp.Expr:
         if (val is not None and not val.real > 0) or lam.is_positive is False:
             raise LaplaceError(f"eigenvalues[{i}] = {lam} must be positive at a minimum")
     factor = 2 * sp.gamma((J + 1) / J)
-    return sp.exp(-2 * sp.sympify(v_min) / T) * sp.Mul(
+    return sp.exp(-2 * as_expr(v_min) / T) * sp.Mul(
         *[factor * (T * sp.factorial(J) / (2 * lam)) ** (1 / J) for lam in lams])
 
 
@@ -410,7 +411,7 @@ def tf_unnormalised_probability(L_min, hessian_det, n, sigma2) -> sp.Expr:
     ``w ∝ exp(−2L_A/(nσ²)) det(H_A/σ²)^{−1/2} ∝ p̃_A`` (σ^p is common to all minima).
     """
     n = _check_temperature(n)
-    return sp.exp(-2 * sp.sympify(L_min) / (n * sigma2)) / sp.sqrt(sp.sympify(hessian_det))
+    return sp.exp(-2 * as_expr(L_min) / (n * sigma2)) / sp.sqrt(as_expr(hessian_det))
 
 
 def tf_minimum_ratio(L_A, L_B, det_H_A, det_H_B, n, sigma2) -> sp.Expr:
@@ -430,7 +431,7 @@ def tf_noise_threshold(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
     of the exponent is put in the denominator instead of the numerator). If A is higher and
     sharper the threshold is negative / undefined: A is never favoured; this returns ``oo`` then.
     """
-    L_A, L_B, dA, dB, s2 = (sp.sympify(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
+    L_A, L_B, dA, dB, s2 = (as_expr(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
     log_ratio = sp.log(sp.sqrt(dB / dA))
     val = _numeric_value(log_ratio)
     dv = _numeric_value(L_A - L_B)
@@ -442,7 +443,7 @@ def tf_noise_threshold(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
 def tf_noise_threshold_printed(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
     """TF eq. 4 exactly as printed: ``(L_A − L_B)/(2σ² log sqrt(det H_B/det H_A))`` (for
     comparison only — see :func:`tf_noise_threshold` for the form that follows from Thm 2)."""
-    L_A, L_B, dA, dB, s2 = (sp.sympify(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
+    L_A, L_B, dA, dB, s2 = (as_expr(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
     return (L_A - L_B) / (2 * s2 * sp.log(sp.sqrt(dB / dA)))
 
 

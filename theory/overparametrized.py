@@ -27,6 +27,7 @@ import sympy as sp
 
 from .coordinates import as_square_matrix, as_theta, gradient
 from .effective_potential import effective_potential
+from .coordinates import as_expr
 
 __all__ = [
     "ModifiedSGDError",
@@ -47,7 +48,7 @@ class ModifiedSGDError(ValueError):
 
 
 def _positive(name, value):
-    value = sp.sympify(value)
+    value = as_expr(value)
     if value.is_number and not value > 0:
         raise ModifiedSGDError(f"{name} must be > 0 for SC.eq13 (got {value}); with {name} = 0 "
                                "the flat directions have no restoring drift or no noise")
@@ -110,12 +111,12 @@ def flat_directions(U, D, theta) -> list[int]:
 
 def flat_direction_variance(T, alpha, beta) -> sp.Expr:
     """Stationary variance ``T β² / (2α)`` of a flat direction under SC.eq13 (derived, see module)."""
-    return sp.sympify(T) * sp.sympify(beta) ** 2 / (2 * _positive("alpha", alpha))
+    return as_expr(T) * as_expr(beta) ** 2 / (2 * _positive("alpha", alpha))
 
 
 def printed_flat_direction_variance(T, alpha, beta) -> sp.Expr:
     """The variance SC App. D.1 states for a flat direction: ``T β / α``."""
-    return sp.sympify(T) * sp.sympify(beta) / _positive("alpha", alpha)
+    return as_expr(T) * as_expr(beta) / _positive("alpha", alpha)
 
 
 def discrete_flat_direction_variance(lr, T, alpha, beta) -> sp.Expr:
@@ -124,8 +125,8 @@ def discrete_flat_direction_variance(lr, T, alpha, beta) -> sp.Expr:
     ``θ ← (1 − λα) θ + sqrt(λT) β w`` is AR(1): variance ``λTβ² / (1 − (1 − λα)²) =
     Tβ² / (α (2 − λα))`` → ``Tβ²/(2α)`` as λ → 0. Needs ``0 < λα < 2`` (else it diverges).
     """
-    lr, alpha = sp.sympify(lr), _positive("alpha", alpha)
+    lr, alpha = as_expr(lr), _positive("alpha", alpha)
     if (lr * alpha).is_number and not (0 < lr * alpha < 2):
         raise ModifiedSGDError(f"λα = {lr * alpha} is outside (0, 2): the discrete update diverges "
                                "in flat directions; lower the learning rate")
-    return sp.sympify(T) * sp.sympify(beta) ** 2 / (alpha * (2 - lr * alpha))
+    return as_expr(T) * as_expr(beta) ** 2 / (alpha * (2 - lr * alpha))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta
+from .coordinates import as_expr
 
 __all__ = [
     "ReparametrizationError",
@@ -60,7 +61,7 @@ def pullback(f, theta, r, y) -> sp.Expr:
     R, _ = _map_column(r, y)
     if len(th) != R.shape[0]:
         raise ReparametrizationError(f"theta has {len(th)} coordinates but r has {R.shape[0]}")
-    return sp.sympify(f).subs(dict(zip(th, R)), simultaneous=True)
+    return as_expr(f).subs(dict(zip(th, R)), simultaneous=True)
 
 
 def _J(J):

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sympy as sp
+from .coordinates import as_expr
 
 __all__ = [
     "BasinSpecError",
@@ -55,7 +56,7 @@ def _as_list(x, name: str) -> list:
                              f"{type(x).__name__}")
     if len(x) == 0:
         raise BasinSpecError(f"{name} is empty: give at least one basin")
-    return [x_k if isinstance(x_k, sp.MatrixBase) else sp.sympify(x_k) for x_k in x]
+    return [x_k if isinstance(x_k, sp.MatrixBase) else as_expr(x_k) for x_k in x]
 
 
 def _same_length(**named) -> int:
@@ -84,7 +85,7 @@ def weights(v_tilde, a_tilde, log_prefactors, T) -> list:
     a = _as_list(a_tilde, "a_tilde")
     lp = _as_list(log_prefactors, "log_prefactors")
     _same_length(v_tilde=v, a_tilde=a, log_prefactors=lp)
-    T = sp.sympify(T)
+    T = as_expr(T)
     unnorm = [sp.exp(-2 * v_k / T - a_k + l_k) for v_k, a_k, l_k in zip(v, a, lp)]
     Z = sp.Add(*unnorm)
     return [u / Z for u in unnorm]
@@ -113,7 +114,7 @@ def d_dT_average(f, *, v_tilde, weights, T) -> sp.Expr:
     ``f_k`` the second term is 0 and this is RND.eq24 as printed; T-dependent ``f_k`` (e.g.
     Tr(C_kΣ_k) with Σ_k ∝ T) need it (RND.eq25).
     """
-    T = sp.sympify(T)
+    T = as_expr(T)
     fl = _as_list(f, "f")
     return (2 / T**2 * basin_covariance(v_tilde, fl, weights)
             + basin_average([sp.diff(f_k, T) for f_k in fl], weights))
@@ -169,7 +170,7 @@ def printed_eq25_dT_test_loss(weights, v_tilde, U, C, Sigma, b, s, T) -> sp.Expr
 
     with ``Sigma``, ``b`` given as explicit functions of ``T`` (U, C, s T-independent).
     """
-    T = sp.sympify(T)
+    T = as_expr(T)
     Ul, Cl, Sl, bl, sl = _basin_terms(U, C, Sigma, b, s)
     tr = [(C_k * S_k).trace() for C_k, S_k in zip(Cl, Sl)]
     q = [_quad(b_k + s_k, C_k) for b_k, s_k, C_k in zip(bl, sl, Cl)]
@@ -188,7 +189,7 @@ def leading_dT_test_loss(weights, v_tilde, U, C, s, T) -> sp.Expr:
     Equals ``(2/T²) Cov(ṽ, U + ½ sᵀCs)``: the ½ of the shift-curvature term in RND eq. 6 and the 2
     of RND.eq24 combine to the printed unit coefficient.
     """
-    T = sp.sympify(T)
+    T = as_expr(T)
     Ul, Cl = _as_list(U, "U"), _as_list(C, "C")
     sl = _as_list(s, "s")
     _same_length(U=Ul, C=Cl, s=sl)
@@ -231,7 +232,7 @@ def two_basin_sign_product(v0, v1, U0, U1, sCs0, sCs1) -> sp.Expr:
 def test_loss_improves_with_T(v0, v1, U0, U1, sCs0, sCs1) -> bool:
     """Leading-order RND.2basin sign condition for numbers: True iff ∂_T L_e < 0, i.e. the bracket
     ``2(U₁−U₀) + (s₁ᵀC₁s₁ − s₀ᵀC₀s₀)`` has the sign opposite to ``ṽ₁ − ṽ₀`` (both non-zero)."""
-    val = sp.sympify(two_basin_sign_product(v0, v1, U0, U1, sCs0, sCs1))
+    val = as_expr(two_basin_sign_product(v0, v1, U0, U1, sCs0, sCs1))
     if not val.is_number:
         raise TypeError("test_loss_improves_with_T needs numbers; use two_basin_sign_product for "
                         "symbolic inputs")

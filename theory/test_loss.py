@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
+from .coordinates import as_expr
 
 __all__ = [
     "TestLossShapeError",
@@ -99,7 +100,7 @@ def second_order_taylor(f, theta, center, point) -> sp.Expr:
     d = x - c
     g = gradient(f, th).subs(at_c)
     H = hessian(f, th).subs(at_c)
-    return sp.sympify(f).subs(at_c) + (g.T * d)[0, 0] + sp.Rational(1, 2) * _quad(H, d)
+    return as_expr(f).subs(at_c) + (g.T * d)[0, 0] + sp.Rational(1, 2) * _quad(H, d)
 
 
 def quadratic_test_loss(U_test_min, C_test, shift, bias=0) -> sp.Expr:
@@ -112,7 +113,7 @@ def quadratic_test_loss(U_test_min, C_test, shift, bias=0) -> sp.Expr:
     C = _square(C_test, p, "C_test")
     s = _column(shift, p, "shift")
     b = _column(bias, p, "bias") if not (bias == 0) else sp.zeros(p, 1)
-    return sp.sympify(U_test_min) + sp.Rational(1, 2) * _quad(C, s + b)
+    return as_expr(U_test_min) + sp.Rational(1, 2) * _quad(C, s + b)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def test_loss_terms(U_test_min, C_test, shift, bias, cov) -> TestLossTerms:
     half = sp.Rational(1, 2)
     shift_term = half * _quad(C, s)
     return TestLossTerms(
-        depth=sp.sympify(U_test_min),
+        depth=as_expr(U_test_min),
         covariance_curvature=half * (S * C).trace(),
         shift_curvature=shift_term,
         bias_curvature=(s.T * C * b)[0, 0] + half * _quad(C, b),
@@ -162,7 +163,7 @@ def mixture_test_loss(weights, basins) -> sp.Expr:
     """
     if len(weights) != len(basins):
         raise TestLossShapeError(f"{len(weights)} weights for {len(basins)} basins; pass one per basin")
-    return sum(sp.sympify(w) * test_loss_terms(*bk).total for w, bk in zip(weights, basins))
+    return sum(as_expr(w) * test_loss_terms(*bk).total for w, bk in zip(weights, basins))
 
 
 def sgd_leading_test_loss(weights, basins) -> sp.Expr:
@@ -176,7 +177,7 @@ def sgd_leading_test_loss(weights, basins) -> sp.Expr:
     total = sp.Integer(0)
     for w, (U, C, s) in zip(weights, basins):
         p = _dim_of(C)
-        total += sp.sympify(w) * (sp.sympify(U) + sp.Rational(1, 2) * _quad(_square(C, p, "C"),
+        total += as_expr(w) * (as_expr(U) + sp.Rational(1, 2) * _quad(_square(C, p, "C"),
                                                                               _column(s, p, "shift")))
     return total
 
@@ -198,7 +199,7 @@ def gaussian_expectation(poly, x, mean, chol) -> sp.Expr:
     mu = _column(mean, p, "mean")
     L = _square(chol, p, "chol")
     zs = sp.symbols(f"_z0:{p}", real=True)
-    expr = sp.expand(sp.sympify(poly).subs(dict(zip(xs, mu + L * sp.Matrix(zs))), simultaneous=True))
+    expr = sp.expand(as_expr(poly).subs(dict(zip(xs, mu + L * sp.Matrix(zs))), simultaneous=True))
     poly_z = sp.Poly(expr, *zs)
     cache: dict[int, sp.Expr] = {}
     out = sp.Integer(0)
@@ -248,7 +249,7 @@ def projected_shift(C_test, raw_shift) -> sp.Matrix:
 # RND eqs. 8–13 and App. D — statistics of the shift
 # --------------------------------------------------------------------------------------------
 def _positive_size(N, name):
-    N = sp.sympify(N)
+    N = as_expr(N)
     if N.is_positive is False or N.is_zero:
         raise SampleSizeError(f"{name} must be a positive data-set size; got {N}")
     if N.is_number and not N.is_positive:
@@ -324,7 +325,7 @@ def data_expectation(expr, data_density, x, *, center=None, limits=(-sp.oo, sp.o
     ``center`` (e.g. the location η of a Gaussian r) substitutes x = center + z first, which
     keeps SymPy's Gaussian integrals fast; with a center the limits must be the whole line.
     """
-    integrand = sp.sympify(data_density) * sp.sympify(expr)
+    integrand = as_expr(data_density) * as_expr(expr)
     var = x
     if center is not None:
         if tuple(limits) != (-sp.oo, sp.oo):

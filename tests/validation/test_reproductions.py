@@ -168,7 +168,10 @@ def test_ledger_checks_compute_their_verdicts():
         assert res.verdict.metrics
     (eq26,) = [c for c in checks_for("RND.eq26") if c.module.endswith("checks.synthetic")]
     res = run_check(eq26)
-    assert res.verdict.verdict == "fails"
+    # the T-expansion (eq. 24 with the true basin losses) agrees; the quadratic basin model does not
+    assert res.verdict.verdict == "holds-if"
+    assert "quadratic shift-curvature" in res.verdict.condition
+    assert res.verdict.counterexample["SC.fig4.left"]["max_rel_error_leading_low_T"] > 0.25
     assert res.verdict.metrics["SC.fig4.left"]["max_rel_error_eq24_basin_values_low_T"] < 0.01
 
 
