@@ -294,6 +294,13 @@ def ledger_json(statuses: list[ClaimStatus]) -> str:
     return json.dumps([s.to_dict() for s in statuses], indent=2, ensure_ascii=False)
 
 
+def notable_results(statuses) -> list[tuple[ClaimStatus, CheckResult]]:
+    """(claim, check result) pairs whose verdict is corrected, holds-if or fails — the findings that
+    the table and the report spell out (printed form, corrected form or condition, counterexample)."""
+    return [(s, r) for s in statuses for r in s.results
+            if r.verdict.verdict in ("corrected", "holds-if", "fails")]
+
+
 def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
     """Plain-text table: id, verdict, detail (truncated to ``width``)."""
     rows = [("id", "verdict", "detail")]
@@ -311,8 +318,7 @@ def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
         counts[s.verdict] = counts.get(s.verdict, 0) + 1
     lines.append("")
     lines.append("  ".join(f"{k}: {counts[k]}" for k in VERDICTS if k in counts))
-    notable = [(s, r) for s in statuses for r in s.results
-               if r.verdict.verdict in ("corrected", "holds-if", "fails")]
+    notable = notable_results(statuses)
     if notable:
         lines += ["", "Corrections, conditions and failures (printed form → corrected form / condition; "
                       "counterexample):"]

@@ -44,8 +44,7 @@ def ledger_markdown(statuses) -> str:
             section = s.section
             lines += ["", f"### {section}", "", "| id | verdict | finding |", "|---|---|---|"]
         lines.append(f"| {s.id} | {s.verdict} | {_md_escape(s.detail)} |")
-    notable = [(s, r) for s in statuses for r in s.results
-               if r.verdict.verdict in ("corrected", "holds-if", "fails")]
+    notable = L.notable_results(statuses)
     if notable:
         lines += ["", "### Corrections, conditions and failures", ""]
         for s, r in notable:

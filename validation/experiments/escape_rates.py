@@ -26,10 +26,8 @@ escape iteration = first step at which some coordinate leaves.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -244,25 +242,11 @@ def compare(config: EscapeRatesConfig, prediction: dict, raw: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 def run(config: EscapeRatesConfig = FULL, device="auto", out=None, *, progress: bool = False) -> dict:
     """measure → predict → compare; write a record to ``out`` when given."""
-    from validation.records import provenance, write_record
+    from validation.experiments import run_experiment
 
-    t0 = time.perf_counter()
-    raw = measure(config, device, progress=progress)
-    pred = predict(config)
-    metrics = compare(config, pred, raw)
-    record = {
-        "experiment": "escape_rates",
-        "claims": ["DT.sec4", "DT.thm3.2"],
-        "config": dataclasses.asdict(config),
-        "raw": raw,
-        "prediction": pred,
-        "metrics": metrics,
-        "provenance": provenance(device=raw["device"], seed=config.seed,
-                                 wall_time_s=time.perf_counter() - t0),
-    }
-    if out is not None:
-        write_record(record, out)
-    return record
+    return run_experiment("escape_rates", ["DT.sec4", "DT.thm3.2"], config, measure=measure,
+                          predict=lambda cfg, raw: predict(cfg), compare=compare, device=device,
+                          out=out, progress=progress)
 
 
 def config_from_dict(d: dict) -> EscapeRatesConfig:

@@ -19,9 +19,7 @@ full version and writes a record; the ledger check runs a small version live.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 
 __all__ = ["GradientNoiseConfig", "measure", "predict", "compare", "run", "SMALL"]
@@ -233,26 +231,15 @@ def _compare_one(config: GradientNoiseConfig, prediction: dict, raw: dict) -> di
 def run(config: GradientNoiseConfig = GradientNoiseConfig(), device="auto", out=None, *,
         progress: bool = False) -> dict:
     """measure → predict → compare; write a record to ``out`` when given."""
-    from validation.records import provenance, write_record
+    from validation.experiments import run_experiment
 
-    t0 = time.perf_counter()
-    raw = measure(config, device, progress=progress)
-    pred = {name: predict(cp["per_sample_cumulants"], config.batch_sizes)
-            for name, cp in raw["checkpoints"].items()}
-    metrics = compare(config, pred, raw)
-    record = {
-        "experiment": "gradient_noise",
-        "claims": ["DT.fig1", "SC.eq23"],
-        "config": dataclasses.asdict(config),
-        "raw": raw,
-        "prediction": pred,
-        "metrics": metrics,
-        "provenance": provenance(device=raw["device"], seed=config.seed,
-                                 wall_time_s=time.perf_counter() - t0),
-    }
-    if out is not None:
-        write_record(record, out)
-    return record
+    def predict_all(cfg, raw):
+        return {name: predict(cp["per_sample_cumulants"], cfg.batch_sizes)
+                for name, cp in raw["checkpoints"].items()}
+
+    return run_experiment("gradient_noise", ["DT.fig1", "SC.eq23"], config, measure=measure,
+                          predict=predict_all, compare=compare, device=device, out=out,
+                          progress=progress)
 
 
 def config_from_dict(d: dict) -> GradientNoiseConfig:
