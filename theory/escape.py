@@ -497,6 +497,21 @@ def _ito_panels(dpsi, sigma2, x0, x_end, *, stop_far, psi_rise, max_panels, max_
         "measure does not decay); give reflect_at= (a reflecting boundary) or a confining U")
 
 
+def _ito_coefficients(Ue, De, x, T):
+    """Float callables of the diffusion dθ = −U' dt + sqrt(T·D) dW: σ²(y) = T·D(y) and the
+    scale-function exponent's derivative ψ'(y) = 2U'(y)/(T·D(y))."""
+    dU = _float_fn(sp.diff(Ue, x), x, "U'")
+    Df = _float_fn(De, x, "D")
+
+    def sigma2(y):
+        return T * Df(y)
+
+    def dpsi(y):
+        return 2.0 * dU(y) / (T * Df(y))
+
+    return sigma2, dpsi
+
+
 def mean_first_passage_time_1d(U, D, theta, start, barrier, T, *, reflect_at=None,
                                log: bool = False):
     """EXACT mean first-passage time of the 1-D Itô diffusion
@@ -555,14 +570,7 @@ def mean_first_passage_time_1d(U, D, theta, start, barrier, T, *, reflect_at=Non
     if reflect_at is not None and reflect_at > start:
         raise EscapeInputError("reflect_at must lie on the far side of start (beyond start, "
                                "away from the barrier)")
-    dU = _float_fn(sp.diff(Ue, x), x, "U'")
-    Df = _float_fn(De, x, "D")
-
-    def sigma2(y):
-        return T * Df(y)
-
-    def dpsi(y):
-        return 2.0 * dU(y) / (T * Df(y))
+    sigma2, dpsi = _ito_coefficients(Ue, De, x, T)
 
     span = max(barrier - start, 1e-300)
     # ψ from the barrier backwards: panels on [start, barrier], then on the far side of start.
@@ -631,14 +639,7 @@ def mean_exit_time_interval_1d(U, D, theta, start, left, right, T) -> float:
     _check_free(De, x, "D")
     if not De.free_symbols and not float(sp.N(De)) > 0:
         raise EscapeInputError(f"D must be positive; got {De}")
-    dU = _float_fn(sp.diff(Ue, x), x, "U'")
-    Df = _float_fn(De, x, "D")
-
-    def sigma2(y):
-        return T * Df(y)
-
-    def dpsi(y):
-        return 2.0 * dU(y) / (T * Df(y))
+    sigma2, dpsi = _ito_coefficients(Ue, De, x, T)
 
     right_part = _ito_panels(dpsi, sigma2, r, x0, stop_far=False, psi_rise=0,
                              max_panels=200000, max_span=r - x0)
