@@ -190,44 +190,6 @@ def kramers_time_matches_exact_mfpt_1d():
         metrics=metrics, agrees=ok)
 
 
-def _grid_mfpt_2d(U_fn, D_dt, xlim, ylim, nx, ny, absorb_x):
-    """Exact-in-the-limit 2-D MFPT by finite volumes (backward equation D Δτ − ∇L·∇τ = −1,
-    reflecting box, absorbing for x ≥ absorb_x), written in the symmetric (detailed-balance)
-    form with weights w = e^{−L/D} so the discrete generator is reversible."""
-    import numpy as np
-    import scipy.sparse as sps
-    import scipy.sparse.linalg as spla
-
-    xs = np.linspace(*xlim, nx)
-    ys = np.linspace(*ylim, ny)
-    hx, hy = xs[1] - xs[0], ys[1] - ys[0]
-    X, Y = np.meshgrid(xs, ys, indexing="ij")
-    L = U_fn(X, Y)
-    free = X < absorb_x
-    idx = -np.ones(X.shape, dtype=int)
-    idx[free] = np.arange(free.sum())
-    rows, cols, vals = [], [], []
-    diag = np.zeros(free.sum())
-    for (di, dj, h) in ((1, 0, hx), (-1, 0, hx), (0, 1, hy), (0, -1, hy)):
-        has_nb = np.zeros(X.shape, bool)
-        has_nb[max(0, -di):nx - max(0, di), max(0, -dj):ny - max(0, dj)] = True
-        Ia, Ja = np.nonzero(has_nb & free)
-        Ib, Jb = Ia + di, Ja + dj
-        # face weight sqrt(w_a w_b) / w_a with w = e^{−L/D}, in exponent form (no underflow)
-        rate = D_dt * np.exp(-(L[Ib, Jb] - L[Ia, Ja]) / (2 * D_dt)) / h**2
-        ia = idx[Ia, Ja]
-        np.add.at(diag, ia, -rate)
-        nb_free = free[Ib, Jb]  # an absorbing neighbour has τ = 0: only the diagonal term
-        rows.extend(ia[nb_free].tolist())
-        cols.extend(idx[Ib, Jb][nb_free].tolist())
-        vals.extend(rate[nb_free].tolist())
-    A = sps.csr_matrix((vals, (rows, cols)), shape=(free.sum(),) * 2) + sps.diags(diag)
-    tau = spla.spsolve(A.tocsc(), -np.ones(free.sum()))
-    out = np.full(X.shape, 0.0)
-    out[free] = tau
-    return xs, ys, out
-
-
 @check("DT.thm3.1")
 def kramers_determinant_ratio_2d():
     """2-D check of the sqrt(−det H_b / det H_a) factor: U = (x²−1)²/4 + (1 + c x²) y²/2 has a
@@ -238,6 +200,8 @@ def kramers_determinant_ratio_2d():
     correction, halving with D."""
     import numpy as np
 
+    from numerics.first_passage import mean_first_passage_time_grid_2d
+
     c = 3.0
     def U_fn(X, Y):
         return (X**2 - 1) ** 2 / 4 + (1 + c * X**2) * Y**2 / 2
@@ -247,7 +211,8 @@ def kramers_determinant_ratio_2d():
     out = {}
     errs = []
     for D_dt in (0.05, 0.025, 0.0125):
-        xs, ys, tau = _grid_mfpt_2d(U_fn, D_dt, (-2.0, 0.6), (-1.2, 1.2), 261, 121, 0.6 - 1e-9)
+        xs, ys, tau = mean_first_passage_time_grid_2d(U_fn, D_dt, xlim=(-2.0, 0.6), ylim=(-1.2, 1.2),
+                                                      nx=261, ny=121, absorb_x=0.6 - 1e-9)
         i = int(np.argmin(abs(xs + 1)))
         j = int(np.argmin(abs(ys)))
         tk = float(kramers_escape_time(Ha, Hb, sp.Rational(1, 4), D_dt))
