@@ -450,12 +450,32 @@ def tf_noise_threshold_printed(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
 # ----------------------------------------------------------------------------------------------
 # 1-D high-precision references (mpmath)
 # ----------------------------------------------------------------------------------------------
+def _bracketed_root(f, a, b, dps):
+    """Root of f in [a, b] (sign change): the anderson solver, or bisection when it cannot reach
+    full precision (roots of odd multiplicity > 1, e.g. the derivative at an x⁴ extremum)."""
+    try:
+        return mpmath.findroot(f, (a, b), solver="anderson")
+    except ValueError:
+        fa = f(a)
+        for _ in range(int(3.4 * dps) + 10):
+            m = (a + b) / 2
+            fm = f(m)
+            if fm == 0:
+                return m
+            if (fm < 0) == (fa < 0):
+                a, fa = m, fm
+            else:
+                b = m
+        return (a + b) / 2
+
+
 def find_critical_points_1d(v, x, lower, upper, *, grid: int = 2000, dps: int = 30):
     """Minima and maxima of a 1-D expression ``v(x)`` on ``[lower, upper]``.
 
     Sign changes of v' on a uniform grid (evaluated in float64), refined with ``mpmath.findroot``
-    (bracketing ``anderson`` solver) at ``dps`` digits. A critical point exactly on a grid node
-    with zero derivative is kept as is. Returns ``(minima, maxima)`` as sorted lists of ``sp.Float``.
+    (bracketing ``anderson`` solver) at ``dps`` digits; minimum or maximum by the direction of the
+    sign change, so degenerate extrema (v'' = 0, e.g. x⁴) are classified correctly and stationary
+    inflection points (x³) are not extrema. Returns ``(minima, maxima)`` as sorted lists of ``sp.Float``.
     """
     x = as_theta(x)[0]
     if not (float(lower) < float(upper)):
@@ -466,21 +486,22 @@ def find_critical_points_1d(v, x, lower, upper, *, grid: int = 2000, dps: int = 
     dv_expr = sp.diff(v, x)
     dv_fast = sp.lambdify(x, dv_expr, "math")          # float scan for sign changes
     dv = sp.lambdify(x, dv_expr, "mpmath")
-    d2v = sp.lambdify(x, sp.diff(v, x, 2), "mpmath")
     minima, maxima = [], []
     lo, hi = float(lower), float(upper)
     xs = [lo + (hi - lo) * i / grid for i in range(grid + 1)]
     ds = [dv_fast(t) for t in xs]
+    # Classified by the direction of v''s sign change (not by v'', which vanishes at degenerate
+    # extrema such as x⁴); a zero exactly on a node is judged by its neighbours (x³: no extremum).
     with mpmath.workdps(dps):
         for i in range(grid):
-            if ds[i] == 0 or ds[i] * ds[i + 1] < 0:
-                if ds[i] == 0:
-                    r = mpmath.mpf(xs[i])
-                else:
-                    r = mpmath.findroot(dv, (mpmath.mpf(xs[i]), mpmath.mpf(xs[i + 1])),
-                                        solver="anderson")
-                curv = d2v(r)
-                (minima if curv > 0 else maxima).append(sp.Float(r, dps))
+            if ds[i] * ds[i + 1] < 0:
+                r = _bracketed_root(dv, mpmath.mpf(xs[i]), mpmath.mpf(xs[i + 1]), dps)
+                (minima if ds[i] < 0 else maxima).append(sp.Float(r, dps))
+            elif ds[i] == 0 and 0 < i:
+                if ds[i - 1] < 0 < ds[i + 1]:
+                    minima.append(sp.Float(xs[i], dps))
+                elif ds[i - 1] > 0 > ds[i + 1]:
+                    maxima.append(sp.Float(xs[i], dps))
     return sorted(set(minima)), sorted(set(maxima))
 
 

@@ -322,3 +322,14 @@ def test_cheap_checks_give_expected_verdicts():
     assert checks.tf_noise_threshold_factor().verdict == "corrected"
     assert checks.covariance_laplace_and_leading_order().verdict == "holds-if"
     assert checks.tf_minimum_probability_is_laplace_mass().verdict == "holds"
+
+
+def test_find_critical_points_degenerate_and_inflection():
+    from theory.laplace import find_critical_points_1d
+
+    x = sp.Symbol("x")
+    mins, maxs = find_critical_points_1d(x**4, x, -1, 1, grid=200)        # minimum on a node, v'' = 0
+    assert [float(m) for m in mins] == [0.0] and maxs == []
+    mins, maxs = find_critical_points_1d(-(x - sp.Rational(1, 7))**4, x, -1, 1, grid=200)
+    assert mins == [] and abs(float(maxs[0]) - 1 / 7) < 1e-6
+    assert find_critical_points_1d(x**3, x, -1, 1, grid=200) == ([], [])  # stationary inflection
