@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import claims_cell, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "notebooks" / "06_synthetic_basins.ipynb"
@@ -90,26 +89,9 @@ plt.figure(figsize=(4.5, 3.2))
 plt.loglog(wa.temperatures, wa.laplace_log_odds_error, 'o-', label=f'slope {wa.slope:.3f}')
 plt.xlabel('T'); plt.ylabel('Laplace log-odds error'); plt.legend(); plt.title('SC.fig4.left'); plt.show()"""),
     ("md", r"""## 6. Ledger verdicts"""),
-    ("code", r"""from validation.ledger import claim_status
-ids = ['SC.fig4', 'RND.fig3', 'SC.fig6', 'RND.H2', 'RND.H3', 'RND.H4', 'RND.eq26']
-lines = ['| claim | verdict | checks |', '|---|---|---|']
-for cid in ids:
-    st = claim_status(cid)
-    lines.append(f"| {cid} | **{st.verdict}** | " + '; '.join(f"{r.check.name}: {r.verdict.verdict}" for r in st.results) + ' |')
-display(Markdown('\n'.join(lines)))"""),
+    claims_cell(['SC.fig4', 'RND.fig3', 'SC.fig6', 'RND.H2', 'RND.H3', 'RND.H4', 'RND.eq26']),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    for i, cell in enumerate(nb.cells):  # deterministic ids: regenerating gives no diff
-        cell["id"] = f"nb06-cell-{i:02d}"
-    return nb
-
-
 if __name__ == "__main__":
-    OUT.parent.mkdir(exist_ok=True)
-    nbformat.write(build(), str(OUT))
-    print("wrote", OUT)
+    write_notebook(CELLS, OUT)
