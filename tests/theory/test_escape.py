@@ -205,3 +205,20 @@ def test_formula_bad_inputs():
         kramers_escape_time("2", -1, 1, 0.1)
     with pytest.raises(EscapeInputError):
         sgd_path_parameter(-sp.cos(x), 1, x, 0, math.pi)  # H_a = |H_b|: s undefined
+
+
+def test_sgd_escape_time_vs_exact_mfpt_on_double_well():
+    """Issue acceptance: DT.thm3.2 on U = (θ²−1)²/4 with DT noise κ(1+θ²) (= κ|U''| at the minimum
+    and the top). The corrected Itô prefactor (2π/H_ae, laplace_escape_time_1d) is within 10% of
+    the exact MFPT at low noise and improves as κ → 0; the printed prefactor tends to H_ae/|H_be| = 2."""
+    U, h = (x**2 - 1) ** 2 / 4, 1 + x**2
+    s = sgd_path_parameter(U, h, x, -1, 0)
+    corrected, printed = [], []
+    for kappa in (0.05, 0.025, 0.0125):
+        T = 2 * kappa                       # SC noise T·h = DT's 2κh
+        exact = mean_first_passage_time_1d(U, h, x, -1, 1, T)
+        corrected.append(laplace_escape_time_1d(U, h, x, -1, 0, T) / exact)
+        printed.append(float(sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s)) / exact)
+    errs = [abs(c - 1) for c in corrected]
+    assert errs[-1] < 0.10 and all(e2 < e1 for e1, e2 in zip(errs, errs[1:]))
+    assert abs(printed[-1] - 2) < abs(printed[0] - 2) and abs(printed[-1] - 2) < 0.15
