@@ -49,6 +49,7 @@ __all__ = [
     "effective_potential_integrand",
     "effective_potential_1d",
     "effective_potential_2d",
+    "line_integral_2d",
     "log_density_on_grid",
     "PanelGrid",
     "chebyshev_panels",
@@ -171,8 +172,14 @@ def effective_potential_2d(U, D, theta, T, x, y) -> np.ndarray:
     X, Y = np.meshgrid(xs, ys, indexing="ij")
     vals = f(X, Y, T)[..., 0]  # (nx, ny, 2)
     _require_finite(vals, X, "the integrand D⁻¹(∂U + (T/2)∂·D)")
-    along_x = integrate.cumulative_simpson(vals[:, 0, 0], x=xs, initial=0.0)
-    along_y = integrate.cumulative_simpson(vals[:, :, 1], x=ys, axis=1, initial=0.0)
+    return line_integral_2d(vals, xs, ys)
+
+
+def line_integral_2d(field, x, y) -> np.ndarray:
+    """``∫ V·dθ`` from the grid corner ``(x_0, y_0)`` to every node along (x_0, y_0) → (x, y_0) → (x, y)
+    (cumulative Simpson), for node values ``field`` of shape (len(x), len(y), 2)."""
+    along_x = integrate.cumulative_simpson(field[:, 0, 0], x=x, initial=0.0)
+    along_y = integrate.cumulative_simpson(field[:, :, 1], x=y, axis=1, initial=0.0)
     return along_x[:, None] + along_y
 
 
