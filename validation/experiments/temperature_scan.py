@@ -1,0 +1,299 @@
+"""SC.fig5 / RND.fig1 and TF.4.1 on a real network: does SGD's outcome depend on the learning rate λ
+and the batch size B only through T = λ/B, does test loss improve as T rises while the train loss
+stays near 0, and does the sharpness of the minimum found fall as T rises?
+
+- **measure** (PyTorch): a 3-layer MLP on a small training subset of the scikit-learn ``digits``
+  images (offline, so it can be fitted to near-zero loss) is trained with plain minibatch SGD
+  (sampling without replacement, reshuffled every epoch) for every (λ, B) on a grid, and several
+  seeds. Every run lasts the same SDE time ``t' = λ·steps`` (SC.eq10's time; RND's
+  ``t' = Bt`` form differs only by the constant B), so runs differ only in T and in the discretisation.
+  A run whose loss becomes non-finite is recorded as diverged (a data point: the stable range of λ)
+  and left out of the fits. At the end: train/test loss and accuracy, and the sharpness — the top eigenvalue of the Hessian of
+  the full training loss (power iteration on Hessian-vector products).
+- **predict** (theory): the diffusion limit depends on (λ, B) only through T (SC.eq10, RND eq. 2), so
+  in ``y = a + b log λ + c log B`` the theory says ``c = −b`` for any outcome y; SC/RND's Figs. 5/1
+  say test loss falls with T at near-zero train loss; TF §4.1 says the sharpness falls with η/S.
+- **compare** (pure function of the raw runs): least-squares ``b, c`` with standard errors, the
+  ratio ``−c/b``, R² of a fit on log T alone against the fit on (log λ, log B), Spearman
+  correlations with T, the largest final train loss, and the share of the variance of log
+  sharpness left within groups of equal T (TF's "equal η/S gives similar minima").
+
+``python -m validation.experiments.temperature_scan --out validation/data/temperature_scan_cpu.json``
+runs the full version; the ledger checks run :data:`SMALL` live.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+
+__all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run"]
+
+
+@dataclass(frozen=True)
+class TemperatureScanConfig:
+    learning_rates: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2, 0.4)
+    batch_sizes: tuple[int, ...] = (4, 8, 16, 32, 64)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_train: int = 256
+    hidden: int = 32
+    sde_time: float = 200.0  # t' = λ · steps, the same for every run
+    power_iterations: int = 60
+    train_loss_tolerance: float = 0.05  # "train loss near 0"
+    seed: int = 0  # data split and initialisation offset
+
+    def __post_init__(self):
+        if not self.learning_rates or any(not (lr > 0) for lr in self.learning_rates):
+            raise ValueError(f"learning_rates must be > 0; got {self.learning_rates}")
+        if not self.batch_sizes or any(int(b) != b or b < 1 for b in self.batch_sizes):
+            raise ValueError(f"batch_sizes must be integers ≥ 1; got {self.batch_sizes}")
+        if any(b > self.n_train for b in self.batch_sizes):
+            raise ValueError(f"batch_sizes must not exceed n_train = {self.n_train}")
+        if not (self.sde_time > 0):
+            raise ValueError(f"sde_time must be > 0; got {self.sde_time}")
+        if len(self.learning_rates) * len(self.batch_sizes) < 4:
+            raise ValueError("need at least 4 (λ, B) pairs to separate λ from B")
+
+
+#: the small version the ledger checks run live on CPU
+SMALL = TemperatureScanConfig(learning_rates=(0.05, 0.1, 0.2), batch_sizes=(8, 16, 32), seeds=(0, 1),
+                              n_train=192, hidden=24, sde_time=120.0, power_iterations=40)
+
+
+def _data(config: TemperatureScanConfig):
+    import numpy as np
+    import torch
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rng = np.random.default_rng(config.seed)
+    perm = rng.permutation(len(d.data))
+    tr, te = perm[:config.n_train], perm[config.n_train:]
+    mu, sd = d.data[tr].mean(0), d.data[tr].std(0) + 1e-8
+    X = torch.tensor((d.data - mu) / sd, dtype=torch.float64)
+    y = torch.tensor(d.target, dtype=torch.long)
+    return X[tr], y[tr], X[te], y[te]
+
+
+def _model(hidden: int, n_in: int, n_out: int):
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                         nn.Linear(hidden, n_out)).double()
+
+
+def sharpness(model, loss_fn, X, y, *, iterations: int, generator) -> float:
+    """Top eigenvalue of the Hessian of the full loss at the model's parameters (power iteration on
+    Hessian-vector products; the Hessian at a minimum is positive semi-definite, so the dominant
+    eigenvalue is the largest)."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = loss_fn(model(X), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    v = [torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device) for p in params]
+    norm = torch.sqrt(sum((a * a).sum() for a in v))
+    v = [a / norm for a in v]
+    lam = 0.0
+    for _ in range(iterations):
+        Hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+        lam = float(sum((a * b).sum() for a, b in zip(Hv, v)))
+        norm = torch.sqrt(sum((a * a).sum() for a in Hv))
+        if float(norm) == 0.0:
+            return 0.0
+        v = [a / norm for a in Hv]
+    return lam
+
+
+def _train_one(config, lr, B, seed, data, dev, loss_fn):
+    import torch
+
+    Xtr, ytr, Xte, yte = data
+    torch.manual_seed(1000 * config.seed + seed)
+    gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
+    model = _model(config.hidden, Xtr.shape[1], 10).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    n = Xtr.shape[0]
+    steps = int(round(config.sde_time / lr))
+    perm, pos = torch.randperm(n, generator=gen, device=dev), 0
+    for step in range(steps):
+        if pos + B > n:
+            perm, pos = torch.randperm(n, generator=gen, device=dev), 0
+        idx = perm[pos:pos + B]
+        pos += B
+        opt.zero_grad()
+        loss = loss_fn(model(Xtr[idx]), ytr[idx])
+        if not torch.isfinite(loss):  # a data point of the scan (TF's breaking point), not a crash
+            return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "steps": steps,
+                    "diverged": True, "diverged_at_step": step}
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        out_tr, out_te = model(Xtr), model(Xte)
+        res = {
+            "lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "steps": steps, "diverged": False,
+            "train_loss": float(loss_fn(out_tr, ytr)), "test_loss": float(loss_fn(out_te, yte)),
+            "train_accuracy": float((out_tr.argmax(1) == ytr).double().mean()),
+            "test_accuracy": float((out_te.argmax(1) == yte).double().mean()),
+        }
+    res["sharpness"] = sharpness(model, loss_fn, Xtr, ytr, iterations=config.power_iterations, generator=gen)
+    return res
+
+
+def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = False) -> dict:
+    """Train every (λ, B, seed) of the grid; returns the raw per-run summary."""
+    import itertools
+
+    import torch
+
+    from numerics.devices import device_description, resolve_device
+
+    dev = resolve_device(device)
+    data = tuple(t.to(dev) for t in _data(config))
+    loss_fn = torch.nn.functional.cross_entropy
+    grid = list(itertools.product(config.learning_rates, config.batch_sizes, config.seeds))
+    if progress:
+        from tqdm.auto import tqdm
+
+        grid = tqdm(grid, desc="(λ, B, seed)", unit="run")
+    runs = [_train_one(config, lr, B, s, data, dev, loss_fn) for lr, B, s in grid]
+    return {"device": device_description(dev), "n_train": config.n_train,
+            "n_test": int(data[2].shape[0]), "runs": runs}
+
+
+def predict(config: TemperatureScanConfig, raw: dict | None = None) -> dict:
+    """The diffusion limit's statements, as numbers the comparison tests."""
+    return {
+        "depends_only_on_T": "c = −b in y = a + b log λ + c log B (SC.eq10: only T = λ/B enters)",
+        "ratio_minus_c_over_b": 1.0,
+        "test_loss_vs_T": "decreasing (SC Fig. 5, RND Fig. 1) with train loss ≈ 0",
+        "sharpness_vs_T": "decreasing (TF §4.1)",
+    }
+
+
+def _fit(ys, lam, bs):
+    """Least squares y = a + b log λ + c log B: b, c, their standard errors, R² (full) and R² of a
+    fit on log T alone."""
+    import numpy as np
+
+    y = np.asarray(ys, dtype=float)
+    L, Bl = np.log(lam), np.log(bs)
+    A = np.column_stack([np.ones_like(L), L, Bl])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    dof = max(len(y) - 3, 1)
+    s2 = float(resid @ resid) / dof
+    cov = s2 * np.linalg.inv(A.T @ A)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    At = np.column_stack([np.ones_like(L), L - Bl])
+    coef_t, *_ = np.linalg.lstsq(At, y, rcond=None)
+    rt = y - At @ coef_t
+    r2 = 1 - float(resid @ resid) / ss_tot if ss_tot > 0 else float("nan")
+    r2_t = 1 - float(rt @ rt) / ss_tot if ss_tot > 0 else float("nan")
+    b, c = float(coef[1]), float(coef[2])
+    se_b, se_c = float(math.sqrt(cov[1, 1])), float(math.sqrt(cov[2, 2]))
+    se_sum = float(math.sqrt(max(cov[1, 1] + cov[2, 2] + 2 * cov[1, 2], 0.0)))
+    return {"b_log_lr": b, "c_log_batch": c, "se_b": se_b, "se_c": se_c,
+            "b_plus_c": b + c, "se_b_plus_c": se_sum,
+            "ratio_minus_c_over_b": (-c / b) if b != 0 else float("nan"),
+            "r2_full": r2, "r2_log_T_only": r2_t, "slope_log_T": float(coef_t[1])}
+
+
+def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
+    """Metrics from the raw runs (pure): per-outcome fits, Spearman correlations with T, train-loss
+    check, equal-T grouping of the sharpness."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    diverged = [{"lr": r["lr"], "batch_size": r["batch_size"], "seed": r["seed"]}
+                for r in raw["runs"] if r.get("diverged")]
+    runs = [r for r in raw["runs"] if not r.get("diverged")]
+    if len(runs) < 4:
+        raise ValueError(f"only {len(runs)} runs converged ({len(diverged)} diverged): lower the learning rates")
+    lam = np.array([r["lr"] for r in runs], dtype=float)
+    bs = np.array([r["batch_size"] for r in runs], dtype=float)
+    T = lam / bs
+    out = {"n_runs": len(runs), "diverged_runs": diverged, "T_range": [float(T.min()), float(T.max())]}
+    outcomes = {
+        "test_loss": np.array([r["test_loss"] for r in runs]),
+        "test_accuracy": np.array([r["test_accuracy"] for r in runs]),
+        "log_sharpness": np.log(np.maximum([r["sharpness"] for r in runs], 1e-12)),
+    }
+    for name, y in outcomes.items():
+        fit = _fit(y, lam, bs)
+        rho = spearmanr(T, y)
+        fit["spearman_T"] = float(rho.statistic)
+        fit["spearman_p"] = float(rho.pvalue)
+        # "only through T": b + c within 2 standard errors of 0, and log T alone explains ≥ 90 % of
+        # what (log λ, log B) explain together
+        fit["only_through_T"] = bool(abs(fit["b_plus_c"]) <= 2 * fit["se_b_plus_c"]
+                                     and fit["r2_log_T_only"] >= 0.9 * fit["r2_full"])
+        out[name] = fit
+    train = np.array([r["train_loss"] for r in runs])
+    out["max_train_loss"] = float(train.max())
+    out["train_loss_tolerance"] = config.train_loss_tolerance
+    out["train_loss_near_zero"] = bool(train.max() < config.train_loss_tolerance)
+    # equal T: share of the variance of log sharpness within groups of equal T (λ/B equal to 1e-12)
+    key = np.round(np.log2(T), 9)
+    ls = outcomes["log_sharpness"]
+    groups = {k: ls[key == k] for k in np.unique(key)}
+    within = sum(float(((g - g.mean()) ** 2).sum()) for g in groups.values())
+    total = float(((ls - ls.mean()) ** 2).sum())
+    out["log_sharpness_within_equal_T_share"] = within / total if total > 0 else float("nan")
+    # per-seed noise floor: variance share within identical (λ, B)
+    cell = {}
+    for r, v in zip(runs, ls):
+        cell.setdefault((r["lr"], r["batch_size"]), []).append(v)
+    within_cell = sum(float(((np.array(g) - np.mean(g)) ** 2).sum()) for g in cell.values())
+    out["log_sharpness_within_same_lr_B_share"] = within_cell / total if total > 0 else float("nan")
+    # TF's breaking point: at the largest λ, the sharpness relative to smaller-λ runs of equal T
+    top = lam == lam.max()
+    dev_top = []
+    for k in np.unique(key[top]):
+        same = key == k
+        if np.any(same & ~top):
+            dev_top.append(float(ls[same & top].mean() - ls[same & ~top].mean()))
+    out["largest_lr_log_sharpness_offset_at_equal_T"] = dev_top
+    # medians per T (for plots)
+    Tu = np.unique(T)
+    out["per_T"] = {
+        "T": Tu.tolist(),
+        "test_loss": [float(np.median(outcomes["test_loss"][T == t])) for t in Tu],
+        "sharpness": [float(np.median(np.exp(ls[T == t]))) for t in Tu],
+        "train_loss": [float(np.median(train[T == t])) for t in Tu],
+    }
+    return out
+
+
+def run(config: TemperatureScanConfig = TemperatureScanConfig(), device="auto", out=None, *,
+        progress: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given."""
+    from validation.experiments import run_experiment
+
+    return run_experiment("temperature_scan", ["SC.fig5", "RND.fig1", "TF.4.1"], config, measure=measure,
+                          predict=predict, compare=compare, device=device, out=out, progress=progress)
+
+
+def config_from_dict(d: dict) -> TemperatureScanConfig:
+    d = dict(d)
+    for k in ("learning_rates", "batch_sizes", "seeds"):
+        d[k] = tuple(d[k])
+    return TemperatureScanConfig(**d)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--small", action="store_true", help="the small live version")
+    a = ap.parse_args(argv)
+    rec = run(SMALL if a.small else TemperatureScanConfig(), a.device, a.out, progress=True)
+    m = rec["metrics"]
+    for name in ("test_loss", "log_sharpness"):
+        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in m[name].items()})
+    print("max train loss", m["max_train_loss"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
