@@ -40,3 +40,16 @@ def test_write_record_is_atomic_and_validated(tmp_path):
     p = write_record(rec, tmp_path / "r.json")
     assert read_record(p)["config"] == {"a": 1}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+T_SCAN = [p for p in RECORDS if read_record(p).get("experiment") == "temperature_scan"]
+
+
+@pytest.mark.parametrize("path", T_SCAN, ids=[p.name for p in T_SCAN])
+def test_temperature_scan_metrics_rederived_from_raw(path):
+    from validation.experiments.temperature_scan import compare, config_from_dict, predict
+
+    rec = read_record(path)
+    cfg = config_from_dict(rec["config"])
+    metrics = compare(cfg, predict(cfg), rec["raw"])
+    assert json.loads(json.dumps(metrics)) == rec["metrics"]

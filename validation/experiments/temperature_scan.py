@@ -15,8 +15,9 @@ stays near 0, and does the sharpness of the minimum found fall as T rises?
   say test loss falls with T at near-zero train loss; TF §4.1 says the sharpness falls with η/S.
 - **compare** (pure function of the raw runs): least-squares ``b, c`` with standard errors, the
   ratio ``−c/b``, R² of a fit on log T alone against the fit on (log λ, log B), Spearman
-  correlations with T, the largest final train loss, and the share of the variance of log
-  sharpness left within groups of equal T (TF's "equal η/S gives similar minima").
+  correlations with T, the test-loss optimum over T (monotone fall or an interior T*), the largest
+  final train loss, and an F-test of TF's "equal η/S gives similar minima": the spread of log
+  sharpness between (λ, B) cells of equal T against the seed-to-seed spread within cells.
 
 ``python -m validation.experiments.temperature_scan --out validation/data/temperature_scan_cpu.json``
 runs the full version; the ledger checks run :data:`SMALL` live.
@@ -26,6 +27,8 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 __all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run"]
 
@@ -61,7 +64,6 @@ SMALL = TemperatureScanConfig(learning_rates=(0.05, 0.1, 0.2), batch_sizes=(8, 1
 
 
 def _data(config: TemperatureScanConfig):
-    import numpy as np
     import torch
     from sklearn.datasets import load_digits
 
@@ -174,7 +176,6 @@ def predict(config: TemperatureScanConfig, raw: dict | None = None) -> dict:
 def _fit(ys, lam, bs):
     """Least squares y = a + b log λ + c log B: b, c, their standard errors, R² (full) and R² of a
     fit on log T alone."""
-    import numpy as np
 
     y = np.asarray(ys, dtype=float)
     L, Bl = np.log(lam), np.log(bs)
@@ -199,10 +200,30 @@ def _fit(ys, lam, bs):
             "r2_full": r2, "r2_log_T_only": r2_t, "slope_log_T": float(coef_t[1])}
 
 
+def _spearman(x, y) -> dict:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or np.ptp(x) == 0:
+        return {"rho": float("nan"), "p": float("nan"), "n": int(len(x))}
+    r = spearmanr(x, y)
+    return {"rho": float(r.statistic), "p": float(r.pvalue), "n": int(len(x))}
+
+
+def _equal_T_f_test(ss_within_T: float, ss_within_cell: float, n_T: int, n_cells: int, n: int) -> dict:
+    """F-test of "at equal T, (λ, B) does not matter": the spread between (λ, B) cells inside
+    equal-T groups against the seed-to-seed spread inside cells."""
+    from scipy.stats import f as f_dist
+
+    df1, df2 = n_cells - n_T, n - n_cells
+    if df1 <= 0 or df2 <= 0 or ss_within_cell <= 0:
+        return {"F": float("nan"), "p": float("nan"), "df": [df1, df2]}
+    F = ((ss_within_T - ss_within_cell) / df1) / (ss_within_cell / df2)
+    return {"F": float(F), "p": float(f_dist.sf(F, df1, df2)), "df": [df1, df2]}
+
+
 def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
     """Metrics from the raw runs (pure): per-outcome fits, Spearman correlations with T, train-loss
     check, equal-T grouping of the sharpness."""
-    import numpy as np
     from scipy.stats import spearmanr
 
     diverged = [{"lr": r["lr"], "batch_size": r["batch_size"], "seed": r["seed"]}
@@ -246,6 +267,18 @@ def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
         cell.setdefault((r["lr"], r["batch_size"]), []).append(v)
     within_cell = sum(float(((np.array(g) - np.mean(g)) ** 2).sum()) for g in cell.values())
     out["log_sharpness_within_same_lr_B_share"] = within_cell / total if total > 0 else float("nan")
+    out["log_sharpness_equal_T_f_test"] = _equal_T_f_test(within, within_cell, len(groups), len(cell), len(ls))
+    # paired view (every cell uses the same seeds, i.e. the same initialisations): RMS spread of log
+    # sharpness across cells of equal T for one seed, against the RMS spread across seeds in one cell
+    by_T_seed = {}
+    for r, v, k in zip(runs, ls, key):
+        by_T_seed.setdefault((k, r["seed"]), []).append(v)
+    paired = [float(np.std(g)) for g in by_T_seed.values() if len(g) > 1]
+    seeds = [float(np.std(g)) for g in cell.values() if len(g) > 1]
+    out["log_sharpness_rms_spread"] = {
+        "equal_T_same_seed": float(np.sqrt(np.mean(np.square(paired)))) if paired else float("nan"),
+        "same_lr_B_across_seeds": float(np.sqrt(np.mean(np.square(seeds)))) if seeds else float("nan"),
+    }
     # TF's breaking point: at the largest λ, the sharpness relative to smaller-λ runs of equal T
     top = lam == lam.max()
     dev_top = []
@@ -254,8 +287,20 @@ def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
         if np.any(same & ~top):
             dev_top.append(float(ls[same & top].mean() - ls[same & ~top].mean()))
     out["largest_lr_log_sharpness_offset_at_equal_T"] = dev_top
-    # medians per T (for plots)
+    # medians per T (for plots) and the test-loss optimum: is the fall with T monotone, or is there
+    # an optimal temperature inside the grid (RND's T*) beyond which test loss rises again?
     Tu = np.unique(T)
+    med = np.array([np.median(outcomes["test_loss"][T == t]) for t in Tu])
+    t_star = float(Tu[int(np.argmin(med))])
+    below, above = T <= t_star, T >= t_star
+    out["test_loss_optimum"] = {
+        "T_star_median": t_star,
+        "interior": bool(Tu[0] < t_star < Tu[-1]),
+        "spearman_below": _spearman(T[below], outcomes["test_loss"][below]),
+        "spearman_above": _spearman(T[above], outcomes["test_loss"][above]),
+        "relative_drop_to_T_star": float(1 - med.min() / med[0]),
+        "relative_rise_after_T_star": float(med[-1] / med.min() - 1),
+    }
     out["per_T"] = {
         "T": Tu.tolist(),
         "test_loss": [float(np.median(outcomes["test_loss"][T == t])) for t in Tu],
