@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run"]
+__all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run", "train_sgd", "sharpness"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,30 @@ def sharpness(model, loss_fn, X, y, *, iterations: int, generator) -> float:
     return lam
 
 
+def train_sgd(model, loss_fn, X, y, *, lr: float, batch_size: int, steps: int, generator) -> int | None:
+    """Plain minibatch SGD (sampling without replacement, reshuffled each epoch; ``batch_size ≥ n``
+    is full-batch gradient descent). Returns ``None``, or the step at which the loss became
+    non-finite (training stops there)."""
+    import torch
+
+    n = X.shape[0]
+    B = min(int(batch_size), n)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    perm, pos = torch.randperm(n, generator=generator, device=X.device), 0
+    for step in range(int(steps)):
+        if pos + B > n:
+            perm, pos = torch.randperm(n, generator=generator, device=X.device), 0
+        idx = perm[pos:pos + B]
+        pos += B
+        opt.zero_grad()
+        loss = loss_fn(model(X[idx]), y[idx])
+        if not torch.isfinite(loss):
+            return step
+        loss.backward()
+        opt.step()
+    return None
+
+
 def _train_one(config, lr, B, seed, data, dev, loss_fn):
     import torch
 
@@ -114,22 +138,11 @@ def _train_one(config, lr, B, seed, data, dev, loss_fn):
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
     model = _model(config.hidden, Xtr.shape[1], 10).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    n = Xtr.shape[0]
     steps = int(round(config.sde_time / lr))
-    perm, pos = torch.randperm(n, generator=gen, device=dev), 0
-    for step in range(steps):
-        if pos + B > n:
-            perm, pos = torch.randperm(n, generator=gen, device=dev), 0
-        idx = perm[pos:pos + B]
-        pos += B
-        opt.zero_grad()
-        loss = loss_fn(model(Xtr[idx]), ytr[idx])
-        if not torch.isfinite(loss):  # a data point of the scan (TF's breaking point), not a crash
-            return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "steps": steps,
-                    "diverged": True, "diverged_at_step": step}
-        loss.backward()
-        opt.step()
+    bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=steps, generator=gen)
+    if bad is not None:  # a data point of the scan (TF's breaking point), not a crash
+        return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "steps": steps,
+                "diverged": True, "diverged_at_step": bad}
     with torch.no_grad():
         out_tr, out_te = model(Xtr), model(Xte)
         res = {
