@@ -53,3 +53,16 @@ def test_temperature_scan_metrics_rederived_from_raw(path):
     cfg = config_from_dict(rec["config"])
     metrics = compare(cfg, predict(cfg), rec["raw"])
     assert json.loads(json.dumps(metrics)) == rec["metrics"]
+
+
+SHIFT = [p for p in RECORDS if read_record(p).get("experiment") == "shift_curvature"]
+
+
+@pytest.mark.parametrize("path", SHIFT, ids=[p.name for p in SHIFT])
+def test_shift_curvature_metrics_rederived_from_raw(path):
+    from validation.experiments.shift_curvature import compare, config_from_dict, predict
+
+    rec = read_record(path)
+    cfg = config_from_dict(rec["config"])
+    metrics = compare(cfg, predict(cfg), rec["raw"])
+    assert json.loads(json.dumps(metrics)) == rec["metrics"]

@@ -163,13 +163,6 @@ def symmetrised_quadratic_fit(alphas, values, centre: float, side: str, *, width
     return float(y0), float(kappa)
 
 
-def _spearman(x, y) -> dict:
-    from scipy.stats import spearmanr
-
-    r = spearmanr(x, y)
-    return {"rho": float(r.statistic), "p": float(r.pvalue)}
-
-
 def compare(config: ShiftCurvatureConfig, prediction: dict, raw: dict) -> dict:
     """Per-run fits and SC.eq3 errors; Spearman correlations with T (pure function of raw)."""
     rows = []
@@ -193,8 +186,10 @@ def compare(config: ShiftCurvatureConfig, prediction: dict, raw: dict) -> dict:
                      "shift_curvature_share": (0.5 * k_test) / (u_test_at_tr - u_test_min)
                      if u_test_at_tr != u_test_min else float("nan"),
                      "train_loss_at_train_min": r["train_loss_line"][i0]})
+    from validation.experiments.temperature_scan import spearman
+
     T = np.array([x["T"] for x in rows])
-    trends = {k: _spearman(T, [x[k] for x in rows]) for k in
+    trends = {k: spearman(T, [x[k] for x in rows]) for k in
               ("kappa_train", "kappa_test", "shift_curvature", "shift_norm", "test_loss_at_train_min")}
     errs = [x["eq3_relative_error"] for x in rows]
     local = [x["eq3_relative_error_local"] for x in rows]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run", "train_sgd", "sharpness"]
+__all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run", "train_sgd", "sharpness", "spearman"]
 
 
 @dataclass(frozen=True)
@@ -213,10 +213,12 @@ def _fit(ys, lam, bs):
             "r2_full": r2, "r2_log_T_only": r2_t, "slope_log_T": float(coef_t[1])}
 
 
-def _spearman(x, y) -> dict:
+def spearman(x, y) -> dict:
+    """Spearman rank correlation ``{"rho", "p", "n"}``; nan (no warning) for < 3 points or constant input."""
     from scipy.stats import spearmanr
 
-    if len(x) < 3 or np.ptp(x) == 0:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return {"rho": float("nan"), "p": float("nan"), "n": int(len(x))}
     r = spearmanr(x, y)
     return {"rho": float(r.statistic), "p": float(r.pvalue), "n": int(len(x))}
@@ -237,8 +239,6 @@ def _equal_T_f_test(ss_within_T: float, ss_within_cell: float, n_T: int, n_cells
 def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
     """Metrics from the raw runs (pure): per-outcome fits, Spearman correlations with T, train-loss
     check, equal-T grouping of the sharpness."""
-    from scipy.stats import spearmanr
-
     diverged = [{"lr": r["lr"], "batch_size": r["batch_size"], "seed": r["seed"]}
                 for r in raw["runs"] if r.get("diverged")]
     runs = [r for r in raw["runs"] if not r.get("diverged")]
@@ -255,9 +255,8 @@ def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
     }
     for name, y in outcomes.items():
         fit = _fit(y, lam, bs)
-        rho = spearmanr(T, y)
-        fit["spearman_T"] = float(rho.statistic)
-        fit["spearman_p"] = float(rho.pvalue)
+        rho = spearman(T, y)
+        fit["spearman_T"], fit["spearman_p"] = rho["rho"], rho["p"]
         # "only through T": b + c within 2 standard errors of 0, and log T alone explains ≥ 90 % of
         # what (log λ, log B) explain together
         fit["only_through_T"] = bool(abs(fit["b_plus_c"]) <= 2 * fit["se_b_plus_c"]
@@ -309,8 +308,8 @@ def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
     out["test_loss_optimum"] = {
         "T_star_median": t_star,
         "interior": bool(Tu[0] < t_star < Tu[-1]),
-        "spearman_below": _spearman(T[below], outcomes["test_loss"][below]),
-        "spearman_above": _spearman(T[above], outcomes["test_loss"][above]),
+        "spearman_below": spearman(T[below], outcomes["test_loss"][below]),
+        "spearman_above": spearman(T[above], outcomes["test_loss"][above]),
         "relative_drop_to_T_star": float(1 - med.min() / med[0]),
         "relative_rise_after_T_star": float(med[-1] / med.min() - 1),
     }
