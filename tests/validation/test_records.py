@@ -42,27 +42,54 @@ def test_write_record_is_atomic_and_validated(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-T_SCAN = [p for p in RECORDS if read_record(p).get("experiment") == "temperature_scan"]
+GRID_EXPERIMENTS = ("temperature_scan", "shift_curvature")
+GRID_RECORDS = [p for p in RECORDS if read_record(p).get("experiment") in GRID_EXPERIMENTS]
 
 
-@pytest.mark.parametrize("path", T_SCAN, ids=[p.name for p in T_SCAN])
-def test_temperature_scan_metrics_rederived_from_raw(path):
-    from validation.experiments.temperature_scan import compare, config_from_dict, predict
+@pytest.mark.parametrize("path", GRID_RECORDS, ids=[p.name for p in GRID_RECORDS])
+def test_grid_experiment_metrics_rederived_from_raw(path):
+    import importlib
 
     rec = read_record(path)
-    cfg = config_from_dict(rec["config"])
-    metrics = compare(cfg, predict(cfg), rec["raw"])
+    module = importlib.import_module(f"validation.experiments.{rec['experiment']}")
+    cfg = module.config_from_dict(rec["config"])
+    metrics = module.compare(cfg, module.predict(cfg), rec["raw"])
     assert json.loads(json.dumps(metrics)) == rec["metrics"]
 
 
-SHIFT = [p for p in RECORDS if read_record(p).get("experiment") == "shift_curvature"]
+def test_committed_or_live_falls_back_to_the_small_run():
+    import types
+
+    from validation.experiments import committed_or_live
+
+    calls = []
+
+    def run(cfg, device):
+        calls.append((cfg, device))
+        return {"metrics": {"x": 1}}
+
+    mod = types.SimpleNamespace(SMALL="small-config", run=run)
+    rec, cfg, metrics, source = committed_or_live(mod, "no_such_record.json")
+    assert calls == [("small-config", "cpu")]
+    assert cfg == "small-config" and metrics == {"x": 1} and "live" in source
 
 
-@pytest.mark.parametrize("path", SHIFT, ids=[p.name for p in SHIFT])
-def test_shift_curvature_metrics_rederived_from_raw(path):
-    from validation.experiments.shift_curvature import compare, config_from_dict, predict
+def test_experiment_command_line_runs_small_or_full(tmp_path, capsys):
+    from validation.experiments import experiment_main
 
-    rec = read_record(path)
-    cfg = config_from_dict(rec["config"])
-    metrics = compare(cfg, predict(cfg), rec["raw"])
-    assert json.loads(json.dumps(metrics)) == rec["metrics"]
+    seen = []
+
+    def run(cfg, device, out, progress):
+        seen.append((cfg, device, out, progress))
+        return {"metrics": cfg}
+
+    args = ["--out", str(tmp_path / "r.json"), "--small"]
+    assert experiment_main(args, description="d", run=run, small="S", full="F",
+                           summary=lambda rec: [f"ran {rec['metrics']}"]) == 0
+    assert seen[-1] == ("S", "auto", str(tmp_path / "r.json"), True)
+    assert "ran S" in capsys.readouterr().out
+    experiment_main(["--out", "x.json", "--device", "cpu"], description="d", run=run, small="S", full="F",
+                    summary=lambda rec: [])
+    assert seen[-1][:2] == ("F", "cpu")
+    with pytest.raises(SystemExit):
+        experiment_main([], description="d", run=run, small="S", full="F", summary=lambda rec: [])

@@ -26,21 +26,13 @@ def _small_record():
 
 @functools.lru_cache(maxsize=1)
 def _evidence():
-    from validation.experiments.shift_curvature import compare, config_from_dict, predict
-    from validation.records import DATA_DIR, read_record
+    """(metrics deciding the verdict, their source, live small metrics, config as a dict)."""
+    import dataclasses
 
-    live = _small_record()
-    path = DATA_DIR / RECORD
-    if not path.exists():
-        return live["metrics"], SMALL_NAME, live["metrics"], live["config"]
-    rec = read_record(path)
-    cfg = config_from_dict(rec["config"])
-    src = (f"record {RECORD} ({len(rec['raw']['runs'])} runs, {rec['provenance']['device']}, "
-           f"commit {rec['provenance']['git_commit'][:10]})")
-    return compare(cfg, predict(cfg), rec["raw"]), src, live["metrics"], rec["config"]
+    from validation.experiments import committed_or_live, shift_curvature
 
-
-SMALL_NAME = "live small run (no committed record)"
+    _, cfg, metrics, source = committed_or_live(shift_curvature, RECORD)
+    return metrics, source, _small_record()["metrics"], dataclasses.asdict(cfg)
 
 
 @check("SC.fig1-3")

@@ -26,19 +26,10 @@ def _small_record():
 @functools.lru_cache(maxsize=1)
 def _evidence():
     """(metrics deciding the verdict, their source, live small metrics)."""
-    from validation.experiments.temperature_scan import compare, config_from_dict, predict
-    from validation.records import DATA_DIR, read_record
+    from validation.experiments import committed_or_live, temperature_scan
 
-    live = _small_record()["metrics"]
-    path = DATA_DIR / RECORD
-    if not path.exists():
-        return live, "live small run (no committed record)", live
-    rec = read_record(path)
-    cfg = config_from_dict(rec["config"])
-    metrics = compare(cfg, predict(cfg), rec["raw"])
-    src = (f"record {RECORD} ({metrics['n_runs']} runs, {rec['provenance']['device']}, "
-           f"commit {rec['provenance']['git_commit'][:10]})")
-    return metrics, src, live
+    _, _, metrics, source = committed_or_live(temperature_scan, RECORD)
+    return metrics, source, _small_record()["metrics"]
 
 
 def _fit_summary(fit):

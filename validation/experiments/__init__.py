@@ -33,3 +33,42 @@ def run_experiment(name: str, claims, config, *, measure, predict, compare, devi
     if out is not None:
         write_record(record, out)
     return record
+
+
+def committed_or_live(module, record_name: str):
+    """Evidence for a ledger check or report section of an experiment ``module`` (which has
+    ``SMALL``, ``run``, ``predict``, ``compare`` and ``config_from_dict``).
+
+    Returns ``(record, config, metrics, source)``: the committed record ``validation/data/<record_name>``
+    with its metrics re-derived from the raw runs by ``module.compare``, or, when there is no such
+    record, the small version run live on CPU.
+    """
+    from validation.records import DATA_DIR, read_record
+
+    path = DATA_DIR / record_name
+    if not path.exists():
+        rec = module.run(module.SMALL, device="cpu")
+        return rec, module.SMALL, rec["metrics"], "live small run (no committed record)"
+    rec = read_record(path)
+    cfg = module.config_from_dict(rec["config"])
+    prov = rec["provenance"]
+    n = len(rec["raw"].get("runs", []))
+    source = (f"record {record_name} ({n} runs, {prov['device']}, commit {prov['git_commit'][:10]}, "
+              f"{prov['wall_time_s']:.0f} s)")
+    return rec, cfg, module.compare(cfg, module.predict(cfg), rec["raw"]), source
+
+
+def experiment_main(argv, *, description: str, run, small, full, summary) -> int:
+    """The command line of an experiment module: ``--out PATH [--device D] [--small]``; runs
+    ``full`` (or ``small``), writes the record and prints ``summary(record)``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--out", required=True, help="where to write the JSON record")
+    ap.add_argument("--device", default="auto", help="torch device (auto: CUDA if present, else CPU)")
+    ap.add_argument("--small", action="store_true", help="the small live version")
+    a = ap.parse_args(argv)
+    rec = run(small if a.small else full, a.device, a.out, progress=True)
+    for line in summary(rec):
+        print(line)
+    return 0

@@ -25,7 +25,6 @@ escape iteration = first step at which some coordinate leaves.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 from dataclasses import dataclass
@@ -256,20 +255,19 @@ def config_from_dict(d: dict) -> EscapeRatesConfig:
     return EscapeRatesConfig(**d)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--small", action="store_true", help="the small live version (1-D)")
-    a = ap.parse_args(argv)
-    rec = run(SMALL if a.small else FULL, a.device, a.out, progress=True)
+def _summary(rec):
     for name, m in rec["metrics"]["sweeps"].items():
-        print(name, {"r": round(m["measured"]["pearson_r"], 4), "slope": round(m["measured"]["slope"], 4),
-                     "r_2/3": round(m["pearson_r_two_thirds_power"], 4),
-                     "pred_slope": round(m["predicted"]["slope"], 4),
-                     "log10 ratio": [round(v, 2) for v in m["log10_ratio_measured_over_predicted"]]})
-    return 0
+        yield f"{name} " + str({"r": round(m["measured"]["pearson_r"], 4), "slope": round(m["measured"]["slope"], 4),
+                               "r_2/3": round(m["pearson_r_two_thirds_power"], 4),
+                               "pred_slope": round(m["predicted"]["slope"], 4),
+                               "log10 ratio": [round(v, 2) for v in m["log10_ratio_measured_over_predicted"]]})
 
+
+def main(argv=None) -> int:
+    from validation.experiments import experiment_main
+
+    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
+                           full=FULL, summary=_summary)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,7 +18,6 @@ full version and writes a record; the ledger check runs a small version live.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass, field
 
@@ -248,17 +247,16 @@ def config_from_dict(d: dict) -> GradientNoiseConfig:
     return GradientNoiseConfig(**d)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--small", action="store_true", help="the small live version")
-    a = ap.parse_args(argv)
-    rec = run(SMALL if a.small else GradientNoiseConfig(), a.device, a.out, progress=True)
+def _summary(rec):
     for name, m in rec["metrics"].items():
-        print(name, {k: m[k] for k in ("ks_norm_distance", "kurtosis_median_abs_z")})
-    return 0
+        yield f"{name} {({k: m[k] for k in ('ks_norm_distance', 'kurtosis_median_abs_z')})}"
 
+
+def main(argv=None) -> int:
+    from validation.experiments import experiment_main
+
+    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
+                           full=GradientNoiseConfig(), summary=_summary)
 
 if __name__ == "__main__":
     raise SystemExit(main())

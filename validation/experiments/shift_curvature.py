@@ -25,7 +25,6 @@ runs the full version; the ledger check re-derives the metrics of that record an
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,18 +214,17 @@ def config_from_dict(d: dict) -> ShiftCurvatureConfig:
     return ShiftCurvatureConfig(**d)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--small", action="store_true", help="the small live version")
-    a = ap.parse_args(argv)
-    rec = run(SMALL if a.small else ShiftCurvatureConfig(), a.device, a.out, progress=True)
+def _summary(rec):
     m = rec["metrics"]
-    print("trends", m["trends"])
-    print("SC.eq3 median/max relative error", m["eq3_median_relative_error"], m["eq3_max_relative_error"])
-    return 0
+    yield f"trends {m['trends']}"
+    yield f"SC.eq3 median/max relative error {m['eq3_median_relative_error']} {m['eq3_max_relative_error']}"
 
+
+def main(argv=None) -> int:
+    from validation.experiments import experiment_main
+
+    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
+                           full=ShiftCurvatureConfig(), summary=_summary)
 
 if __name__ == "__main__":
     raise SystemExit(main())

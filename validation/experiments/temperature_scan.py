@@ -24,7 +24,6 @@ runs the full version; the ledger checks run :data:`SMALL` live.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 
@@ -338,19 +337,18 @@ def config_from_dict(d: dict) -> TemperatureScanConfig:
     return TemperatureScanConfig(**d)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--small", action="store_true", help="the small live version")
-    a = ap.parse_args(argv)
-    rec = run(SMALL if a.small else TemperatureScanConfig(), a.device, a.out, progress=True)
+def _summary(rec):
     m = rec["metrics"]
     for name in ("test_loss", "log_sharpness"):
-        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in m[name].items()})
-    print("max train loss", m["max_train_loss"])
-    return 0
+        yield name + " " + str({k: round(v, 4) if isinstance(v, float) else v for k, v in m[name].items()})
+    yield f"max train loss {m['max_train_loss']}"
 
+
+def main(argv=None) -> int:
+    from validation.experiments import experiment_main
+
+    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
+                           full=TemperatureScanConfig(), summary=_summary)
 
 if __name__ == "__main__":
     raise SystemExit(main())

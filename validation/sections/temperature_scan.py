@@ -45,23 +45,12 @@ def _figure(runs: list[dict], path: Path) -> None:
 
 def build(outdir: Path) -> str:
     from validation.checks.temperature_scan import RECORD
-    from validation.experiments.temperature_scan import SMALL, compare, config_from_dict, predict, run
-    from validation.records import DATA_DIR, read_record
+    from validation.experiments import committed_or_live, temperature_scan
 
     outdir = Path(outdir)
     figdir = outdir / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
-    path = DATA_DIR / RECORD
-    if path.exists():
-        rec = read_record(path)
-        cfg = config_from_dict(rec["config"])
-        m = compare(cfg, predict(cfg), rec["raw"])
-        src = (f"committed record `validation/data/{RECORD}` ({rec['provenance']['device']}, "
-               f"commit {rec['provenance']['git_commit'][:10]}, {rec['provenance']['wall_time_s']:.0f} s)")
-    else:
-        rec = run(SMALL, device="cpu")
-        cfg, m = SMALL, rec["metrics"]
-        src = "the small live run (no committed record)"
+    rec, cfg, m, src = committed_or_live(temperature_scan, RECORD)
     _figure(rec["raw"]["runs"], figdir / "temperature_scan.png")
     lines = [
         f"A 3-layer tanh MLP ({cfg.hidden} hidden units) on {cfg.n_train} `digits` images, trained by plain "
