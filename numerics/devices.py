@@ -1,9 +1,10 @@
 """Torch device selection: ``device="auto"`` means CUDA when present, else CPU (and say so)."""
 from __future__ import annotations
 
+import contextlib
 import warnings
 
-__all__ = ["resolve_device", "DeviceFallbackWarning", "device_description"]
+__all__ = ["resolve_device", "DeviceFallbackWarning", "device_description", "cpu_threads"]
 
 
 class DeviceFallbackWarning(UserWarning):
@@ -43,3 +44,23 @@ def device_description(dev) -> str:
     import platform
 
     return f"cpu ({platform.processor() or platform.machine()})"
+
+
+@contextlib.contextmanager
+def cpu_threads(dev, n: int = 1):
+    """Run tiny-model CPU work with ``n`` intra-op threads (restored afterwards); a no-op on GPU.
+
+    Small MLPs gain nothing from intra-op threads, and under ``pytest -n 2`` on two cores the default
+    thread pools of both workers oversubscribe the machine; one thread per process avoids that.
+    """
+    import torch
+
+    if resolve_device(dev).type != "cpu":
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

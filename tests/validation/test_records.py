@@ -42,7 +42,7 @@ def test_write_record_is_atomic_and_validated(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-GRID_EXPERIMENTS = ("temperature_scan", "shift_curvature")
+GRID_EXPERIMENTS = ("temperature_scan", "shift_curvature", "memorization")
 GRID_RECORDS = [p for p in RECORDS if read_record(p).get("experiment") in GRID_EXPERIMENTS]
 
 

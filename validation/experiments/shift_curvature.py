@@ -121,7 +121,7 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
 
     import torch
 
-    from numerics.devices import device_description, resolve_device
+    from numerics.devices import cpu_threads, device_description, resolve_device
     from validation.experiments.temperature_scan import _data
 
     dev = resolve_device(device)
@@ -132,7 +132,8 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
         from tqdm.auto import tqdm
 
         grid = tqdm(grid, desc="(T, seed)", unit="run")
-    runs = [_one(config, T, s, data, dev, loss_fn) for T, s in grid]
+    with cpu_threads(dev):
+        runs = [_one(config, T, s, data, dev, loss_fn) for T, s in grid]
     return {"device": device_description(dev), "n_train": config.n_train, "n_test": int(data[2].shape[0]),
             "runs": runs}
 

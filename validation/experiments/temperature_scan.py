@@ -160,7 +160,7 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
 
     import torch
 
-    from numerics.devices import device_description, resolve_device
+    from numerics.devices import cpu_threads, device_description, resolve_device
 
     dev = resolve_device(device)
     data = tuple(t.to(dev) for t in _data(config))
@@ -170,7 +170,8 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
         from tqdm.auto import tqdm
 
         grid = tqdm(grid, desc="(λ, B, seed)", unit="run")
-    runs = [_train_one(config, lr, B, s, data, dev, loss_fn) for lr, B, s in grid]
+    with cpu_threads(dev):
+        runs = [_train_one(config, lr, B, s, data, dev, loss_fn) for lr, B, s in grid]
     return {"device": device_description(dev), "n_train": config.n_train,
             "n_test": int(data[2].shape[0]), "runs": runs}
 

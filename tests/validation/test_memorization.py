@@ -1,0 +1,53 @@
+"""validation.experiments.memorization: config checks, crossing interpolation, the pure comparison."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from validation.experiments.memorization import MemorizationConfig, accuracy_at_level, compare, predict
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="label_noise"):
+        MemorizationConfig(label_noise=1.0)
+    with pytest.raises(ValueError, match="dividing n_train"):
+        MemorizationConfig(batch_sizes=(7,))
+    with pytest.raises(ValueError, match="levels"):
+        MemorizationConfig(levels=(1.5,))
+
+
+def test_accuracy_at_level_interpolates_the_first_crossing():
+    train = [0.5, 0.7, 0.9, 0.8, 0.95]
+    val = [0.4, 0.6, 0.8, 0.7, 0.9]
+    assert accuracy_at_level(train, val, 0.8) == pytest.approx(0.7)
+    assert accuracy_at_level(train, val, 0.5) == pytest.approx(0.4)
+    assert accuracy_at_level(train, val, 0.99) is None
+
+
+def _raw(val_gain_per_T):
+    runs = []
+    for lr, B, s in itertools.product((0.05, 0.1, 0.2), (8, 16, 32), (0, 1)):
+        T = lr / B
+        train = [0.5 + 0.05 * k for k in range(10)]
+        val = [0.6 + val_gain_per_T * T - 0.001 * k + 0.0001 * s for k in range(10)]
+        runs.append({"lr": lr, "batch_size": B, "seed": s, "T": T, "diverged": False,
+                     "curve": {"epoch": list(range(10)), "train_accuracy": train, "val_accuracy": val,
+                               "random_fitted": [0.1] * 10}})
+    runs.append({"lr": 1.0, "batch_size": 8, "seed": 0, "T": 0.125, "diverged": True, "curve": {}})
+    return {"device": "test", "runs": runs}
+
+
+CFG = MemorizationConfig(learning_rates=(0.05, 0.1, 0.2), batch_sizes=(8, 16, 32), levels=(0.7, 0.9, 0.99))
+
+
+def test_higher_T_better_at_equal_memorisation_is_detected():
+    m = compare(CFG, predict(CFG), _raw(2.0))
+    assert m["per_level"]["0.7"]["rho"] > 0.9 and m["per_level"]["0.7"]["p"] < 1e-3
+    assert m["per_level"]["0.99"]["n_reached"] == 0
+    assert m["diverged_runs"] == [{"lr": 1.0, "batch_size": 8, "seed": 0}]
+
+
+def test_no_T_effect_gives_no_correlation():
+    m = compare(CFG, predict(CFG), _raw(0.0))
+    assert abs(m["per_level"]["0.9"]["rho"]) < 0.5

@@ -1,0 +1,202 @@
+"""TF.4.3 on a real network: with part of the training labels replaced by random ones, does SGD with
+a higher η/S (= T = λ/B) generalise better at the same level of memorisation?
+
+- **measure** (PyTorch), TF §4.3 on a small scale: an MLP on a ``digits`` training subset in which a
+  fraction ``label_noise`` of the labels is replaced by uniformly random classes, trained by plain
+  SGD for every (λ, B) of a grid and several seeds for the same number of epochs; every
+  ``eval_every`` epochs the accuracy on the noisy training set (TF's memorisation axis), the share of
+  random-label samples fitted, and the accuracy on held-out clean data are recorded.
+- **predict** (TF §4.3, TF Thm 1–2: higher η/S prefers wider minima): at equal training accuracy,
+  validation accuracy rises with T.
+- **compare** (pure): for each memorisation level m, every run's validation accuracy when its
+  training accuracy first reaches m (linear interpolation between checkpoints; runs that never
+  reach m are left out and counted), and the Spearman correlation of that accuracy with T.
+
+``python -m validation.experiments.memorization --out validation/data/memorization_cpu.json`` runs
+the full version; the ledger check re-derives that record's metrics and runs :data:`SMALL` live.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MemorizationConfig", "SMALL", "measure", "predict", "compare", "run", "accuracy_at_level"]
+
+
+@dataclass(frozen=True)
+class MemorizationConfig:
+    learning_rates: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)
+    batch_sizes: tuple[int, ...] = (8, 16, 32, 64)
+    seeds: tuple[int, ...] = (0, 1)
+    n_train: int = 512
+    label_noise: float = 0.25
+    hidden: int = 64
+    epochs: int = 100
+    eval_every: int = 2  # epochs between checkpoints
+    levels: tuple[float, ...] = (0.8, 0.85, 0.9)  # training accuracy on the noisy set
+    min_runs: int = 8  # fewest runs reaching a level for its correlation to count
+    seed: int = 0
+
+    def __post_init__(self):
+        if not (0 < self.label_noise < 1):
+            raise ValueError(f"label_noise must be in (0, 1); got {self.label_noise}")
+        if any(not (lr > 0) for lr in self.learning_rates) or not self.learning_rates:
+            raise ValueError(f"learning_rates must be > 0; got {self.learning_rates}")
+        if any(int(b) != b or b < 1 or self.n_train % b for b in self.batch_sizes) or not self.batch_sizes:
+            raise ValueError(f"batch_sizes must be integers dividing n_train = {self.n_train}; got {self.batch_sizes}")
+        if any(not (0 < m <= 1) for m in self.levels) or not self.levels:
+            raise ValueError(f"levels must be training accuracies in (0, 1]; got {self.levels}")
+        if self.epochs < 1 or self.eval_every < 1:
+            raise ValueError("epochs and eval_every must be ≥ 1")
+
+
+#: the small version the ledger check runs live on CPU
+SMALL = MemorizationConfig(learning_rates=(0.05, 0.2), batch_sizes=(8, 32), seeds=(0,), n_train=256,
+                           hidden=48, epochs=60, eval_every=3, levels=(0.85,), min_runs=4)
+
+
+def _noisy_data(config: MemorizationConfig):
+    import torch
+
+    from validation.experiments.temperature_scan import _data
+
+    Xtr, ytr, Xva, yva = _data(config)
+    g = torch.Generator().manual_seed(10_000 + config.seed)
+    n = Xtr.shape[0]
+    k = int(round(config.label_noise * n))
+    noisy = torch.randperm(n, generator=g)[:k]
+    y_noisy = ytr.clone()
+    y_noisy[noisy] = torch.randint(0, 10, (k,), generator=g)
+    is_random = torch.zeros(n, dtype=torch.bool)
+    is_random[noisy] = True
+    return Xtr, y_noisy, is_random, Xva, yva
+
+
+def _one(config, lr, B, seed, data, dev, loss_fn):
+    import torch
+
+    from validation.experiments.temperature_scan import _model, train_sgd
+
+    Xtr, ytr, is_random, Xva, yva = data
+    torch.manual_seed(1000 * config.seed + seed)
+    gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
+    model = _model(config.hidden, Xtr.shape[1], 10).to(dev)
+    steps_per_eval = config.eval_every * Xtr.shape[0] // B
+    curve = {"epoch": [], "train_accuracy": [], "random_fitted": [], "val_accuracy": []}
+    for e in range(0, config.epochs + 1, config.eval_every):
+        if e:
+            bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=steps_per_eval, generator=gen)
+            if bad is not None:
+                return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "diverged": True, "curve": curve}
+        with torch.no_grad():
+            hit = model(Xtr).argmax(1) == ytr
+            curve["epoch"].append(e)
+            curve["train_accuracy"].append(float(hit.double().mean()))
+            curve["random_fitted"].append(float(hit[is_random].double().mean()))
+            curve["val_accuracy"].append(float((model(Xva).argmax(1) == yva).double().mean()))
+    return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "diverged": False, "curve": curve}
+
+
+def measure(config: MemorizationConfig, device="auto", *, progress: bool = False) -> dict:
+    """Learning curves of every (λ, B, seed) on the partly random-labelled training set."""
+    import itertools
+
+    import torch
+
+    from numerics.devices import cpu_threads, device_description, resolve_device
+
+    dev = resolve_device(device)
+    data = tuple(t.to(dev) for t in _noisy_data(config))
+    loss_fn = torch.nn.functional.cross_entropy
+    grid = list(itertools.product(config.learning_rates, config.batch_sizes, config.seeds))
+    if progress:
+        from tqdm.auto import tqdm
+
+        grid = tqdm(grid, desc="(λ, B, seed)", unit="run")
+    with cpu_threads(dev):
+        runs = [_one(config, lr, B, s, data, dev, loss_fn) for lr, B, s in grid]
+    return {"device": device_description(dev), "n_train": config.n_train, "n_random_labels":
+            int(data[2].sum()), "n_val": int(data[3].shape[0]), "runs": runs}
+
+
+def predict(config: MemorizationConfig, raw: dict | None = None) -> dict:
+    return {"at_equal_memorisation": "validation accuracy increases with T = η/S (TF §4.3)"}
+
+
+def accuracy_at_level(train_acc, val_acc, level: float) -> float | None:
+    """Validation accuracy when the training accuracy first reaches ``level`` (linear interpolation
+    between the two checkpoints around the crossing); ``None`` if it never does."""
+    tr = np.asarray(train_acc, dtype=float)
+    va = np.asarray(val_acc, dtype=float)
+    above = np.nonzero(tr >= level)[0]
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0 or tr[i] == tr[i - 1]:
+        return float(va[i])
+    w = (level - tr[i - 1]) / (tr[i] - tr[i - 1])
+    return float(va[i - 1] + w * (va[i] - va[i - 1]))
+
+
+def compare(config: MemorizationConfig, prediction: dict, raw: dict) -> dict:
+    """Per level: validation accuracy at equal memorisation against T (pure function of raw)."""
+    from validation.experiments.temperature_scan import spearman
+
+    runs = [r for r in raw["runs"] if not r["diverged"]]
+    per_level = {}
+    for m in config.levels:
+        pts = [(r["T"], accuracy_at_level(r["curve"]["train_accuracy"], r["curve"]["val_accuracy"], m))
+               for r in runs]
+        reached = [(T, v) for T, v in pts if v is not None]
+        entry = {"n_reached": len(reached), "n_runs": len(runs)}
+        if reached:
+            T, v = map(np.asarray, zip(*reached))
+            entry.update(spearman(T, v))
+            entry["val_accuracy_by_T"] = {f"{t:.6g}": float(np.median(v[T == t])) for t in np.unique(T)}
+        per_level[f"{m:g}"] = entry
+    final = {
+        "train_accuracy": [r["curve"]["train_accuracy"][-1] for r in runs],
+        "val_accuracy": [r["curve"]["val_accuracy"][-1] for r in runs],
+        "random_fitted": [r["curve"]["random_fitted"][-1] for r in runs],
+        "T": [r["T"] for r in runs],
+    }
+    return {"per_level": per_level, "min_runs": config.min_runs, "final": final,
+            "final_val_spearman_T": spearman(final["T"], final["val_accuracy"]),
+            "final_random_fitted_spearman_T": spearman(final["T"], final["random_fitted"]),
+            "diverged_runs": [{"lr": r["lr"], "batch_size": r["batch_size"], "seed": r["seed"]}
+                              for r in raw["runs"] if r["diverged"]]}
+
+
+def run(config: MemorizationConfig = MemorizationConfig(), device="auto", out=None, *,
+        progress: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given."""
+    from validation.experiments import run_experiment
+
+    return run_experiment("memorization", ["TF.4.3"], config, measure=measure, predict=predict,
+                          compare=compare, device=device, out=out, progress=progress)
+
+
+def config_from_dict(d: dict) -> MemorizationConfig:
+    d = dict(d)
+    for k in ("learning_rates", "batch_sizes", "seeds", "levels"):
+        d[k] = tuple(d[k])
+    return MemorizationConfig(**d)
+
+
+def _summary(rec):
+    m = rec["metrics"]
+    for level, e in m["per_level"].items():
+        yield f"level {level}: {e}"
+    yield f"final: val vs T {m['final_val_spearman_T']}, random fitted vs T {m['final_random_fitted_spearman_T']}"
+
+
+def main(argv=None) -> int:
+    from validation.experiments import experiment_main
+
+    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
+                           full=MemorizationConfig(), summary=_summary)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
