@@ -72,3 +72,17 @@ def experiment_main(argv, *, description: str, run, small, full, summary) -> int
     for line in summary(rec):
         print(line)
     return 0
+
+
+def map_runs(one, items, *, dev, desc: str, progress: bool = False) -> list:
+    """``[one(*item) for item in items]`` with a progress bar when asked, CPU work single-threaded
+    (:func:`numerics.devices.cpu_threads`) — the loop over a grid of training runs."""
+    from numerics.devices import cpu_threads
+
+    items = list(items)
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc=desc, unit="run")
+    with cpu_threads(dev):
+        return [one(*item) for item in items]

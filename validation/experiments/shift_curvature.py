@@ -121,19 +121,16 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
 
     import torch
 
-    from numerics.devices import cpu_threads, device_description, resolve_device
+    from numerics.devices import device_description, resolve_device
+    from validation.experiments import map_runs
     from validation.experiments.temperature_scan import _data
 
     dev = resolve_device(device)
     data = tuple(t.to(dev) for t in _data(config))
     loss_fn = torch.nn.functional.cross_entropy
-    grid = list(itertools.product(config.temperatures, config.seeds))
-    if progress:
-        from tqdm.auto import tqdm
-
-        grid = tqdm(grid, desc="(T, seed)", unit="run")
-    with cpu_threads(dev):
-        runs = [_one(config, T, s, data, dev, loss_fn) for T, s in grid]
+    grid = itertools.product(config.temperatures, config.seeds)
+    runs = map_runs(lambda T, s: _one(config, T, s, data, dev, loss_fn), grid, dev=dev,
+                    desc="(T, seed)", progress=progress)
     return {"device": device_description(dev), "n_train": config.n_train, "n_test": int(data[2].shape[0]),
             "runs": runs}
 

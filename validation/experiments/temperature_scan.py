@@ -160,18 +160,15 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
 
     import torch
 
-    from numerics.devices import cpu_threads, device_description, resolve_device
+    from numerics.devices import device_description, resolve_device
+    from validation.experiments import map_runs
 
     dev = resolve_device(device)
     data = tuple(t.to(dev) for t in _data(config))
     loss_fn = torch.nn.functional.cross_entropy
-    grid = list(itertools.product(config.learning_rates, config.batch_sizes, config.seeds))
-    if progress:
-        from tqdm.auto import tqdm
-
-        grid = tqdm(grid, desc="(λ, B, seed)", unit="run")
-    with cpu_threads(dev):
-        runs = [_train_one(config, lr, B, s, data, dev, loss_fn) for lr, B, s in grid]
+    grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
+    runs = map_runs(lambda lr, B, s: _train_one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
+                    desc="(λ, B, seed)", progress=progress)
     return {"device": device_description(dev), "n_train": config.n_train,
             "n_test": int(data[2].shape[0]), "runs": runs}
 

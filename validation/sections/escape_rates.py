@@ -47,6 +47,8 @@ def _figure(rec: dict, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
+
     recs = _records()
     if not recs:
         return "_No DT.sec4 record in validation/data yet._"
@@ -76,8 +78,7 @@ def build(outdir: Path) -> str:
                          f"{m['pearson_r_two_thirds_power']:.4f} | {m['predicted']['slope']:.4g} | {ratio} |")
         lines += ["", f"All three sweeps linear with r > {met['pearson_tolerance']}: "
                       f"**{met['all_linear']}** (DT.sec4)."]
-        fig_path = Path(outdir) / "figures" / f"{path.stem}.png"
-        fig_path.parent.mkdir(parents=True, exist_ok=True)
+        fig_path = figures_dir(outdir) / f"{path.stem}.png"
         _figure(rec, fig_path)
         lines += ["", f"![escape rates](figures/{fig_path.name})", ""]
     lines += [

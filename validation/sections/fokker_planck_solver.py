@@ -52,6 +52,7 @@ def _figure(res_curl: dict, res_zero: dict, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
     from validation.checks.fokker_planck_solver import (
         ZERO_CURL_TOLERANCE,
         fplanck_comparisons,
@@ -59,9 +60,7 @@ def build(outdir: Path) -> str:
         zero_curl_case,
     )
 
-    outdir = Path(outdir)
-    figdir = outdir / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
+    figdir = figures_dir(outdir)
     zero = zero_curl_case(cells=120)
     zero_coarse = zero_curl_case(cells=60)
     order = float(np.log2(zero_coarse["l1"] / zero["l1"]))

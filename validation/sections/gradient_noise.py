@@ -14,6 +14,8 @@ def _records():
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +52,7 @@ def build(outdir: Path) -> str:
         for ax in axes:
             ax.legend(fontsize=7)
         fig.tight_layout()
-        fig_path = Path(outdir) / "figures" / f"{path.stem}.png"
+        fig_path = figures_dir(outdir) / f"{path.stem}.png"
         fig.savefig(fig_path, dpi=110)
         plt.close(fig)
         lines += ["", f"![gradient noise](figures/{fig_path.name})", ""]

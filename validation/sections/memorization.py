@@ -48,12 +48,11 @@ def _figure(raw: dict, metrics: dict, levels, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
     from validation.checks.memorization import RECORD
     from validation.experiments import committed_or_live, memorization
 
-    outdir = Path(outdir)
-    figdir = outdir / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
+    figdir = figures_dir(outdir)
     rec, cfg, m, src = committed_or_live(memorization, RECORD)
     _figure(rec["raw"], m, cfg.levels, figdir / "memorization.png")
     lines = [

@@ -61,12 +61,11 @@ def _figure(raw: dict, metrics: dict, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
     from validation.checks.shift_curvature import RECORD
     from validation.experiments import committed_or_live, shift_curvature
 
-    outdir = Path(outdir)
-    figdir = outdir / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
+    figdir = figures_dir(outdir)
     rec, cfg, m, src = committed_or_live(shift_curvature, RECORD)
     _figure(rec["raw"], m, figdir / "shift_curvature.png")
     tr = m["trends"]

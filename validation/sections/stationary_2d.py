@@ -57,11 +57,10 @@ def _figure(res: dict, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
     from validation.checks.laplace_2d import GRID_TOLERANCE, laplace_2d_sweep
 
-    outdir = Path(outdir)
-    figdir = outdir / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
+    figdir = figures_dir(outdir)
     res = laplace_2d_sweep()
     _figure(res, figdir / "stationary_2d.png")
     sw = res["sweep"]

@@ -21,11 +21,10 @@ def _fmt(x, digits=4):
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
     from validation import reproductions as R
 
-    outdir = Path(outdir)
-    figdir = outdir / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
+    figdir = figures_dir(outdir)
     lines = [
         "Published parameter tables (end of RND App. H and SC App. G) through the exact stationary density "
         "ρ ∝ exp(−2U_train/(T D)) (SC.eq5, D = 1) on [−3, 3]; basins between the local maxima of the train "

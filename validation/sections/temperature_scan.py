@@ -44,12 +44,11 @@ def _figure(runs: list[dict], path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.sections import figures_dir
     from validation.checks.temperature_scan import RECORD
     from validation.experiments import committed_or_live, temperature_scan
 
-    outdir = Path(outdir)
-    figdir = outdir / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
+    figdir = figures_dir(outdir)
     rec, cfg, m, src = committed_or_live(temperature_scan, RECORD)
     _figure(rec["raw"]["runs"], figdir / "temperature_scan.png")
     lines = [
