@@ -7,27 +7,17 @@ run alone decides.
 """
 from __future__ import annotations
 
-import functools
-
 from validation.ledger import Verdict, check
 
 RECORD = "memorization_cpu.json"
 P_VALUE = 0.01
 
 
-@functools.lru_cache(maxsize=1)
-def _small_record():
-    from validation.experiments.memorization import SMALL, run
-
-    return run(SMALL, device="cpu")
-
-
 @check("TF.4.3")
 def equal_memorisation_generalises_better_at_high_T():
-    from validation.experiments import committed_or_live, memorization
+    from validation.experiments import ledger_evidence
 
-    _, cfg, m, source = committed_or_live(memorization, RECORD)
-    live = _small_record()["metrics"]
+    cfg, m, source, live = ledger_evidence("validation.experiments.memorization", RECORD)
     usable = {lv: e for lv, e in m["per_level"].items() if e["n_reached"] >= m["min_runs"]}
     ok = bool(usable) and all(e["rho"] > 0 and e["p"] < P_VALUE for e in usable.values())
     def peak(e):

@@ -8,8 +8,6 @@ live run alone decides.
 """
 from __future__ import annotations
 
-import functools
-
 from validation.ledger import Verdict, check
 
 RECORD = "shift_curvature_cpu.json"
@@ -17,27 +15,11 @@ P_VALUE = 0.01
 TRENDS = ("kappa_train", "kappa_test", "shift_curvature")
 
 
-@functools.lru_cache(maxsize=1)
-def _small_record():
-    from validation.experiments.shift_curvature import SMALL, run
-
-    return run(SMALL, device="cpu")
-
-
-@functools.lru_cache(maxsize=1)
-def _evidence():
-    """(metrics deciding the verdict, their source, live small metrics, config as a dict)."""
-    import dataclasses
-
-    from validation.experiments import committed_or_live, shift_curvature
-
-    _, cfg, metrics, source = committed_or_live(shift_curvature, RECORD)
-    return metrics, source, _small_record()["metrics"], dataclasses.asdict(cfg)
-
-
 @check("SC.fig1-3")
 def shift_curvature_on_trained_networks():
-    m, src, live, cfg = _evidence()
+    from validation.experiments import ledger_evidence
+
+    cfg, m, src, live = ledger_evidence("validation.experiments.shift_curvature", RECORD)
     tr = m["trends"]
     falls = all(tr[k]["rho"] < 0 and tr[k]["p"] < P_VALUE for k in TRENDS)
     tol = m["eq3_tolerance"]
@@ -49,7 +31,7 @@ def shift_curvature_on_trained_networks():
                "eq3_local_median_relative_error": m["eq3_local_median_relative_error"],
                "eq3_tolerance": tol, "median_shift_curvature_share": m["median_shift_curvature_share"],
                "live_small": {"trends": live["trends"], "eq3_median_relative_error": live["eq3_median_relative_error"]}}
-    detail = (f"MLP on digits, SC §3 protocol ({src}; SGD at T = λ/B with λ = {cfg['learning_rate']}, then "
+    detail = (f"MLP on digits, SC §3 protocol ({src}; SGD at T = λ/B with λ = {cfg.learning_rate}, then "
               "full-batch GD on the train and on the test set from the SGD point): with the App. F symmetrised "
               f"fit over the train→test segment, U_test(θ_tr) = U_test(θ_test) + ½κ_test to a median "
               f"{100 * m['eq3_median_relative_error']:.2f}% (the shift-curvature carries "

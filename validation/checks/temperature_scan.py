@@ -8,28 +8,18 @@ numbers are reported too. Without the record the live run alone decides.
 """
 from __future__ import annotations
 
-import functools
-
 from validation.ledger import Verdict, check
 
 RECORD = "temperature_scan_cpu.json"
 P_VALUE = 0.01
 
 
-@functools.lru_cache(maxsize=1)
-def _small_record():
-    from validation.experiments.temperature_scan import SMALL, run
-
-    return run(SMALL, device="cpu")
-
-
-@functools.lru_cache(maxsize=1)
 def _evidence():
     """(metrics deciding the verdict, their source, live small metrics)."""
-    from validation.experiments import committed_or_live, temperature_scan
+    from validation.experiments import ledger_evidence
 
-    _, _, metrics, source = committed_or_live(temperature_scan, RECORD)
-    return metrics, source, _small_record()["metrics"]
+    _, metrics, source, live = ledger_evidence("validation.experiments.temperature_scan", RECORD)
+    return metrics, source, live
 
 
 def _fit_summary(fit):

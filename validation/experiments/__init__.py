@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 
@@ -86,3 +87,17 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False) -> list:
         items = tqdm(items, desc=desc, unit="run")
     with cpu_threads(dev):
         return [one(*item) for item in items]
+
+
+@functools.lru_cache(maxsize=None)
+def ledger_evidence(module_name: str, record_name: str):
+    """``(config, metrics, source, live_metrics)`` for the ledger checks of an experiment: the verdict's
+    metrics from :func:`committed_or_live`, and the small version's metrics from a live CPU run (the
+    same run when no record is committed). Cached per (module, record) so that several checks of one
+    experiment share one live run."""
+    import importlib
+
+    module = importlib.import_module(module_name)
+    rec, cfg, metrics, source = committed_or_live(module, record_name)
+    live = rec if cfg is module.SMALL and "live" in source else module.run(module.SMALL, device="cpu")
+    return cfg, metrics, source, live["metrics"]
