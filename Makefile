@@ -6,20 +6,23 @@ BIN    := $(VENV)/bin
 #   make TORCH_SPEC='torch>=2.3' report
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
+# The versions the suite last passed with (pip -c); empty to let pip choose: make CONSTRAINTS= test
+CONSTRAINTS ?= constraints.txt
+PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: venv test report ledger bench clean
+.PHONY: venv test report ledger bench clean constraints
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(PIP_C) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet $(PIP_C) -e ".[dev]"
 	touch $@
 
 venv: $(BIN)/.installed
 
 test: venv
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	SGDSM_CONSTRAINTS=$(CONSTRAINTS) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 report: venv
 	$(BIN)/python -m validation report --out reports/latest
@@ -32,3 +35,13 @@ bench: venv
 
 clean:
 	rm -rf reports/latest .pytest_cache
+
+# Re-pin constraints.txt from a fresh venv (run the suite on it before committing the result).
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/python -m pip install --quiet --upgrade pip
+	.venv-pin/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	.venv-pin/bin/python -m pip install --quiet -e ".[dev]"
+	{ sed -n '1,3p' constraints.txt; .venv-pin/bin/python -m pip freeze --exclude-editable \
+	  | grep -v '^sgd-statmech' | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-pin

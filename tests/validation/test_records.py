@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from tests._compare import assert_tree_close
+
 from validation.records import DATA_DIR, provenance, read_record, write_record
 
 RECORDS = sorted(DATA_DIR.glob("*.json"))
@@ -29,7 +31,7 @@ def test_gradient_noise_metrics_rederived_from_raw(path):
     pred = {n: predict(cp["per_sample_cumulants"], cfg.batch_sizes)
             for n, cp in rec["raw"]["checkpoints"].items()}
     metrics = compare(cfg, pred, rec["raw"])
-    assert json.loads(json.dumps(metrics)) == rec["metrics"]
+    assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"])
 
 
 def test_write_record_is_atomic_and_validated(tmp_path):
@@ -54,7 +56,7 @@ def test_grid_experiment_metrics_rederived_from_raw(path):
     module = importlib.import_module(f"validation.experiments.{rec['experiment']}")
     cfg = module.config_from_dict(rec["config"])
     metrics = module.compare(cfg, module.predict(cfg), rec["raw"])
-    assert json.loads(json.dumps(metrics)) == rec["metrics"]
+    assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"])
 
 
 def test_committed_or_live_falls_back_to_the_small_run():

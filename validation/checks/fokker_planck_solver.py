@@ -178,8 +178,35 @@ def fplanck_steady_state(*, T: float, lower, upper, cells, potential=None, grad_
                                        force=force, boundary=boundary)
         if tuple(fp.Ngrid) != tuple(int(c) for c in cells):
             raise ValueError(f"fplanck made a {tuple(fp.Ngrid)} grid, expected {tuple(cells)}")
-        prob = np.real(fp.steady_state())
-    return prob / np.prod(res)
+        prob = _fplanck_null_vector(fp.master_matrix)
+    return prob.reshape(tuple(int(c) for c in cells)) / np.prod(res)
+
+
+def _fplanck_null_vector(master) -> np.ndarray:
+    """The normalised null vector of fplanck's master matrix ``R`` (``dp/dt = R p``): its steady state.
+
+    fplanck's own ``steady_state()`` asks ARPACK for the eigenvalue nearest σ = 0 by shift-invert,
+    i.e. an LU factorisation of the singular ``R``; SuperLU may stop on an exactly zero pivot
+    ("Factor is exactly singular"), depending on the machine. Here the last equation of ``R p = 0``
+    is replaced by the normalisation ``Σ p = 1``, which makes the system regular for an
+    irreducible chain, and the result is checked against the dropped equation — still fplanck's
+    discretisation, solved without factoring a singular matrix.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    R = sparse.csr_matrix(master, dtype=float)
+    n = R.shape[0]
+    A = sparse.vstack([R[:-1], sparse.csr_matrix(np.ones((1, n)))]).tocsc()
+    rhs = np.zeros(n)
+    rhs[-1] = 1.0
+    p = np.asarray(spsolve(A, rhs), dtype=float)
+    scale = float(abs(R).sum(axis=1).max()) * float(np.abs(p).max())
+    residual = float(np.abs(R @ p).max())
+    if not np.all(np.isfinite(p)) or residual > 1e-8 * scale or p.min() < -1e-10 * p.max():
+        raise RuntimeError(f"fplanck's master matrix has no clean normalised null vector "
+                           f"(residual {residual:.2e}, min {p.min():.2e}): is the chain irreducible?")
+    return p
 
 
 def fplanck_comparisons(*, cells_1d: int = 200, cells_2d: int = 60) -> list[dict]:
