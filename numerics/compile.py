@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 __all__ = [
     "CompileError",
@@ -85,6 +86,26 @@ def _entries(expr) -> tuple[list[sp.Expr], tuple[int, ...]]:
     if isinstance(expr, str):
         raise CompileError("strings are not compiled; build the expression with SymPy")
     return [as_expr(expr)], ()
+
+
+def _check_compilable(entries) -> None:
+    """Refuse, at compile time, what would otherwise fail (or give NaN) only when called: undefined
+    functions ``f(x)`` (and derivatives of them), and ``zoo`` / ``nan`` (a division by zero such as
+    ``1/D`` with ``D = 0``, or ``0/0``)."""
+    undefined = sorted({str(f) for e in entries for f in e.atoms(AppliedUndef)})
+    if undefined:
+        raise CompileError(
+            f"expression contains undefined function(s) {undefined}: they have no numeric value. "
+            "Replace them by explicit expressions (e.g. expr.subs(f(x), x**2).doit()) before compiling")
+    for e in entries:
+        if e.has(sp.zoo):
+            raise CompileError(
+                "expression contains zoo (complex infinity: a division by zero, e.g. 1/D with D = 0): "
+                f"{e}. If D is a diffusion, a singular D has no SC.eq5 integrand; regularise it "
+                "(SC.eq13: D + β² I with ℓ2 term α|θ|²/2 in U)")
+        if e.has(sp.nan):
+            raise CompileError(f"expression contains nan (an undefined value such as 0/0 or ∞ − ∞): {e}; "
+                               "fix the expression before compiling")
 
 
 def _fold_constants(e: sp.Expr) -> sp.Expr:
@@ -178,6 +199,8 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
     args : Symbol, sequence of Symbols, or Matrix of Symbols (flattened) — the call signature.
         Every free symbol of ``expr`` must be among them (substitute parameters first with
         ``expr.subs({...})``); otherwise :class:`CompileError` names the missing symbols.
+        Undefined functions (``sp.Function('f')(x)``), ``zoo`` and ``nan`` in ``expr`` are refused
+        with :class:`CompileError` too, here rather than when the result is called.
     backend : ``"numpy"`` (default) or ``"torch"``.
     cse : common-subexpression elimination in the generated code (default True).
     device : torch device; ``"auto"`` → CUDA if available else CPU (ignored by numpy, which only
@@ -190,6 +213,7 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
         raise CompileError(f"backend must be one of {_BACKENDS}; got {backend!r}")
     syms = _flatten_args(args)
     entries, shape = _entries(expr)
+    _check_compilable(entries)
     free = set().union(*(e.free_symbols for e in entries)) if entries else set()
     missing = free - set(syms)
     if missing:

@@ -38,6 +38,7 @@ from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 from theory.laplace import laplace_log_mass
 from theory.test_loss import test_loss_terms
 from theory.coordinates import as_expr
+from theory.effective_potential import SingularDiffusionError
 
 __all__ = [
     "StationaryError",
@@ -45,6 +46,14 @@ __all__ = [
     "DomainError",
     "NonFiniteError",
     "BasinMergeError",
+    "TemperatureTypeError",
+    "FloatResolutionError",
+    "GridResolutionError",
+    "DegenerateMinimumError",
+    "GridSizeError",
+    "DiffusionNotPositiveError",
+    "MAX_SCAN_POINTS",
+    "check_grid_size",
     "check_temperature",
     "effective_potential_integrand",
     "effective_potential_1d",
@@ -88,12 +97,88 @@ class BasinMergeError(StationaryError):
     """Wells that should form separate basins merge (fewer/more minima than expected)."""
 
 
+class TemperatureTypeError(TemperatureError, TypeError):
+    """T is not a number (a string, a bool, a symbol): pass a float."""
+
+
+class FloatResolutionError(TemperatureError):
+    """T is so small that float64 rounding of the loss dominates −2v/T: the density is noise.
+
+    ``T`` is the temperature refused, ``T_min`` the smallest one this problem resolves."""
+
+    def __init__(self, message: str, *, T: float, T_min: float):
+        super().__init__(message)
+        self.T, self.T_min = T, T_min
+
+
+class GridResolutionError(StationaryError):
+    """The grid is too coarse for the landscape: a scan misses wells, or the density sits on a
+    handful of quadrature nodes.  Distinct from :class:`BasinMergeError` (wells that really merge)."""
+
+
+class DegenerateMinimumError(StationaryError):
+    """A minimum of v has v'' = 0 (e.g. θ⁴): the Laplace weights (SC.eq6) need v'' > 0."""
+
+
+class GridSizeError(StationaryError):
+    """A grid is larger than the memory bound (the message states the limit and the need)."""
+
+
+class DiffusionNotPositiveError(NonFiniteError, SingularDiffusionError):
+    """D(θ) ≤ 0 somewhere on the domain (or D ≡ 0): the SC.eq5 integrand D⁻¹(…) does not exist.
+
+    Also a :class:`theory.effective_potential.SingularDiffusionError`."""
+
+
+#: largest number of scan points of :class:`StationaryProblem1D` (the scan only locates extrema;
+#: the density grid refines itself around each minimum)
+MAX_SCAN_POINTS = 10_000_000
+#: bytes per scan point (U, U', U'', D and the compiled expressions' temporaries, float64)
+_SCAN_BYTES_PER_POINT = 64
+#: T must be ≥ this many float64 epsilons times |v| on the nodes that carry the mass: below it the
+#: rounding of v (a few ulps, ε|v|) perturbs log ρ = −2(v − v_min)/T by more than ~2e-3
+FLOAT_RESOLUTION_FACTOR = 1000.0
+#: a basin holding weight > 1e-8 must spread its mass over at least this many quadrature nodes
+#: (participation ratio (Σp)²/Σp²); a resolved Gaussian core covers > 50
+MIN_EFFECTIVE_NODES = 8
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024.0
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def check_grid_size(n, *, name: str, limit: int, bytes_per_point: float, minimum: int = 2) -> int:
+    """Return ``n`` as an int, raising :class:`GridSizeError` when ``n > limit`` (the message says
+    the memory it would need) and ``StationaryError`` when it is not an integer ≥ ``minimum``."""
+    if isinstance(n, bool) or isinstance(n, str):
+        raise StationaryError(f"{name} must be an integer >= {minimum}; got {n!r}")
+    try:
+        k = int(n)
+    except (TypeError, ValueError, OverflowError):
+        raise StationaryError(f"{name} must be an integer >= {minimum}; got {n!r}") from None
+    if k != n or k < minimum:
+        raise StationaryError(f"{name} must be an integer >= {minimum}; got {n!r}")
+    if k > limit:
+        raise GridSizeError(
+            f"{name} = {k:.3g} exceeds the limit {limit:.0e}: it would need about "
+            f"{_format_bytes(k * bytes_per_point)} of memory; use at most {limit:.0e} points")
+    return k
+
+
 def check_temperature(T, *, name: str = "T") -> float:
-    """Return T as a float, raising :class:`TemperatureError` unless 0 < T < ∞."""
+    """Return T as a float, raising :class:`TemperatureError` unless 0 < T < ∞ (a
+    :class:`TemperatureTypeError`, also a ``TypeError``, for strings, bools and symbols)."""
+    if isinstance(T, (str, bytes, bool)) or (isinstance(T, sp.Basic) and not T.is_number):
+        raise TemperatureTypeError(f"{name} must be a positive number (T = lr/B), e.g. 0.01; got "
+                                   f"{T!r} ({type(T).__name__})")
     try:
         t = float(T)
     except (TypeError, ValueError):
-        raise TemperatureError(f"{name} must be a positive number; got {T!r}") from None
+        raise TemperatureTypeError(f"{name} must be a positive number (T = lr/B); got {T!r}") from None
     if not (math.isfinite(t) and t > 0):
         raise TemperatureError(f"{name} must be finite and > 0 (T = lr/B); got {t!r}")
     return t
@@ -111,6 +196,11 @@ def effective_potential_integrand(U, D, theta, T=T_SYMBOL) -> sp.Matrix:
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
+    if (p == 1 and Dm[0, 0].is_zero) or (p > 1 and not Dm.free_symbols and Dm.det() == 0):
+        raise DiffusionNotPositiveError(
+            f"the diffusion matrix D = {Dm.tolist()} is singular, so the SC.eq5 integrand "
+            "D⁻¹(∂U + (T/2)∂·D) is undefined (overparametrized case). Remedy (SC.eq13): add ℓ2 "
+            "regularisation α|θ|²/2 to U and isotropic noise β² I to D")
     rhs = gradient(U, th) + sp.Rational(1, 2) * T * divergence(Dm, th)
     if p == 1:
         return sp.Matrix([rhs[0] / Dm[0, 0]])
@@ -369,10 +459,17 @@ class StationaryProblem1D:
         self.train_loss_expr = as_expr(train_loss)
         self.test_loss_expr = None if test_loss is None else as_expr(test_loss)
         self.diffusion_expr = as_expr(diffusion)
-        self.degree, self.coarse_panels, self.scan_points = int(degree), int(coarse_panels), int(scan_points)
+        self.degree, self.coarse_panels = int(degree), int(coarse_panels)
+        self.scan_points = check_grid_size(scan_points, name="scan_points", limit=MAX_SCAN_POINTS,
+                                           bytes_per_point=_SCAN_BYTES_PER_POINT, minimum=3)
         self.domain = self._check_domain(domain)
         x = self.theta
         U, D = self.train_loss_expr, self.diffusion_expr
+        if D.is_zero or D.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise DiffusionNotPositiveError(
+                f"the diffusion D = {D} is singular (zero or not finite), so the SC.eq5 integrand "
+                "D⁻¹(U' + (T/2)D') is undefined (overparametrized case). Remedy (SC.eq13): add ℓ2 "
+                "regularisation α θ²/2 to U and isotropic noise β² to D, i.e. diffusion=D + β²")
         self.constant_diffusion = not (D.free_symbols & {x})
         self._U = compile_expr([U, sp.diff(U, x), sp.diff(U, x, 2)], x)
         self._D = compile_expr(D, x)
@@ -409,8 +506,11 @@ class StationaryProblem1D:
         _require_finite(d, self._scan, "the diffusion D")
         if np.any(d <= 0):
             where = self._scan[np.argmax(d <= 0)]
-            raise NonFiniteError(f"the diffusion D(θ) must be > 0 on the domain; D({where:.6g}) = "
-                                 f"{float(self._D(where)):.3g}")
+            raise DiffusionNotPositiveError(
+                f"the diffusion D(θ) must be > 0 on the domain; D({where:.6g}) = "
+                f"{float(self._D(where)):.3g}: where D vanishes the SC.eq5 integrand D⁻¹(U' + (T/2)D') "
+                "is undefined. Shrink the domain to where D > 0, or regularise (SC.eq13): "
+                "D + β² (isotropic noise) with ℓ2 term α θ²/2 in U")
         du = vals[..., 1]
         if du[0] > 0:
             raise DomainError(f"domain: the train loss still decreases beyond the left end a = {a:g} "
@@ -426,6 +526,7 @@ class StationaryProblem1D:
             raise BasinMergeError(f"found {len(minima)} minima but {len(maxima)} maxima of the train loss; "
                                   "the landscape is degenerate (flat) — change the wells")
         if expected is not None and len(minima) != expected:
+            self._check_scan_resolution(len(minima), expected)
             raise BasinMergeError(
                 f"basins: expected {expected} separate basins but the train loss has {len(minima)} "
                 f"minima at {[round(m, 6) for m in minima]}; wells merge (or split) — move the means "
@@ -440,6 +541,26 @@ class StationaryProblem1D:
             basins.append(Basin(left=edges[k], right=edges[k + 1], minimum=m, depth=U0, curvature=C0,
                                 test_minimum=tm, test_depth=td, test_curvature=tc))
         return tuple(basins)
+
+    def _check_scan_resolution(self, found: int, expected: int) -> None:
+        """Wells missing (or extra) on the scan: if a 16× finer scan counts differently, the cause
+        is the scan grid, not the landscape — raise :class:`GridResolutionError` saying so."""
+        a, b = self.domain
+        n_fine = min(16 * (self.scan_points - 1) + 1, MAX_SCAN_POINTS)
+        if n_fine <= self.scan_points:
+            return
+        fine = np.linspace(a, b, n_fine)
+        du = self._u(fine)[..., 1]
+        if not np.all(np.isfinite(du)):
+            return
+        mins, _ = self._critical_points(lambda t: self._u(t)[..., 1], du, fine)
+        if len(mins) != found:
+            h = (b - a) / (self.scan_points - 1)
+            raise GridResolutionError(
+                f"grid: the scan of {self.scan_points} points (spacing {h:.3g}) finds {found} minima of the "
+                f"train loss but a {n_fine}-point scan finds {len(mins)} (expected {expected}): the wells "
+                f"are narrower than the scan spacing — this is grid resolution, not wells merging. Use a "
+                f"finer grid (scan_points / `grid` ≥ {n_fine}) or a narrower domain")
 
     def _critical_points(self, deriv, dvals, x=None):
         x = self._scan if x is None else x
@@ -510,6 +631,7 @@ class StationaryProblem1D:
         T = check_temperature(T)
         mus = self._v_minima(T)
         curv = self._V(mus, T)[..., 1]
+        self._check_curvatures(T, mus, curv)
         grid = chebyshev_panels(self._breaks(T, mus, curv), self.degree)
         X = grid.nodes
         if self.constant_diffusion:
@@ -521,10 +643,15 @@ class StationaryProblem1D:
             v = grid.cumulative_integral(Vn)
             v_mu = np.array([self._v_at(grid, v, mu, T) for mu in mus])
         _require_finite(v, X, "the effective potential")
-        g = -2.0 * v / T
+        # shift by min v before dividing by T: −2v/T itself is ~1e13 at T = 1e-13 and its float64
+        # spacing would quantise log ρ (the shift is exact; log Z gets it back)
+        v_low = float(np.min(v))
+        g = -2.0 * (v - v_low) / T
         logw = np.log(grid.weights)
-        logZ = float(logsumexp(g + logw))
-        logrho = g - logZ
+        logZ_shifted = float(logsumexp(g + logw))
+        logrho = g - logZ_shifted
+        logZ = logZ_shifted - 2.0 * v_low / T
+        self._check_resolved(T, grid, v, logrho)
         mids = 0.5 * (grid.breaks[1:] + grid.breaks[:-1])
         lm = []
         for bk in self.basins:
@@ -536,9 +663,7 @@ class StationaryProblem1D:
         Utr = self._u(X)[..., 0]
         train = float(np.sum(rho_w * Utr))
         test = None if self._Ut is None else float(np.sum(rho_w * self._Ut(X)[..., 0]))
-        # Laplace (SC.eq6), compiled from theory.laplace.laplace_log_mass
-        if np.any(curv <= 0):
-            raise BasinMergeError(f"basins: v''(μ_k) <= 0 at T = {T:g} ({curv}); a basin is flat or merged")
+        # Laplace (SC.eq6), compiled from theory.laplace.laplace_log_mass (v'' > 0 checked above)
         ll = _laplace_log_mass_1d()(v_mu, curv, T)
         lw = ll - logsumexp(ll)
         wl = np.exp(lw)
@@ -561,6 +686,53 @@ class StationaryProblem1D:
             laplace_covariances=sig, laplace_log_weights=lw, laplace_weights=wl, train_loss=train,
             test_loss=test, train_loss_laplace=train_l, test_loss_laplace=test_l,
         )
+
+    def _check_curvatures(self, T, mus, curv) -> None:
+        """v''(μ_k) must be clearly positive: ≈ 0 relative to v'' on the basin is a degenerate
+        minimum (θ⁴), where SC.eq6's Laplace weights do not apply."""
+        for bk, mu, c in zip(self.basins, mus, curv):
+            x = self._scan[(self._scan >= bk.left) & (self._scan <= bk.right)]
+            scale = float(np.max(np.abs(self._V(x, T)[..., 1]))) if x.size else abs(float(c))
+            if not c > 1e-6 * scale:
+                if c < 0 and abs(c) > 1e-6 * scale:
+                    raise BasinMergeError(f"basins: v''(μ) = {c:.3g} < 0 at μ = {mu:.6g}, T = {T:g}: the "
+                                          "minimum of v is not a minimum (a basin is flat or merged)")
+                raise DegenerateMinimumError(
+                    f"basins: the minimum of v at θ = {mu:.6g} is degenerate at T = {T:g} (v'' = {c:.3g}, "
+                    f"i.e. 0 relative to max |v''| = {scale:.3g} on its basin, as for θ⁴): the Hessian is "
+                    "singular there and the Laplace weights (SC.eq6) and covariances Σ = T/(2v'') do not "
+                    "apply. Add a quadratic term to the loss, or use theory.laplace.even_order_basin_mass "
+                    "(SC App. E) / the exact quadrature of theory.laplace.exact_basin_log_masses_1d")
+
+    def _check_resolved(self, T, grid, v, logrho) -> None:
+        """Refuse a density that float64 or the grid cannot resolve (see FLOAT_RESOLUTION_FACTOR
+        and MIN_EFFECTIVE_NODES); the message says which and what to change."""
+        logp = logrho + np.log(grid.weights)
+        carries = logp > float(np.max(logp)) + math.log(1e-16)
+        scale = float(np.max(np.abs(v[carries])))
+        T_min = FLOAT_RESOLUTION_FACTOR * np.finfo(float).eps * scale
+        if T < T_min:
+            raise FloatResolutionError(
+                f"T = {T:g} is below the float64 resolution of this loss: across a basin the "
+                f"effective potential changes by ~T/4 = {T / 4:.3g}, but |v| ≈ {scale:.3g} is only known to "
+                f"~ε|v| = {np.finfo(float).eps * scale:.2g}, so the density exp(−2v/T) would be rounding noise. "
+                f"Use T ≥ {T_min:.2g} (the T → 0 limit is the Laplace result, basin_weights_laplace), or "
+                "shift the loss by a constant so that |U| is small near its minima", T=T, T_min=T_min)
+        mids = 0.5 * (grid.breaks[1:] + grid.breaks[:-1])
+        p = np.exp(logp)
+        for bk in self.basins:
+            sel = (mids > bk.left) & (mids < bk.right)
+            pb = p[sel].ravel()
+            mass = float(pb.sum())
+            if mass <= 1e-8:
+                continue
+            n_eff = mass ** 2 / float(np.sum(pb ** 2))
+            if n_eff < MIN_EFFECTIVE_NODES:
+                ell = math.sqrt(T / (2.0 * bk.curvature)) if bk.curvature > 0 else float("nan")
+                raise GridResolutionError(
+                    f"grid: at T = {T:g} the basin of θ = {bk.minimum:.6g} (width sqrt(T/(2U'')) ≈ {ell:.2g}) "
+                    f"puts its mass on only {n_eff:.1f} quadrature nodes: the grid does not resolve it. "
+                    "Raise T, narrow the domain, or raise degree/coarse_panels")
 
     def sweep(self, temperatures) -> SweepResult:
         """:meth:`state` at every temperature (in the given order)."""

@@ -47,9 +47,15 @@ from numerics.compile import compile_expr
 from numerics.stationary import (
     T_SYMBOL,
     BasinMergeError,
+    FLOAT_RESOLUTION_FACTOR,
+    MIN_EFFECTIVE_NODES,
+    DiffusionNotPositiveError,
     DomainError,
+    FloatResolutionError,
+    GridResolutionError,
     NonFiniteError,
     StationaryError,
+    check_grid_size,
     _increasing_grid,
     _require_finite,
     check_temperature,
@@ -70,6 +76,10 @@ __all__ = [
     "trapezoid_log_weights_2d",
 ]
 
+#: largest number of grid nodes (nx·ny) of :class:`StationaryProblem2D`
+MAX_GRID_NODES = 4_000_000
+#: bytes per node: coordinates, V, ∂V, curl, v, log ρ, labels, flow-map endpoints (float64)
+_BYTES_PER_NODE = 320
 #: tolerance on max|curl V| / max|∂V| over the grid (round-off of a compiled exact curl is ~1e-15)
 CURL_TOLERANCE = 1e-8
 #: tolerance on max|∂v − V| / max|V| when a closed-form v is supplied
@@ -81,6 +91,20 @@ _NEIGHBOURS = tuple((di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, d
 # --------------------------------------------------------------------------------------------------
 # grid tools
 # --------------------------------------------------------------------------------------------------
+def _check_float_resolution(T, v, log_p) -> None:
+    """Refuse T below FLOAT_RESOLUTION_FACTOR·ε·|v| on the nodes carrying the mass (see
+    :class:`numerics.stationary.FloatResolutionError`)."""
+    carries = log_p > float(np.max(log_p)) + np.log(1e-16)
+    scale = float(np.max(np.abs(v[carries])))
+    T_min = FLOAT_RESOLUTION_FACTOR * np.finfo(float).eps * scale
+    if T < T_min:
+        raise FloatResolutionError(
+            f"T = {T:g} is below the float64 resolution of this loss: |v| ≈ {scale:.3g} is only known to "
+            f"~ε|v| = {np.finfo(float).eps * scale:.2g}, so exp(−2v/T) would be rounding noise. Use T ≥ "
+            f"{T_min:.2g}, or shift the loss by a constant so that |U| is small near its minima",
+            T=T, T_min=T_min)
+
+
 def trapezoid_log_weights_2d(x, y) -> np.ndarray:
     """log of the tensor-product trapezoid weights on the grid ``x ⊗ y`` (shape (len(x), len(y)))."""
     def w1(a):
@@ -337,8 +361,10 @@ class StationaryProblem2D:
                 raise DomainError(f"domain: the {axis} interval must satisfy -inf < min < max < inf; "
                                   f"got ({lo!r}, {hi!r})")
         n = (nodes, nodes) if np.ndim(nodes) == 0 else tuple(nodes)
-        if len(n) != 2 or any(int(k) != k or k < 5 for k in n):
+        if len(n) != 2 or any(isinstance(k, (str, bool)) or int(k) != k or k < 5 for k in n):
             raise ValueError(f"nodes must be an int ≥ 5 or a pair of them; got {nodes!r}")
+        check_grid_size(int(n[0]) * int(n[1]), name=f"nodes ({int(n[0])} × {int(n[1])})", limit=MAX_GRID_NODES,
+                        bytes_per_point=_BYTES_PER_NODE)
         return np.linspace(a, b, int(n[0])), np.linspace(c, d, int(n[1]))
 
     def _check_diffusion(self):
@@ -348,12 +374,14 @@ class StationaryProblem2D:
         if not np.allclose(Dv[..., 0, 1], Dv[..., 1, 0]):
             raise ValueError("diffusion: D must be symmetric")
         det = Dv[..., 0, 0] * Dv[..., 1, 1] - Dv[..., 0, 1] ** 2
-        bad = (Dv[..., 0, 0] <= 0) | (det <= 0)
+        # relative: a det that is rounding-level against D_xx·D_yy is a singular (semidefinite) D
+        bad = (Dv[..., 0, 0] <= 0) | (det <= 1e-12 * np.abs(Dv[..., 0, 0] * Dv[..., 1, 1]))
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise NonFiniteError(
+            raise DiffusionNotPositiveError(
                 f"diffusion: D(θ) must be positive definite on the domain; at θ = ({self.x[i]:.6g}, "
-                f"{self.y[j]:.6g}) D = {Dv[i, j].tolist()} (singular D: add isotropic noise, SC.eq13)")
+                f"{self.y[j]:.6g}) D = {Dv[i, j].tolist()} (singular D: add isotropic noise, SC.eq13: "
+                "D + β² I with ℓ2 term α|θ|²/2 in U; or shrink the domain to where D ≻ 0)")
 
     # -- one temperature ------------------------------------------------------------------------
     def _check_curl(self, T):
@@ -444,8 +472,12 @@ class StationaryProblem2D:
         """The stationary density at temperature ``T`` (> 0) with its basins and masses."""
         T = check_temperature(T)
         v = self.effective_potential(T)
-        g = -2.0 * v / T
-        log_Z = float(logsumexp(g + self._log_w))
+        v_low = float(np.min(v))  # shift before dividing by T: −2v/T itself would lose digits at small T
+        g = -2.0 * (v - v_low) / T
+        log_Z_shifted = float(logsumexp(g + self._log_w))
+        _check_float_resolution(T, v, g - log_Z_shifted + self._log_w)
+        shift = -2.0 * v_low / T  # log masses and log Z of exp(−2v/T) itself (exact)
+        log_Z = log_Z_shifted + shift
         grid_labels, grid_minima = steepest_descent_labels(v, self.x, self.y)
         nx, ny = v.shape
         refined = []
@@ -475,7 +507,7 @@ class StationaryProblem2D:
             members = labels == n
             if not members.any():  # a grid minimum whose basin the flow does not reproduce
                 continue
-            log_mass = float(logsumexp(weighted[members]))
+            log_mass = float(logsumexp(weighted[members])) + shift
             if ok:
                 v_mu = self._v_at(v, node, mu, T)
                 lap = float(lm_fn(v_mu, float(np.linalg.det(H)), T))
@@ -492,9 +524,39 @@ class StationaryProblem2D:
             raise DomainError(f"domain: at T = {T:g} the effective potential still decreases at the grid edge "
                               f"(edge minima {at}) and those basins hold probability {edge_mass:.3g}; "
                               "widen the domain so it contains the minima")
-        return StationaryState2D(T=T, x=self.x, y=self.y, effective_potential=v, log_density=g - log_Z,
+        self._check_grid_resolution(T, weighted - log_Z_shifted, labels, basins)
+        return StationaryState2D(T=T, x=self.x, y=self.y, effective_potential=v, log_density=g - log_Z_shifted,
                                  log_partition=log_Z, labels=labels, basins=tuple(basins),
                                  _log_weights=self._log_w)
+
+    def _check_grid_resolution(self, T, log_p, labels, basins) -> None:
+        """Each basin holding weight > 1e-8 must spread it over ≥ MIN_EFFECTIVE_NODES nodes
+        (participation ratio); a Gaussian of width σ has ≈ 4πσ²/(h_x h_y) of them, so the bound is
+        σ ≳ 0.8 h, where the trapezoid mass is accurate to ~exp(−2π²σ²/h²) ≈ 3e-6."""
+        p = np.exp(log_p)
+        hx, hy = self.x[1] - self.x[0], self.y[1] - self.y[0]
+        for n, b in enumerate(basins):
+            pb = p[labels == n]
+            mass = float(pb.sum())
+            if mass <= 1e-8:
+                continue
+            n_eff = mass ** 2 / float(np.sum(pb ** 2))
+            if n_eff < MIN_EFFECTIVE_NODES:
+                lam = np.linalg.eigvalsh(b.hessian) if np.all(np.isfinite(b.hessian)) else np.array([np.nan])
+                sigma = float(np.sqrt(T / (2.0 * np.max(lam)))) if np.max(lam) > 0 else float("nan")
+                if np.isfinite(sigma):
+                    need = [int(np.ceil((ax[-1] - ax[0]) / (0.8 * sigma))) + 1 for ax in (self.x, self.y)]
+                    width = f"its width sqrt(T/(2λ_max)) ≈ {sigma:.2g}"
+                    fix = (f"Use nodes ≥ {need} (limit {MAX_GRID_NODES:.0e} in all), a narrower domain, or a "
+                           "larger T" if need[0] * need[1] <= MAX_GRID_NODES else
+                           f"It would need {need[0]} × {need[1]} nodes, over the limit {MAX_GRID_NODES:.0e}: use "
+                           "a larger T or a narrower domain")
+                else:
+                    width, fix = "its width", "Use more nodes, a narrower domain, or a larger T"
+                raise GridResolutionError(
+                    f"grid: at T = {T:g} the basin of θ = {tuple(round(float(c), 6) for c in b.minimum)} puts "
+                    f"its mass on only {n_eff:.1f} grid nodes (spacing {hx:.3g} × {hy:.3g}): the grid does not "
+                    f"resolve {width}, so its mass would be wrong. {fix}")
 
     # -- temperature sweep ----------------------------------------------------------------------
     def sweep(self, temperatures, *, progress: bool = False) -> StationarySweep2D:

@@ -1,0 +1,239 @@
+"""Hostile inputs (issue 8, points 4 and 5): no silent wrong answers; every user-reachable failure
+is a typed error (a subclass of the module's error class, itself a ValueError/TypeError) whose
+message says what to change."""
+import json
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+X = sp.Symbol("x", real=True)
+Y = sp.Symbol("y", real=True)
+TS = sp.Symbol("T", positive=True)
+
+README_CONFIG = {"basins": [{"mean": -1, "weight": 0.1, "sigma": 0.1}, {"mean": 1, "weight": 0.2, "sigma": 0.5}],
+                 "c": 0.001, "shift": 0.1, "temperatures": [0.001, 0.01, 0.1], "domain": [-3, 3]}
+
+
+# --------------------------------------------------------------------------------------------------
+# (a) synthetic / StationaryProblem1D: a temperature float64 cannot resolve is refused
+# --------------------------------------------------------------------------------------------------
+def test_synthetic_tiny_temperature_is_refused_naming_the_field():
+    from validation.synthetic_cli import ConfigError, run_config
+
+    with pytest.raises(ConfigError) as ei:
+        run_config(dict(README_CONFIG, temperatures=[0.01, 1e-20]))
+    assert ei.value.field == "temperatures[1]"
+    msg = str(ei.value)
+    assert "float64 resolution" in msg and "Use T ≥" in msg
+
+
+def test_synthetic_small_resolvable_temperature_is_right():
+    """Just above the float64 floor the answer is the T → 0 one (train loss ≈ the deeper well's
+    depth, −0.398), not the −6.9e-11 the unshifted exponent used to give at tiny T."""
+    from validation.synthetic_cli import run_config
+
+    res = run_config(dict(README_CONFIG, temperatures=[1e-12]))
+    assert res["train_loss"][0] == pytest.approx(res["basins"][0]["depth"], abs=1e-9)
+    assert res["train_loss"][0] == pytest.approx(-0.3982, abs=1e-4)
+
+
+def test_stationary_float_resolution_error_carries_the_bound():
+    from numerics.stationary import FloatResolutionError, StationaryProblem1D, TemperatureError
+
+    prob = StationaryProblem1D((X ** 2 - 1) ** 2 + 10, X, domain=(-2, 2))
+    with pytest.raises(FloatResolutionError) as ei:
+        prob.state(1e-16)
+    assert isinstance(ei.value, TemperatureError) and isinstance(ei.value, ValueError)
+    assert ei.value.T_min > 1e-16
+    prob.state(10 * ei.value.T_min)  # just above the bound it works
+
+
+def test_stationary_density_concentrated_on_few_nodes_is_a_grid_error():
+    """A well so sharp that its Laplace width is below the merge tolerance of the breakpoints
+    (1e-13 of the domain) puts its mass on a few nodes: a GridResolutionError, not numbers."""
+    from numerics.stationary import GridResolutionError, StationaryError, StationaryProblem1D
+
+    prob = StationaryProblem1D(1e14 * X ** 2 / 2 + 1e-3 * X ** 4, X, domain=(-2, 2))
+    with pytest.raises(GridResolutionError, match="quadrature nodes") as ei:
+        prob.state(1e-16)
+    assert isinstance(ei.value, StationaryError)
+
+
+# --------------------------------------------------------------------------------------------------
+# (k) "wells merge" vs grid resolution
+# --------------------------------------------------------------------------------------------------
+def test_missed_narrow_well_is_a_grid_error_not_a_merge():
+    from validation.synthetic_cli import ConfigError, run_config
+
+    narrow = [{"mean": -1, "weight": 0.1, "sigma": 0.005}, {"mean": 1, "weight": 0.2, "sigma": 0.5}]
+    with pytest.raises(ConfigError) as ei:
+        run_config(dict(README_CONFIG, basins=narrow, grid=101))
+    assert ei.value.field == "grid"
+    assert "grid resolution, not wells merging" in str(ei.value) and "finer grid" in str(ei.value)
+    # the finer grid it asks for works
+    run_config(dict(README_CONFIG, basins=narrow, grid=2001, temperatures=[0.01]))
+
+
+def test_wells_that_really_merge_keep_the_merge_advice():
+    from numerics.stationary import BasinMergeError, GridResolutionError, StationaryProblem1D
+
+    U = -sp.exp(-(X + 0.05) ** 2 / 0.5) - sp.exp(-(X - 0.05) ** 2 / 0.5) + X ** 2 / 100
+    with pytest.raises(BasinMergeError, match="wells merge") as ei:
+        StationaryProblem1D(U, X, domain=(-3, 3), expected_basins=2)
+    assert not isinstance(ei.value, GridResolutionError)
+
+
+# --------------------------------------------------------------------------------------------------
+# (i) a config path that is a directory; (j) a 10⁹-point grid
+# --------------------------------------------------------------------------------------------------
+def test_synthetic_config_directory_is_a_config_error(tmp_path):
+    from validation.synthetic_cli import ConfigError, run_config_file
+
+    with pytest.raises(ConfigError, match="is a directory") as ei:
+        run_config_file(tmp_path, tmp_path / "out" / "r.json")
+    assert ei.value.field == "config"
+
+
+def test_synthetic_huge_grid_states_limit_and_memory():
+    from validation.synthetic_cli import ConfigError, run_config
+
+    with pytest.raises(ConfigError) as ei:
+        run_config(dict(README_CONFIG, grid=10 ** 9))
+    assert ei.value.field == "grid"
+    assert "limit" in str(ei.value) and "GiB" in str(ei.value)
+
+
+def test_stationary_1d_huge_scan_is_refused_before_allocating():
+    from numerics.stationary import GridSizeError, StationaryProblem1D
+
+    with pytest.raises(GridSizeError, match="GiB"):
+        StationaryProblem1D(X ** 2, X, domain=(-1, 1), scan_points=10 ** 9)
+
+
+# --------------------------------------------------------------------------------------------------
+# (h) zero / singular diffusion
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("D", [0, sp.Integer(0), X - X])
+def test_stationary_zero_diffusion_names_the_remedy(D):
+    from numerics.stationary import NonFiniteError, StationaryProblem1D
+    from theory.effective_potential import SingularDiffusionError
+
+    with pytest.raises(SingularDiffusionError, match="SC.eq13") as ei:
+        StationaryProblem1D(X ** 2 / 2, X, diffusion=D, domain=(-1, 1))
+    assert isinstance(ei.value, NonFiniteError)  # old callers catching NonFiniteError still work
+
+
+def test_stationary_diffusion_vanishing_on_the_domain_is_singular():
+    from numerics.stationary import StationaryProblem1D
+    from theory.effective_potential import SingularDiffusionError
+
+    with pytest.raises(SingularDiffusionError, match="D\\(0\\) = 0"):
+        StationaryProblem1D(X ** 2 / 2, X, diffusion=X ** 2, domain=(-1, 1))
+
+
+# --------------------------------------------------------------------------------------------------
+# degenerate minima (point 9)
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("domain", [(-1, 1), (-1, 1.1)])
+def test_stationary_degenerate_minimum_is_not_called_a_merge(domain):
+    from numerics.stationary import BasinMergeError, DegenerateMinimumError, StationaryProblem1D
+
+    prob = StationaryProblem1D(X ** 4, X, domain=domain)
+    with pytest.raises(DegenerateMinimumError, match="degenerate") as ei:
+        prob.state(0.1)
+    assert not isinstance(ei.value, BasinMergeError)
+    assert "Laplace" in str(ei.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# (d) temperatures in numerics.stationary
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("T", ["0.1", True, TS, b"1"])
+def test_stationary_temperature_not_a_number_is_a_type_error(T):
+    from numerics.stationary import StationaryProblem1D, TemperatureError
+
+    prob = StationaryProblem1D(X ** 2 / 2, X, domain=(-3, 3))
+    with pytest.raises(TypeError, match="positive number") as ei:
+        prob.state(T)
+    assert isinstance(ei.value, TemperatureError)
+
+
+@pytest.mark.parametrize("T", [0, -1.0, float("nan"), float("inf"), sp.nan])
+def test_stationary_temperature_out_of_range(T):
+    from numerics.stationary import StationaryProblem1D, TemperatureError
+
+    prob = StationaryProblem1D(X ** 2 / 2, X, domain=(-3, 3))
+    with pytest.raises(TemperatureError, match="finite and > 0"):
+        prob.state(T)
+
+
+def test_stationary_2d_singular_semidefinite_diffusion_names_the_remedy():
+    from numerics.stationary_2d import StationaryProblem2D
+    from theory.effective_potential import SingularDiffusionError
+
+    for D in (0, sp.Matrix([[1, 1], [1, 1]]), sp.Matrix([[1, 2], [2, 4]])):
+        with pytest.raises(SingularDiffusionError, match="SC.eq13"):
+            StationaryProblem2D(X ** 2 + Y ** 2, [X, Y], diffusion=D, domain=((-1, 1), (-1, 1)), nodes=21)
+
+
+def test_stationary_2d_huge_grid_states_limit_and_memory():
+    from numerics.stationary import GridSizeError
+    from numerics.stationary_2d import StationaryProblem2D
+
+    with pytest.raises(GridSizeError, match="limit .*TiB|TiB.*limit"):
+        StationaryProblem2D(X ** 2 + Y ** 2, [X, Y], domain=((-1, 1), (-1, 1)), nodes=10 ** 5)
+
+
+def test_stationary_2d_unresolved_basin_says_how_many_nodes():
+    from numerics.stationary import GridResolutionError
+    from numerics.stationary_2d import StationaryProblem2D
+
+    prob = StationaryProblem2D((X ** 2 - 1) ** 2 + Y ** 2, [X, Y], domain=((-2, 2), (-2, 2)), nodes=41)
+    with pytest.raises(GridResolutionError, match=r"nodes ≥ \[\d+, \d+\]"):
+        prob.state(1e-3)
+    prob.state(0.2)  # resolved
+
+
+# --------------------------------------------------------------------------------------------------
+# (g, h) compile_expr: undefined functions, zoo, nan — refused at compile time
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("expr, name", [(sp.Function("f")(X), "f(x)"),
+                                        (sp.Derivative(sp.Function("g")(X), X) + X, "g(x)")])
+def test_compile_undefined_function_is_named(expr, name):
+    from numerics.compile import CompileError, compile_expr
+
+    with pytest.raises(CompileError, match="undefined function") as ei:
+        compile_expr(expr, X)
+    assert name in str(ei.value)
+
+
+def test_compile_free_symbol_not_in_args_is_named():
+    from numerics.compile import CompileError, compile_expr
+
+    with pytest.raises(CompileError, match=r"\['k'\]"):
+        compile_expr(sp.Symbol("k") * X, X)
+
+
+@pytest.mark.parametrize("expr", [sp.zoo * X, X / sp.Integer(0), sp.Integer(1) / (X - X)])
+def test_compile_zoo_is_a_compile_error_not_keyerror(expr):
+    from numerics.compile import CompileError, compile_expr
+
+    with pytest.raises(CompileError, match="zoo.*SC.eq13"):
+        compile_expr(expr, X)
+
+
+def test_compile_nan_is_refused():
+    from numerics.compile import CompileError, compile_expr
+
+    with pytest.raises(CompileError, match="nan"):
+        compile_expr(X + sp.nan, X)
+
+
+def test_effective_potential_integrand_zero_diffusion():
+    from numerics.stationary import effective_potential_1d
+    from theory.effective_potential import SingularDiffusionError
+
+    with pytest.raises(SingularDiffusionError, match="SC.eq13"):
+        effective_potential_1d(X ** 2, 0, X, 0.1, np.linspace(-1, 1, 11))
