@@ -24,7 +24,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -171,15 +170,23 @@ def run_benchmark(*, points: int = 100_000, naive_points: int = 30, repeat: int 
             "results": [w1, w2]}
 
 
-def write_json(result: dict, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-    return path
+def is_benchmark_result(path) -> bool:
+    """True when ``path`` holds a result of this script (a JSON object with ``benchmark`` and
+    ``provenance``): such a file is replaced without ``--force``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            res = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(res, dict) and "benchmark" in res and "provenance" in res
+
+
+def write_json(result: dict, path: Path, *, force: bool = False) -> Path:
+    """Write ``result`` atomically to ``path`` (checked by :func:`validation._io.check_output_file`)."""
+    from validation._io import check_output_file, write_json_atomic
+
+    check_output_file(path, force=force, is_ours=is_benchmark_result, example="benchmarks/results/bench.json")
+    return write_json_atomic(result, path, indent=2)
 
 
 def format_table(result: dict) -> str:
@@ -198,13 +205,25 @@ def main(argv=None) -> int:
     p.add_argument("--points", type=int, default=100_000)
     p.add_argument("--naive-points", type=int, default=30)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--out", default=str(DEFAULT_OUT),
+                   help="Where to write the JSON result. An existing file is replaced only when it is an "
+                        "earlier result of this script, or with --force.")
+    p.add_argument("--force", action="store_true",
+                   help="Replace an existing --out file even when it is not an earlier benchmark result.")
     a = p.parse_args(argv)
+    from validation._io import OutputPathError, check_output_file
+
+    try:
+        check_output_file(a.out, force=a.force, is_ours=is_benchmark_result,
+                          example="benchmarks/results/bench.json")
+    except OutputPathError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     res = run_benchmark(points=a.points, naive_points=a.naive_points, repeat=a.repeat)
     print(format_table(res))
     for r in res["results"]:
         print(f"{r['workload']}: max relative difference {r['max_relative_difference']}")
-    print(f"wrote {write_json(res, Path(a.out))}")
+    print(f"wrote {write_json(res, Path(a.out), force=a.force)}")
     return 0
 
 

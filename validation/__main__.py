@@ -23,7 +23,7 @@ def _claims(args) -> int:
 def _report(args) -> int:
     from .report import build_report
 
-    path = build_report(args.out, execute_notebooks=not args.no_notebooks)
+    path = build_report(args.out, execute_notebooks=not args.no_notebooks, force=args.force)
     print(f"report written to {path}")
     return 0
 
@@ -31,7 +31,7 @@ def _report(args) -> int:
 def _synthetic(args) -> int:
     from .synthetic_cli import run_config_file
 
-    run_config_file(args.config, args.out)
+    run_config_file(args.config, args.out, force=args.force)
     print(f"wrote {args.out}")
     return 0
 
@@ -48,13 +48,25 @@ def main(argv=None) -> int:
     c.set_defaults(func=_claims)
 
     r = sub.add_parser("report", help="write the report (ledger, notebooks, figures)")
-    r.add_argument("--out", default="reports/latest")
+    r.add_argument("--out", default="reports/latest",
+                   help="The report folder (default: reports/latest). It must be new, empty or an earlier "
+                        "report of this tool, unless --force is given.")
     r.add_argument("--no-notebooks", action="store_true", help="skip executing notebooks")
+    r.add_argument("--force", action="store_true",
+                   help="Write into an existing --out folder even when it is not an earlier report; files "
+                        "there with the report's names (index.html, report.md, ledger.json, figures/, "
+                        "notebooks/) are replaced.")
     r.set_defaults(func=_report)
 
     s = sub.add_parser("synthetic", help="run a synthetic well-mixture config (JSON)")
-    s.add_argument("--config", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("--config", required=True, help="The synthetic config (a JSON file); it is only read.")
+    s.add_argument("--out", required=True,
+                   help="Where to write the result JSON; never the --config file, a link, a folder or a "
+                        "device. An existing file is replaced only when it is an earlier result of this "
+                        "command, or with --force.")
+    s.add_argument("--force", action="store_true",
+                   help="Replace an existing --out file even when it is not an earlier result of this "
+                        "command.")
     s.set_defaults(func=_synthetic)
 
     args = p.parse_args(argv)

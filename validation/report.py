@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import importlib
-import os
 import pkgutil
 import platform
 import subprocess
@@ -46,7 +45,7 @@ def ledger_markdown(statuses) -> str:
         lines.append(f"| {s.id} | {s.verdict} | {_md_escape(s.detail)} |")
     notable = L.notable_results(statuses)
     if notable:
-        lines += ["", "### Corrections, conditions and failures", ""]
+        lines += ["", "### Corrections, conditions, failures and findings", ""]
         for s, r in notable:
             v = r.verdict
             lines.append(f"- **{s.id}** ({v.verdict}, `{r.check.name}`): {_md_escape(v.detail)}")
@@ -58,6 +57,10 @@ def ledger_markdown(statuses) -> str:
                 lines.append(f"  - condition: {_md_escape(v.condition)}")
             if v.counterexample is not None:
                 lines.append(f"  - counterexample: `{_md_escape(str(L._jsonable(v.counterexample)))}`")
+            if v.paper_range:
+                lines.append(f"  - paper's range: {_md_escape(L.paper_range_line(v.paper_range))}")
+            for f in v.findings:
+                lines.append(f"  - finding: {_md_escape(L.finding_line(f))}")
     return "\n".join(lines)
 
 
@@ -111,10 +114,20 @@ def markdown_to_html(md: str, title: str) -> str:
             f"<style>{css}</style></head><body>{body}</body></html>")
 
 
-def build_report(out="reports/latest", *, execute_notebooks: bool = True) -> Path:
-    """Build the report; returns the path of ``index.html``."""
-    outdir = Path(out)
+def build_report(out="reports/latest", *, execute_notebooks: bool = True, force: bool = False) -> Path:
+    """Build the report; returns the path of ``index.html``.
+
+    ``out`` is checked before any work (:func:`validation._io.check_output_dir`): a symlink or a
+    non-folder is refused, and an existing non-empty folder that is not an earlier report (it has
+    no ``.sgdsm-report`` marker) is refused unless ``force=True`` — the report never writes over a
+    user's folder by accident. The folder is marked as a report, and its files are replaced
+    atomically."""
+    from ._io import REPORT_MARKER, check_output_dir, write_text_atomic
+
+    outdir = check_output_dir(out, force=force)
     (outdir / "figures").mkdir(parents=True, exist_ok=True)
+    write_text_atomic(outdir / REPORT_MARKER, "A report folder written by `python -m validation report`; "
+                                              "the next report replaces its files.\n")
     t0 = time.perf_counter()
     statuses = L.ledger(progress=True)
     parts = [
@@ -130,10 +143,6 @@ def build_report(out="reports/latest", *, execute_notebooks: bool = True) -> Pat
     parts += ["", _notebooks_markdown(outdir, execute_notebooks)]
     parts += ["", f"_Report built in {time.perf_counter() - t0:.1f} s._", ""]
     md = "\n".join(parts)
-    (outdir / "report.md").write_text(md, encoding="utf-8")
-    (outdir / "ledger.json").write_text(L.ledger_json(statuses), encoding="utf-8")
-    index = outdir / "index.html"
-    tmp = index.with_suffix(".html.tmp")
-    tmp.write_text(markdown_to_html(md, "SGD statmech report"), encoding="utf-8")
-    os.replace(tmp, index)
-    return index
+    write_text_atomic(outdir / "report.md", md)
+    write_text_atomic(outdir / "ledger.json", L.ledger_json(statuses))
+    return write_text_atomic(outdir / "index.html", markdown_to_html(md, "SGD statmech report"))

@@ -20,8 +20,9 @@ escape iteration = first step at which some coordinate leaves.
   — the law of escape by one large heavy-tailed gradient kick (a sample x far in the tail gives
   ∂L ∝ x³, so a kick of size Δ needs x ≳ (BΔ/(ηk^{…}))^{1/3} and costs ∝ x²).
 
-``python -m validation.experiments.escape_rates --out validation/data/dt_sec4_cpu.json`` runs the full
-10-D version; the ledger check runs :data:`SMALL` (1-D) live.
+``python -m validation.experiments.escape_rates --out runs/dt_sec4.json`` runs the full 10-D version
+(``--force`` to replace the committed ``validation/data/dt_sec4_cpu.json``); the ledger check runs
+:data:`SMALL` (1-D) live.
 """
 from __future__ import annotations
 
@@ -120,9 +121,12 @@ def _gradient(k: float, backend: str):
     return separable_gradient(styblinski_tang_per_sample(x, th, k=k), x, th, backend=backend)
 
 
-def measure(config: EscapeRatesConfig, device="auto", *, progress: bool = False) -> dict:
-    """Simulate every sweep point; the raw summary (one entry per point)."""
+def measure(config: EscapeRatesConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
+    """Simulate every sweep point; the raw summary (one entry per point). Point ``i`` of the run
+    order is seeded with ``config.seed + i``, so each point is checkpointed (key
+    ``["escape", sweep, index]``) and a resumed run gives the same numbers."""
     from numerics.sgd_escape import simulate_escape
+    from validation.checkpoint import cached
 
     backend = config.backend
     dev_name = "cpu (numpy)" if backend == "numpy" else str(device)
@@ -130,14 +134,17 @@ def measure(config: EscapeRatesConfig, device="auto", *, progress: bool = False)
     seed = config.seed
     for sweep in SWEEPS:
         pts = []
-        for pt in config.points(sweep):
-            r = math.sqrt(pt["k"])
-            res = simulate_escape(_gradient(pt["k"], backend), [START_1D / r] * config.dim,
-                                  lr=pt["lr"], batch_size=pt["batch"], n_runs=config.n_runs,
-                                  max_steps=config.max_steps, upper=BOUNDARY_1D / r, seed=seed,
-                                  backend=backend, device=device, progress=progress)
+        for i, pt in enumerate(config.points(sweep)):
+            def one(pt=pt, seed=seed):
+                r = math.sqrt(pt["k"])
+                res = simulate_escape(_gradient(pt["k"], backend), [START_1D / r] * config.dim,
+                                      lr=pt["lr"], batch_size=pt["batch"], n_runs=config.n_runs,
+                                      max_steps=config.max_steps, upper=BOUNDARY_1D / r, seed=seed,
+                                      backend=backend, device=device, progress=progress)
+                return {**pt, **res.summary()}
+
+            pts.append(cached(checkpoint, ["escape", sweep, i], one))
             seed += 1
-            pts.append({**pt, **res.summary()})
         raw["sweeps"][sweep] = pts
     return raw
 
@@ -239,13 +246,16 @@ def compare(config: EscapeRatesConfig, prediction: dict, raw: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-def run(config: EscapeRatesConfig = FULL, device="auto", out=None, *, progress: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given."""
+def run(config: EscapeRatesConfig = FULL, device="auto", out=None, *, progress: bool = False,
+        force: bool = False, resume: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
+    existing file; ``resume``: reuse the finished sweep points of an interrupted run — see
+    :func:`validation.experiments.run_experiment`)."""
     from validation.experiments import run_experiment
 
     return run_experiment("escape_rates", ["DT.sec4", "DT.thm3.2"], config, measure=measure,
                           predict=lambda cfg, raw: predict(cfg), compare=compare, device=device,
-                          out=out, progress=progress)
+                          out=out, progress=progress, force=force, resume=resume, inputs=(__file__,))
 
 
 def config_from_dict(d: dict) -> EscapeRatesConfig:
@@ -267,7 +277,7 @@ def main(argv=None) -> int:
     from validation.experiments import experiment_main
 
     return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=FULL, summary=_summary)
+                           full=FULL, summary=_summary, inputs=(__file__,))
 
 if __name__ == "__main__":
     raise SystemExit(main())

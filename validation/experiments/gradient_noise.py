@@ -13,8 +13,9 @@ the SGD step-cumulant law?
   histograms), required below ``ks_tolerance`` for every B ≥ 16; (ii) measured vs predicted excess
   kurtosis along the principal directions of D, in units of its standard error (batch means).
 
-``python -m validation.experiments.gradient_noise --out validation/data/dt_fig1_cpu.json`` runs the
-full version and writes a record; the ledger check runs a small version live.
+``python -m validation.experiments.gradient_noise --out runs/dt_fig1.json`` runs the full version and
+writes a record (``--force`` to replace the committed ``validation/data/dt_fig1_cpu.json``,
+``--resume`` after an interruption); the ledger check runs a small version live.
 """
 from __future__ import annotations
 
@@ -80,8 +81,12 @@ def _cumulants_1d(x):
     return m2, m3, m4 - 3 * m2**2
 
 
-def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = False) -> dict:
-    """Train the net with SGD, then measure gradient-noise statistics. Returns the raw summary."""
+def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
+    """Train the net with SGD, then measure gradient-noise statistics. Returns the raw summary.
+
+    With a :class:`~validation.checkpoint.Checkpoint`, the statistics of every (checkpoint, B) are
+    saved with the random-number states after them (key ``["noise", "initial"|"trained", B]``), so
+    a resumed run skips them, replays the cheap training in between, and gives the same numbers."""
     import torch
 
     from numerics.devices import device_description, resolve_device
@@ -95,7 +100,7 @@ def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = Fals
     loss_fn = torch.nn.functional.cross_entropy
     opt = torch.optim.SGD(model.parameters(), lr=config.lr)
     n = X.shape[0]
-    initial = _noise_statistics(config, model, loss_fn, X, y, gen)
+    initial = _noise_statistics(config, model, loss_fn, X, y, gen, checkpoint=checkpoint, phase="initial")
     epochs = range(config.train_epochs)
     if progress:
         from tqdm.auto import tqdm
@@ -113,7 +118,7 @@ def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = Fals
                     f"broke down; lower the learning rate")
             loss.backward()
             opt.step()
-    trained = _noise_statistics(config, model, loss_fn, X, y, gen)
+    trained = _noise_statistics(config, model, loss_fn, X, y, gen, checkpoint=checkpoint, phase="trained")
     return {
         "device": device_description(dev),
         "n_samples": n,
@@ -122,13 +127,29 @@ def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = Fals
     }
 
 
-def _noise_statistics(config, model, loss_fn, X, y, gen) -> dict:
+def _rng_state(gen, dev) -> dict:
+    """The torch random states a measurement consumes (``gen``, the global CPU generator —
+    ``torch.svd_lowrank`` draws from it — and the global CUDA one on a GPU), as JSON lists."""
     import torch
-    from scipy.stats import ks_2samp
 
-    from numerics.gradient_noise import (gaussian_reference_noise, minibatch_noise,
-                                         per_sample_gradients, principal_directions,
-                                         standardized_moments)
+    return {"gen": gen.get_state().tolist(), "cpu": torch.get_rng_state().tolist(),
+            "cuda": torch.cuda.get_rng_state(dev).tolist() if dev.type == "cuda" else None}
+
+
+def _set_rng_state(state: dict, gen, dev) -> None:
+    import torch
+
+    gen.set_state(torch.tensor(state["gen"], dtype=torch.uint8))
+    torch.set_rng_state(torch.tensor(state["cpu"], dtype=torch.uint8))
+    if state.get("cuda") is not None and dev.type == "cuda":
+        torch.cuda.set_rng_state(torch.tensor(state["cuda"], dtype=torch.uint8), dev)
+
+
+def _noise_statistics(config, model, loss_fn, X, y, gen, *, checkpoint=None, phase: str = "") -> dict:
+    import torch
+
+    from numerics.gradient_noise import per_sample_gradients, principal_directions
+    from validation.checkpoint import cached
 
     dev = X.device
     with torch.no_grad():
@@ -143,28 +164,46 @@ def _noise_statistics(config, model, loss_fn, X, y, gen) -> dict:
     k2, k3, k4 = _cumulants_1d(G @ dirs)
     per_batch = {}
     for B in config.batch_sizes:
-        xi = minibatch_noise(G, B, config.n_batches, generator=gen)
-        ref = gaussian_reference_noise(G, B, config.n_batches, generator=gen)
-        proj = xi @ dirs
-        skew, kurt = standardized_moments(proj)
-        grp = proj.reshape(config.groups, -1, proj.shape[1])
-        kurt_g = torch.stack([standardized_moments(g)[1] for g in grp])
-        ks = ks_2samp(xi.norm(dim=1).cpu().numpy(), ref.norm(dim=1).cpu().numpy())
-        per_batch[str(B)] = {
-            "skewness": skew.tolist(),
-            "excess_kurtosis": kurt.tolist(),
-            "excess_kurtosis_se": (kurt_g.std(dim=0) / math.sqrt(config.groups)).tolist(),
-            "ks_norm_distance": float(ks.statistic),
-            "ks_norm_pvalue": float(ks.pvalue),
-            "mean_norm_minibatch": float(xi.norm(dim=1).mean()),
-            "mean_norm_gaussian": float(ref.norm(dim=1).mean()),
-        }
+        if checkpoint is None:
+            per_batch[str(B)] = _batch_statistics(config, G, dirs, B, gen)
+            continue
+        entry = cached(checkpoint, ["noise", phase, B],
+                       lambda B=B: {"stats": _batch_statistics(config, G, dirs, B, gen),
+                                    "rng": _rng_state(gen, dev)})
+        _set_rng_state(entry["rng"], gen, dev)  # a no-op unless the entry came from the checkpoint
+        per_batch[str(B)] = entry["stats"]
     return {
         "n_parameters": p,
         "train_loss": train_loss,
         "train_accuracy": train_acc,
         "per_sample_cumulants": {"k2": k2.tolist(), "k3": k3.tolist(), "k4": k4.tolist()},
         "per_batch": per_batch,
+    }
+
+
+def _batch_statistics(config, G, dirs, B: int, gen) -> dict:
+    """Minibatch noise at batch size B against its Gaussian reference: moments along ``dirs``, their
+    batch-means standard errors, and the KS distance between the noise norms."""
+    import torch
+    from scipy.stats import ks_2samp
+
+    from numerics.gradient_noise import gaussian_reference_noise, minibatch_noise, standardized_moments
+
+    xi = minibatch_noise(G, B, config.n_batches, generator=gen)
+    ref = gaussian_reference_noise(G, B, config.n_batches, generator=gen)
+    proj = xi @ dirs
+    skew, kurt = standardized_moments(proj)
+    grp = proj.reshape(config.groups, -1, proj.shape[1])
+    kurt_g = torch.stack([standardized_moments(g)[1] for g in grp])
+    ks = ks_2samp(xi.norm(dim=1).cpu().numpy(), ref.norm(dim=1).cpu().numpy())
+    return {
+        "skewness": skew.tolist(),
+        "excess_kurtosis": kurt.tolist(),
+        "excess_kurtosis_se": (kurt_g.std(dim=0) / math.sqrt(config.groups)).tolist(),
+        "ks_norm_distance": float(ks.statistic),
+        "ks_norm_pvalue": float(ks.pvalue),
+        "mean_norm_minibatch": float(xi.norm(dim=1).mean()),
+        "mean_norm_gaussian": float(ref.norm(dim=1).mean()),
     }
 
 
@@ -228,8 +267,10 @@ def _compare_one(config: GradientNoiseConfig, prediction: dict, raw: dict) -> di
 
 
 def run(config: GradientNoiseConfig = GradientNoiseConfig(), device="auto", out=None, *,
-        progress: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given."""
+        progress: bool = False, force: bool = False, resume: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
+    existing file; ``resume``: reuse the finished statistics of an interrupted run — see
+    :func:`validation.experiments.run_experiment`)."""
     from validation.experiments import run_experiment
 
     def predict_all(cfg, raw):
@@ -238,7 +279,7 @@ def run(config: GradientNoiseConfig = GradientNoiseConfig(), device="auto", out=
 
     return run_experiment("gradient_noise", ["DT.fig1", "SC.eq23"], config, measure=measure,
                           predict=predict_all, compare=compare, device=device, out=out,
-                          progress=progress)
+                          progress=progress, force=force, resume=resume, inputs=(__file__,))
 
 
 def config_from_dict(d: dict) -> GradientNoiseConfig:
@@ -256,7 +297,7 @@ def main(argv=None) -> int:
     from validation.experiments import experiment_main
 
     return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=GradientNoiseConfig(), summary=_summary)
+                           full=GradientNoiseConfig(), summary=_summary, inputs=(__file__,))
 
 if __name__ == "__main__":
     raise SystemExit(main())

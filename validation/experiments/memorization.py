@@ -12,8 +12,9 @@ a higher η/S (= T = λ/B) generalise better at the same level of memorisation?
   training accuracy first reaches m (linear interpolation between checkpoints; runs that never
   reach m are left out and counted), and the Spearman correlation of that accuracy with T.
 
-``python -m validation.experiments.memorization --out validation/data/memorization_cpu.json`` runs
-the full version; the ledger check re-derives that record's metrics and runs :data:`SMALL` live.
+``python -m validation.experiments.memorization --out runs/memorization.json`` runs the full version
+(``--force`` to replace the committed ``validation/data/memorization_cpu.json``, ``--resume`` after
+an interruption); the ledger check re-derives that record's metrics and runs :data:`SMALL` live.
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def _one(config, lr, B, seed, data, dev, loss_fn):
     return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "diverged": False, "curve": curve}
 
 
-def measure(config: MemorizationConfig, device="auto", *, progress: bool = False) -> dict:
+def measure(config: MemorizationConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
     """Learning curves of every (λ, B, seed) on the partly random-labelled training set."""
     import itertools
 
@@ -112,7 +113,7 @@ def measure(config: MemorizationConfig, device="auto", *, progress: bool = False
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
-                    desc="(λ, B, seed)", progress=progress)
+                    desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint)
     return {"device": device_description(dev), "n_train": config.n_train, "n_random_labels":
             int(data[2].sum()), "n_val": int(data[3].shape[0]), "runs": runs}
 
@@ -166,12 +167,15 @@ def compare(config: MemorizationConfig, prediction: dict, raw: dict) -> dict:
 
 
 def run(config: MemorizationConfig = MemorizationConfig(), device="auto", out=None, *,
-        progress: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given."""
+        progress: bool = False, force: bool = False, resume: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
+    existing file; ``resume``: reuse the finished runs of an interrupted run — see
+    :func:`validation.experiments.run_experiment`)."""
     from validation.experiments import run_experiment
 
     return run_experiment("memorization", ["TF.4.3"], config, measure=measure, predict=predict,
-                          compare=compare, device=device, out=out, progress=progress)
+                          compare=compare, device=device, out=out, progress=progress,
+                          force=force, resume=resume, inputs=(__file__,))
 
 
 def config_from_dict(d: dict) -> MemorizationConfig:
@@ -192,7 +196,7 @@ def main(argv=None) -> int:
     from validation.experiments import experiment_main
 
     return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=MemorizationConfig(), summary=_summary)
+                           full=MemorizationConfig(), summary=_summary, inputs=(__file__,))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ train→test line fall as the SGD temperature rises.
   predicted is not among the fitted ones), Spearman
   correlations of κ_train, κ_test, ½κ_test and |s| with T.
 
-``python -m validation.experiments.shift_curvature --out validation/data/shift_curvature_cpu.json``
-runs the full version; the ledger check re-derives the metrics of that record and runs
+``python -m validation.experiments.shift_curvature --out runs/shift_curvature.json`` runs the full
+version (``--force`` to replace the committed ``validation/data/shift_curvature_cpu.json``,
+``--resume`` after an interruption); the ledger check re-derives the metrics of that record and runs
 :data:`SMALL` live.
 """
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _one(config, T, seed, data, dev, loss_fn):
             "alphas": alphas.tolist(), "train_loss_line": tr, "test_loss_line": te}
 
 
-def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = False) -> dict:
+def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
     """Every (T, seed): SGD, the two low-temperature polishes, the losses on the line."""
     import itertools
 
@@ -130,7 +131,7 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.temperatures, config.seeds)
     runs = map_runs(lambda T, s: _one(config, T, s, data, dev, loss_fn), grid, dev=dev,
-                    desc="(T, seed)", progress=progress)
+                    desc="(T, seed)", progress=progress, checkpoint=checkpoint)
     return {"device": device_description(dev), "n_train": config.n_train, "n_test": int(data[2].shape[0]),
             "runs": runs}
 
@@ -198,12 +199,15 @@ def compare(config: ShiftCurvatureConfig, prediction: dict, raw: dict) -> dict:
 
 
 def run(config: ShiftCurvatureConfig = ShiftCurvatureConfig(), device="auto", out=None, *,
-        progress: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given."""
+        progress: bool = False, force: bool = False, resume: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
+    existing file; ``resume``: reuse the finished runs of an interrupted run — see
+    :func:`validation.experiments.run_experiment`)."""
     from validation.experiments import run_experiment
 
     return run_experiment("shift_curvature", ["SC.fig1-3"], config, measure=measure, predict=predict,
-                          compare=compare, device=device, out=out, progress=progress)
+                          compare=compare, device=device, out=out, progress=progress,
+                          force=force, resume=resume, inputs=(__file__,))
 
 
 def config_from_dict(d: dict) -> ShiftCurvatureConfig:
@@ -222,7 +226,7 @@ def main(argv=None) -> int:
     from validation.experiments import experiment_main
 
     return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=ShiftCurvatureConfig(), summary=_summary)
+                           full=ShiftCurvatureConfig(), summary=_summary, inputs=(__file__,))
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -19,8 +19,9 @@ stays near 0, and does the sharpness of the minimum found fall as T rises?
   final train loss, and an F-test of TF's "equal η/S gives similar minima": the spread of log
   sharpness between (λ, B) cells of equal T against the seed-to-seed spread within cells.
 
-``python -m validation.experiments.temperature_scan --out validation/data/temperature_scan_cpu.json``
-runs the full version; the ledger checks run :data:`SMALL` live.
+``python -m validation.experiments.temperature_scan --out runs/temperature_scan.json`` runs the full
+version (``--force`` to replace the committed ``validation/data/temperature_scan_cpu.json``,
+``--resume`` after an interruption); the ledger checks run :data:`SMALL` live.
 """
 from __future__ import annotations
 
@@ -154,7 +155,7 @@ def _train_one(config, lr, B, seed, data, dev, loss_fn):
     return res
 
 
-def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = False) -> dict:
+def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
     """Train every (λ, B, seed) of the grid; returns the raw per-run summary."""
     import itertools
 
@@ -168,7 +169,7 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _train_one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
-                    desc="(λ, B, seed)", progress=progress)
+                    desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint)
     return {"device": device_description(dev), "n_train": config.n_train,
             "n_test": int(data[2].shape[0]), "runs": runs}
 
@@ -320,12 +321,15 @@ def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
 
 
 def run(config: TemperatureScanConfig = TemperatureScanConfig(), device="auto", out=None, *,
-        progress: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given."""
+        progress: bool = False, force: bool = False, resume: bool = False) -> dict:
+    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
+    existing file; ``resume``: reuse the finished runs of an interrupted run — see
+    :func:`validation.experiments.run_experiment`)."""
     from validation.experiments import run_experiment
 
     return run_experiment("temperature_scan", ["SC.fig5", "RND.fig1", "TF.4.1"], config, measure=measure,
-                          predict=predict, compare=compare, device=device, out=out, progress=progress)
+                          predict=predict, compare=compare, device=device, out=out, progress=progress,
+                          force=force, resume=resume, inputs=(__file__,))
 
 
 def config_from_dict(d: dict) -> TemperatureScanConfig:
@@ -346,7 +350,7 @@ def main(argv=None) -> int:
     from validation.experiments import experiment_main
 
     return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=TemperatureScanConfig(), summary=_summary)
+                           full=TemperatureScanConfig(), summary=_summary, inputs=(__file__,))
 
 if __name__ == "__main__":
     raise SystemExit(main())
