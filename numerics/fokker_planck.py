@@ -54,9 +54,16 @@ import sympy as sp
 from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 from theory.coordinates import as_expr
+from theory.effective_potential import SingularDiffusionError
 
 __all__ = [
     "FokkerPlanckError",
+    "FokkerPlanckTypeError",
+    "NonFiniteCoefficientError",
+    "DiffusionNotPositiveDefiniteError",
+    "GridTooLargeError",
+    "SINGULAR_RTOL",
+    "MAX_CELLS",
     "Grid",
     "DetailedBalanceDistance",
     "FokkerPlanckSolver",
@@ -67,6 +74,49 @@ __all__ = [
 
 class FokkerPlanckError(ValueError):
     """Invalid input to the Fokker–Planck solver (bad grid, T, D or shapes)."""
+
+
+class FokkerPlanckTypeError(FokkerPlanckError, TypeError):
+    """An argument has the wrong type (e.g. T given as a string): pass a number."""
+
+
+class NonFiniteCoefficientError(FokkerPlanckError):
+    """∂U, ∂·D or D is NaN/inf somewhere on the grid; the message gives the first such point."""
+
+
+class DiffusionNotPositiveDefiniteError(FokkerPlanckError, SingularDiffusionError):
+    """D is not positive definite somewhere on the grid: indefinite, or singular/semidefinite
+    (smallest eigenvalue ≤ :data:`SINGULAR_RTOL` × the largest).  Also a
+    :class:`theory.effective_potential.SingularDiffusionError`."""
+
+
+class GridTooLargeError(FokkerPlanckError):
+    """The grid has more cells than :data:`MAX_CELLS` (the message states the memory it needs)."""
+
+
+#: D counts as singular where its smallest eigenvalue is ≤ SINGULAR_RTOL × the largest eigenvalue
+#: of D over the grid (rounding makes an exactly singular PSD matrix come out at ~1e-16 × that)
+SINGULAR_RTOL = 1e-12
+#: largest number of cells (product over axes); the sparse generator, its face-flux matrices and
+#: the LU factors of the steady-state solve need of the order of _BYTES_PER_CELL per cell
+MAX_CELLS = 4_000_000
+_BYTES_PER_CELL = 1024
+
+
+def _first_non_finite(values, points, what: str) -> None:
+    """Raise :class:`NonFiniteCoefficientError` naming the first point where ``values`` (shape
+    ``lead + points[0].shape``) is not finite."""
+    vals = np.asarray(values, dtype=float)
+    pshape = np.shape(points[0])
+    bad = ~np.isfinite(vals.reshape((-1,) + pshape)).all(axis=0) if vals.ndim > len(pshape) \
+        else ~np.isfinite(vals)
+    if bad.any():
+        idx = tuple(np.argwhere(bad)[0])
+        where = tuple(round(float(np.asarray(c)[idx]), 10) for c in points)
+        raise NonFiniteCoefficientError(
+            f"{what} is not finite (NaN or ±inf) at θ = {where} (first such point of {int(bad.sum())}); "
+            "a steady state computed from it would be meaningless. Fix the coefficient there or shrink "
+            "the grid to where it is finite")
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,6 +166,15 @@ class Grid:
                 )
             if self.cells[i] < 3:
                 raise FokkerPlanckError(f"axis {i}: need at least 3 cells; got {self.cells[i]}")
+        n = int(np.prod([int(c) for c in self.cells], dtype=object))
+        if n > MAX_CELLS:
+            need = n * _BYTES_PER_CELL
+            units = [("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)]
+            amount = next(f"{need / b:.3g} {u}" for u, b in units if need >= b)
+            raise GridTooLargeError(
+                f"grid of {' × '.join(str(c) for c in self.cells)} = {n:.3g} cells exceeds the limit "
+                f"{MAX_CELLS:.0e}: the generator and its sparse LU would need about {amount} of memory; "
+                "use fewer cells (refine only where ρ varies) or a smaller box")
 
     @property
     def ndim(self) -> int:
@@ -209,20 +268,33 @@ def _as_field(spec, shape_prefix: tuple[int, ...], what: str) -> Callable:
     return f
 
 
-def _check_diffusion(Dv: np.ndarray, where: str) -> None:
-    """Raise unless every D sample (shape (p, p, ...)) is finite, symmetric and positive-definite."""
+def _check_diffusion(Dv: np.ndarray, where: str, pts=None) -> None:
+    """Raise unless every D sample (shape (p, p, ...)) is finite, symmetric and positive-definite
+    (smallest eigenvalue > SINGULAR_RTOL × the largest over the grid; ``pts``: the sample points,
+    for the message)."""
     p = Dv.shape[0]
     mats = np.moveaxis(Dv.reshape(p, p, -1), -1, 0)
+    points = None if pts is None else np.stack([np.broadcast_to(c, Dv.shape[2:]).ravel() for c in pts], -1)
     if not np.all(np.isfinite(mats)):
-        raise FokkerPlanckError(f"D has non-finite values at the {where}")
+        if pts is not None:
+            _first_non_finite(Dv, [np.broadcast_to(c, Dv.shape[2:]) for c in pts], f"D (at the {where})")
+        raise NonFiniteCoefficientError(f"D has non-finite values at the {where}")
     asym = np.max(np.abs(mats - np.swapaxes(mats, 1, 2)))
     if asym > 1e-10 * max(1.0, float(np.max(np.abs(mats)))):
         raise FokkerPlanckError(f"D must be symmetric; max |D − Dᵀ| = {asym:.3g} at the {where}")
-    eig_min = float(np.min(np.linalg.eigvalsh(mats)))
-    if eig_min <= 0:
-        raise FokkerPlanckError(
-            f"D must be positive-definite on the whole grid; smallest eigenvalue {eig_min:.3g} at "
-            f"the {where}. Shrink the domain or regularise D (e.g. D + β² I, SC.eq13)."
+    eigs = np.linalg.eigvalsh(mats)
+    k = int(np.argmin(eigs[:, 0]))
+    eig_min, scale = float(eigs[k, 0]), float(np.max(np.abs(eigs)))
+    if eig_min <= SINGULAR_RTOL * scale:
+        kind = ("indefinite (a negative eigenvalue)" if eig_min < -SINGULAR_RTOL * scale
+                else "singular (positive semidefinite: an eigenvalue ≈ 0)")
+        at = f" at θ = {tuple(round(float(c), 10) for c in points[k])}" if points is not None else ""
+        raise DiffusionNotPositiveDefiniteError(
+            f"D must be positive-definite on the whole grid, but it is {kind}{at} of the {where}: "
+            f"smallest eigenvalue {eig_min:.3g} against {scale:.3g} (tolerance {SINGULAR_RTOL:g} × that). "
+            "With a singular D the SC.eq5/SC.eq10 steady state has no density in the flat directions "
+            "(overparametrized case). Remedy (SC.eq13): add ℓ2 regularisation α|θ|²/2 to U and isotropic "
+            "noise β² I to D, i.e. D + β² I; or shrink the domain to where D ≻ 0."
         )
 
 
@@ -277,10 +349,13 @@ class FokkerPlanckSolver:
         self.quadrature = quadrature
         if not isinstance(grid, Grid):
             raise FokkerPlanckError("grid must be a numerics.fokker_planck.Grid (use Grid.box)")
+        if isinstance(T, (str, bytes, bool)) or (isinstance(T, sp.Basic) and not T.is_number):
+            raise FokkerPlanckTypeError(f"T must be a positive number (T = λ/B), e.g. 0.5; got {T!r} "
+                                        f"({type(T).__name__})")
         try:
             T = float(T)
         except (TypeError, ValueError) as exc:
-            raise FokkerPlanckError(f"T must be a positive number; got {T!r}") from exc
+            raise FokkerPlanckTypeError(f"T must be a positive number; got {T!r}") from exc
         if not (np.isfinite(T) and T > 0):
             raise FokkerPlanckError(f"T must be a positive finite temperature (T = λ/B); got {T}")
         self.grid = grid
@@ -296,7 +371,10 @@ class FokkerPlanckSolver:
         else:
             self._div_D = _as_field(div_D, (p,), "div_D")
         self._potential = potential
-        _check_diffusion(self._D(grid.mesh()), "cell centres")
+        centres = grid.mesh()
+        _check_diffusion(self._D(centres), "cell centres", centres)
+        _first_non_finite(self._grad_U(centres), centres, "grad_U (∂U, at the cell centres)")
+        _first_non_finite(self._div_D(centres), centres, "div_D (∂·D, at the cell centres)")
         self._build()
 
     # -- construction from theory ------------------------------------------------------------
@@ -422,9 +500,13 @@ class FokkerPlanckSolver:
             face_pts = [c[tuple(L)].ravel() for c in centres]
             face_pts[i] = face_pts[i] + 0.5 * h[i]
             Dface = self._D(face_pts)
-            _check_diffusion(Dface, f"faces normal to axis {i}")
+            _check_diffusion(Dface, f"faces normal to axis {i}", face_pts)
             c = half_T * Dface[i, i]
+            _first_non_finite(self._grad_U(face_pts), face_pts, f"grad_U (∂U, at the faces normal to axis {i})")
+            _first_non_finite(self._div_D(face_pts), face_pts, f"div_D (∂·D, at the faces normal to axis {i})")
             pe = self._peclet(face_pts, i, Dface)
+            _first_non_finite(pe, face_pts, f"the drift/diffusion ratio b_i/((T/2)D_ii) (the Péclet "
+                                            f"number across the faces normal to axis {i})")
             rows = [np.arange(nf), np.arange(nf)]
             cols = [Rf, Lf]
             vals = [c / h[i] * bernoulli(-pe), -c / h[i] * bernoulli(pe)]

@@ -237,3 +237,82 @@ def test_effective_potential_integrand_zero_diffusion():
 
     with pytest.raises(SingularDiffusionError, match="SC.eq13"):
         effective_potential_1d(X ** 2, 0, X, 0.1, np.linspace(-1, 1, 11))
+
+
+# --------------------------------------------------------------------------------------------------
+# (b, j, point 9) FokkerPlanckSolver: non-finite coefficients, semidefinite D, huge grids
+# --------------------------------------------------------------------------------------------------
+def _fp_grid(dim=1, cells=50):
+    from numerics.fokker_planck import Grid
+
+    return Grid.box([(-2, 2)] * dim, cells=cells)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_fokker_planck_non_finite_drift_names_the_first_point(bad):
+    from numerics.fokker_planck import FokkerPlanckError, FokkerPlanckSolver, NonFiniteCoefficientError
+
+    with pytest.raises(NonFiniteCoefficientError, match=r"grad_U .* not finite .* θ = \(1\.08,\)") as ei:
+        FokkerPlanckSolver(_fp_grid(), T=0.5, grad_U=lambda x: np.where(x > 1, bad, x)[None], D=[[1.0]])
+    assert isinstance(ei.value, FokkerPlanckError) and isinstance(ei.value, ValueError)
+
+
+def test_fokker_planck_non_finite_diffusion_and_divergence():
+    from numerics.fokker_planck import FokkerPlanckSolver, NonFiniteCoefficientError
+
+    with pytest.raises(NonFiniteCoefficientError, match=r"^D .*θ = \(1\.08,\)"):
+        FokkerPlanckSolver(_fp_grid(), T=0.5, grad_U=lambda x: x[None],
+                           D=lambda x: np.where(x > 1, np.nan, 1.0 + 0 * x)[None, None])
+    with pytest.raises(NonFiniteCoefficientError, match="div_D"):
+        FokkerPlanckSolver(_fp_grid(), T=0.5, grad_U=lambda x: x[None], D=lambda x: (1 + 0 * x)[None, None],
+                           div_D=lambda x: np.where(x < -1.5, np.nan, 0 * x)[None])
+
+
+def test_fokker_planck_theory_drift_nan_at_a_point():
+    from numerics.fokker_planck import FokkerPlanckSolver, NonFiniteCoefficientError
+
+    # ∂U = x − x/sqrt(1 − x²): NaN for |x| > 1, i.e. on part of the box [−2, 2]
+    with np.errstate(invalid="ignore"), pytest.raises(NonFiniteCoefficientError, match=r"not finite .*θ = \(-1\.96,\)"):
+        FokkerPlanckSolver.from_theory(X ** 2 / 2 + sp.sqrt(1 - X ** 2), 1, [X], 0.5, grid=_fp_grid())
+
+
+@pytest.mark.parametrize("D", [[[1.0, 1.0], [1.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]], [[1.0, 0.0], [0.0, 1e-20]],
+                               [[0.0, 0.0], [0.0, 0.0]]])
+def test_fokker_planck_singular_semidefinite_diffusion_is_refused(D):
+    from numerics.fokker_planck import DiffusionNotPositiveDefiniteError, FokkerPlanckSolver
+    from theory.effective_potential import SingularDiffusionError
+
+    with pytest.raises(DiffusionNotPositiveDefiniteError, match="singular .*SC.eq13") as ei:
+        FokkerPlanckSolver(_fp_grid(2, 12), T=0.5, grad_U=lambda x, y: [x, y], D=D)
+    assert isinstance(ei.value, SingularDiffusionError)
+
+
+def test_fokker_planck_diffusion_vanishing_at_a_face_is_refused():
+    from numerics.fokker_planck import DiffusionNotPositiveDefiniteError, FokkerPlanckSolver
+
+    with pytest.raises(DiffusionNotPositiveDefiniteError, match="singular"):
+        FokkerPlanckSolver.from_theory(X ** 2 / 2, X ** 2, [X], 0.5, grid=_fp_grid())
+
+
+def test_fokker_planck_indefinite_diffusion_is_refused():
+    from numerics.fokker_planck import DiffusionNotPositiveDefiniteError, FokkerPlanckSolver
+
+    with pytest.raises(DiffusionNotPositiveDefiniteError, match="indefinite"):
+        FokkerPlanckSolver(_fp_grid(2, 12), T=0.5, grad_U=lambda x, y: [x, y], D=[[1.0, 0.0], [0.0, -1.0]])
+
+
+def test_fokker_planck_huge_grid_states_limit_and_memory():
+    from numerics.fokker_planck import FokkerPlanckError, Grid, GridTooLargeError
+
+    with pytest.raises(GridTooLargeError, match="limit .* GiB") as ei:
+        Grid.box([(-2, 2)], cells=10 ** 9)
+    assert isinstance(ei.value, FokkerPlanckError)
+
+
+@pytest.mark.parametrize("T", ["0.5", True, TS])
+def test_fokker_planck_temperature_not_a_number(T):
+    from numerics.fokker_planck import FokkerPlanckError, FokkerPlanckSolver
+
+    with pytest.raises(TypeError, match="positive number") as ei:
+        FokkerPlanckSolver(_fp_grid(), T=T, grad_U=lambda x: x[None], D=[[1.0]])
+    assert isinstance(ei.value, FokkerPlanckError)
