@@ -46,10 +46,16 @@ def test_perturbation_raises_free_energy_by_half_T_kl():
     assert float(F1 - F0) == pytest.approx(float(T / 2 * kl), rel=1e-10)
 
 
-def test_small_temperature_does_not_overflow():
-    T = sp.Rational(1, 200)
-    lZ = fe.log_partition_1d(x**2 + 5, 0, T, x, (-3, 3))
-    assert mpmath.isfinite(lZ) and float(lZ) < -1000
+@pytest.mark.parametrize("T, c", [(sp.Rational(1, 200), 0), (sp.Rational(1, 2000), sp.Rational(3, 10))])
+def test_small_temperature_log_partition_is_exact(T, c):
+    """log ∫_{−3}^{3} exp(−2((θ−c)² + 5)/T) = −10/T + ½ log(πT/2) (the erf tails are < e^{−700}):
+    −2002.4234 at T = 1/200. Regression: the unshifted mpmath quadrature of an e^{−2000}-sized
+    integrand stopped at its first degree (absolute error control) and gave −2002.4160; the
+    30-digit quadrature now agrees to 1e-12 also when the peak is off the breakpoints (c = 0.3)."""
+    lZ = fe.log_partition_1d((x - c) ** 2 + 5, 0, T, x, (-3, 3))
+    exact = -10 / T + sp.log(sp.pi * T / 2) / 2
+    assert float(lZ) == pytest.approx(float(exact), rel=0, abs=1e-12)
+    assert float(exact) == pytest.approx(-2002.4234 if c == 0 else -20003.5747, abs=1e-4)
 
 
 def test_integrand_identity():
