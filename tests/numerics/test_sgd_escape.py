@@ -110,3 +110,86 @@ def test_general_gradient_and_torch_backend_agree_with_separable():
     tau = mean_first_passage_time_1d(th ** 2 / 2, SIGMA ** 2, th, 0.0, 0.6, 0.02) / 0.02
     mean, se = res.mean_escape_steps()
     assert abs(mean - tau) < 4 * se + 0.15 * tau
+
+
+# --------------------------------------------------------------------------------------------------
+# minibatch B > 1: the update averages the B per-sample gradients (SC.eq9); deterministic steps
+# --------------------------------------------------------------------------------------------------
+BACKENDS = ["numpy", pytest.param("torch", marks=pytest.mark.filterwarnings("ignore"))]
+
+
+def _grad(loss, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+        return separable_gradient(loss, x, th, backend="torch", device="cpu")
+    return separable_gradient(loss, x, th)
+
+
+def _run(grad, start, backend, **kw):
+    extra = dict(backend="torch", device="cpu") if backend == "torch" else {}
+    return simulate_escape(grad, start, **kw, **extra)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("B", [1, 5])
+def test_deterministic_exit_step_without_noise(backend, B):
+    """noise_scale = 0 on L = −θ²/2 + σxθ: θ_t = θ_0 (1 + η)^t for every B (the mean of B equal
+    gradients), so the exit step is ceil(log(b/θ_0)/log(1 + η)) — 48 from 0.1 to 1 at η = 0.05
+    (a summed minibatch would give θ_0 (1 + Bη)^t and exit at step 10 for B = 5)."""
+    g = _grad(-th ** 2 / 2 + SIGMA * x * th, backend)
+    kw = dict(lr=0.05, batch_size=B, n_runs=7, max_steps=1000, noise_scale=0.0, seed=0)
+    up = _run(g, [0.1], backend, upper=1.0, **kw)
+    assert up.steps.tolist() == [48] * 7 and up.escaped.all()
+    down = _run(g, [-0.1], backend, lower=-1.0, **kw)
+    assert down.steps.tolist() == [48] * 7 and down.escaped.all()
+    # p = 2: the run ends when the first coordinate leaves (0.2·1.05^t ≥ 1 at t = 33)
+    two = _run(g, [0.1, 0.2], backend, upper=1.0, lower=-1.0, **kw)
+    assert two.steps.tolist() == [33] * 7 and two.dim == 2
+    capped = _run(g, [0.1], backend, upper=1.0, **{**kw, "max_steps": 47})
+    assert capped.n_censored == 7 and capped.steps.tolist() == [47] * 7
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_landing_exactly_on_the_boundary_is_an_exit(backend):
+    """Constant gradient ∓1, η = 0.5, B = 3, no noise: θ = ±0.5, ±1.0 — the box is open, so
+    θ = ±1 (exactly representable) leaves it at step 2."""
+    kw = dict(lr=0.5, batch_size=3, n_runs=2, max_steps=10, noise_scale=0.0)
+    up = _run(_grad(-th + x * th, backend), [0.0], backend, upper=1.0, **kw)
+    down = _run(_grad(th + x * th, backend), [0.0], backend, lower=-1.0, **kw)
+    assert up.steps.tolist() == [2, 2] and down.steps.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("B, scale", [(1, 1.0), (4, 1.0), (16, 1.0), (4, 2.5)])
+def test_minibatch_mean_noise_variance_scales_as_one_over_B(backend, B, scale):
+    """One step from 0 on L = σxθ (x ~ N(0, s²)): θ_1 = −η σ x̄ with Var = (ησs)²/B. With the box
+    ±b, b = ησs/√B, the exit probability after one step is P(|Z| ≥ 1) = 0.3173 for every B — a
+    summed minibatch (2P(Z ≥ 1/B)) or a single sample (2P(Z ≥ 1/√B)) gives 0.80 / 0.62 at B = 4."""
+    lr, R = 0.1, 20_000
+    b = lr * SIGMA * scale / math.sqrt(B)
+    res = _run(_grad(SIGMA * x * th, backend), [0.0], backend, lr=lr, batch_size=B, n_runs=R,
+               max_steps=1, upper=b, lower=-b, noise_scale=scale, seed=11)
+    p = math.erfc(1 / math.sqrt(2))  # P(|Z| ≥ 1)
+    frac = float(np.mean(res.escaped))
+    assert abs(frac - p) < 4 * math.sqrt(p * (1 - p) / R), (frac, p)
+    assert np.all(res.steps == 1)
+
+
+def test_escape_result_statistics_are_exact():
+    from numerics.sgd_escape import EscapeResult
+
+    kw = dict(max_steps=10, lr=0.1, batch_size=2, dim=1, seed=0)
+    done = EscapeResult(steps=np.array([1, 2, 3, 4]), escaped=np.ones(4, bool), **kw)
+    mean, se = done.mean_escape_steps()
+    assert mean == 2.5 and se == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2, rel=1e-14)
+    assert done.n_runs == 4 and done.n_censored == 0
+    summ = done.summary()
+    assert summ["quantiles_10_50_90"] == pytest.approx([1.3, 2.5, 3.7], rel=1e-12)
+    assert summ["std_steps"] == pytest.approx(1.2909944487358056, rel=1e-12)
+    assert summ["mean_steps"] == 2.5 and summ["n_censored"] == 0 and summ["max_steps"] == 10
+    cens = EscapeResult(steps=np.array([2, 4, 10]), escaped=np.array([True, True, False]), **kw)
+    # exponential MLE under right censoring: total time / number of exits
+    assert cens.mean_escape_steps() == pytest.approx((8.0, 8.0 / math.sqrt(2)), rel=1e-14)
+    assert cens.n_censored == 1
+    one = EscapeResult(steps=np.array([3]), escaped=np.array([True]), **kw)
+    assert one.mean_escape_steps() == (3.0, math.inf) and one.summary()["std_steps"] == 0.0
