@@ -48,10 +48,26 @@ def test_basin_weights_match_independent_quadrature(three_basin, T):
 
 @pytest.mark.parametrize("T", [1e-5, 1e-4, 1e-2, 1.0])
 def test_density_normalised_and_finite(two_basin, T):
+    import mpmath as mp
+
     s = two_basin.state(T)
     assert np.all(np.isfinite(s.log_density))
     assert np.sum(s.grid.weights * np.exp(s.log_density)) == pytest.approx(1.0, abs=1e-10)
-    assert np.isfinite(s.train_loss) and np.isfinite(s.test_loss)
+    # E_ρ[U_train], E_ρ[U_test] against mpmath quadrature of exp(−2(U − U_min)/T) (D = 1), split
+    # at the minima and the top so tanh–sinh resolves wells of width sqrt(T)
+    Uf = sp.lambdify(th, two_basin.train_loss_expr, "mpmath")
+    Utf = sp.lambdify(th, two_basin.test_loss_expr, "mpmath")
+    bks = two_basin.basins
+    pts = [bks[0].left, bks[0].minimum, bks[0].right, bks[1].minimum, bks[1].right]
+    with mp.workdps(25):
+        umin = min(Uf(b.minimum) for b in bks)
+        rho = lambda t: mp.exp(-2 * (Uf(t) - umin) / T)  # noqa: E731
+        Z = mp.quad(rho, pts)
+        train = mp.quad(lambda t: rho(t) * Uf(t), pts) / Z
+        test = mp.quad(lambda t: rho(t) * Utf(t), pts) / Z
+    assert s.train_loss == pytest.approx(float(train), rel=1e-9)
+    assert s.test_loss == pytest.approx(float(test), rel=1e-9)
+    assert s.log_partition == pytest.approx(float(mp.log(Z)) - 2 * float(umin) / T, rel=1e-10)
 
 
 def test_laplace_weights_converge_as_T_to_zero(two_basin):
@@ -161,3 +177,142 @@ def test_critical_point_exactly_on_a_scan_node_is_found():
     assert mins == [0.0] and maxs == []
     mins, maxs = prob._critical_points(lambda t: -t, -x, x)
     assert mins == [] and maxs == [0.0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Laplace predictions and expectations against closed forms / independent quadrature
+# --------------------------------------------------------------------------------------------------
+# U' = θ(θ − 1)(θ + 2): minima −2 (U = −8/3, U'' = 6) and 1 (U = −5/12, U'' = 3), maximum 0.
+POLY = th ** 4 / 4 + th ** 3 / 3 - th ** 2
+POLY_MIN = np.array([-2.0, 1.0])
+POLY_DEPTH = np.array([-8 / 3, -5 / 12])
+POLY_CURV = np.array([6.0, 3.0])
+
+
+@pytest.mark.parametrize("T", [0.05, 1.0])
+def test_laplace_quantities_match_closed_forms_constant_D(T):
+    """Constant D: v = U/D, μ_k = θ_k^tr, v'' = U''/D, Σ_k = T/(2v'') = TD/(2U''), SC.eq6 weights
+    w_k ∝ exp(−2U_k/(DT)) (U''_k/D)^{−1/2}, and SC.eq4 losses with b_k = 0:
+    train Σ w_k (U_k + ½U''_kΣ_k), test Σ w_k (U^te_k + ½C^te_k Σ_k + ½C^te_k s_k²)."""
+    D, s, scale, lift = 2.0, 0.1, 1.5, 0.2
+    test = scale * POLY.subs(th, th - s) + lift  # minima shifted by s, curvature ×1.5
+    prob = StationaryProblem1D(POLY, th, diffusion=D, test_loss=test, domain=(-3.5, 2.5),
+                               expected_basins=2)
+    np.testing.assert_allclose([b.minimum for b in prob.basins], POLY_MIN, atol=1e-12)
+    np.testing.assert_allclose([b.depth for b in prob.basins], POLY_DEPTH, atol=1e-12)
+    np.testing.assert_allclose([b.curvature for b in prob.basins], POLY_CURV, rtol=1e-10)
+    np.testing.assert_allclose([b.test_minimum for b in prob.basins], POLY_MIN + s, atol=1e-12)
+    st = prob.state(T)
+    np.testing.assert_allclose(st.laplace_means, POLY_MIN, atol=1e-12)
+    np.testing.assert_allclose(st.laplace_curvatures, POLY_CURV / D, rtol=1e-10)
+    cov = T * D / (2 * POLY_CURV)
+    np.testing.assert_allclose(st.laplace_covariances, cov, rtol=1e-10)
+    logw = -2 * POLY_DEPTH / (D * T) - 0.5 * np.log(POLY_CURV / D)
+    w = np.exp(logw - np.logaddexp.reduce(logw))
+    np.testing.assert_allclose(st.laplace_weights, w, rtol=1e-10)
+    np.testing.assert_allclose(st.laplace_log_weights, np.log(w), atol=1e-10)
+    train = np.sum(w * (POLY_DEPTH + 0.5 * POLY_CURV * cov))
+    assert st.train_loss_laplace == pytest.approx(train, rel=1e-10)
+    C_te = scale * POLY_CURV
+    test_l = np.sum(w * (scale * POLY_DEPTH + lift + 0.5 * C_te * cov + 0.5 * C_te * s ** 2))
+    assert st.test_loss_laplace == pytest.approx(test_l, rel=1e-10)
+
+
+@pytest.mark.parametrize("D, T", [(1.0, 1e-3), (2.0, 0.05), (0.5, 0.7)])
+def test_gaussian_well_expectations_and_partition_are_exact(D, T):
+    """U = cθ²/2, constant D: ρ = N(0, TD/(2c)) exactly, so log Z = ½ log(πDT/c),
+    E[U] = TD/4 and E[U_test] = u0 + ½c'(TD/(2c) + s²) for U_test = c'(θ − s)²/2 + u0 —
+    and the Laplace (SC.eq4) values coincide with these."""
+    c, c_te, s, u0 = 3.0, 2.0, 0.4, 0.25
+    prob = StationaryProblem1D(c * th ** 2 / 2, th, diffusion=D, domain=(-6, 6),
+                               test_loss=c_te * (th - s) ** 2 / 2 + u0)
+    st = prob.state(T)
+    var = T * D / (2 * c)
+    assert st.log_partition == pytest.approx(0.5 * np.log(np.pi * D * T / c), abs=1e-10)
+    assert st.train_loss == pytest.approx(T * D / 4, rel=1e-9)
+    assert st.test_loss == pytest.approx(u0 + 0.5 * c_te * (var + s ** 2), rel=1e-9)
+    assert st.laplace_covariances[0] == pytest.approx(var, rel=1e-12)
+    assert st.train_loss_laplace == pytest.approx(T * D / 4, rel=1e-12)
+    assert st.test_loss_laplace == pytest.approx(u0 + 0.5 * c_te * (var + s ** 2), rel=1e-12)
+    assert st.expectation(st.grid.nodes) == pytest.approx(0.0, abs=1e-10 * np.sqrt(var))
+    assert st.expectation(st.grid.nodes ** 2) == pytest.approx(var, rel=1e-9)
+
+
+def test_state_dependent_D_bias_closed_form():
+    """U = θ²/2, D = 1 + θ (Itô): ρ ∝ (1+θ)^{2/T − 1} e^{−2θ/T} is a Gamma law in y = 1 + θ with
+    mean 1 and variance T/2, so E[θ] = 0 and E[θ²] = T/2 exactly. The mode (minimum of v) is
+    μ = −T/2, v''(μ) = 1/(1 − T/2), Σ = T(1 − T/2)/2 and the SC bias b = θ^tr − μ = +T/2 enters
+    SC.eq4 as ½C(s + b)²: the Laplace test loss is u0 + ½c'(Σ + (s + b)²)."""
+    T, c_te, s, u0 = 0.1, 2.0, 0.3, 0.1
+    prob = StationaryProblem1D(th ** 2 / 2, th, diffusion=1 + th, domain=(-0.9, 3.0),
+                               test_loss=c_te * (th - s) ** 2 / 2 + u0)
+    assert not prob.constant_diffusion
+    st = prob.state(T)
+    mu, sig, b = -T / 2, T * (1 - T / 2) / 2, T / 2
+    assert st.laplace_means[0] == pytest.approx(mu, abs=1e-12)
+    assert st.laplace_curvatures[0] == pytest.approx(1 / (1 - T / 2), rel=1e-9)
+    assert st.laplace_covariances[0] == pytest.approx(sig, rel=1e-9)
+    assert st.train_loss_laplace == pytest.approx(0.5 * (sig + b ** 2), rel=1e-9)
+    laplace_test = u0 + 0.5 * c_te * (sig + (s + b) ** 2)
+    assert st.test_loss_laplace == pytest.approx(laplace_test, rel=1e-9)
+    # the bias term matters here: dropping it or flipping its sign moves the value by ≥ 0.015
+    assert abs(laplace_test - (u0 + 0.5 * c_te * (sig + s ** 2))) > 0.015
+    assert abs(laplace_test - (u0 + 0.5 * c_te * (sig + (s - b) ** 2))) > 0.03
+    # the exact expectations (non-constant-D path: v by spectral line integration)
+    assert st.train_loss == pytest.approx(T / 4, rel=1e-8)
+    assert st.test_loss == pytest.approx(u0 + 0.5 * c_te * (T / 2 + s ** 2), rel=1e-8)
+    assert st.expectation(st.grid.nodes) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_state_dependent_D_two_basins_against_mpmath():
+    """Tilted double well with D = 1 + θ/2 + θ²/4 at T = 0.25 (both basins weigh, biases up to
+    0.08): exact basin weights, E_ρ[U], E_ρ[U_test] against mpmath quadrature of ρ ∝ exp(−2v/T)
+    with v integrated symbolically, and the SC.eq6/SC.eq4 Laplace weights and test loss against
+    an independent mpmath evaluation (findroot for θ_k^tr, θ_k^te, μ_k; quad for v(μ_2) − v(μ_1);
+    diff for v'')."""
+    import mpmath as mp
+
+    T, s, scale = 0.25, 0.2, 1.3
+    U = th ** 4 / 4 - th ** 2 / 2 + th / 10
+    D = 1 + th / 2 + th ** 2 / 4
+    U_te = scale * U.subs(th, th - s)
+    a, b_dom = -2.5, 2.5
+    prob = StationaryProblem1D(U, th, diffusion=D, test_loss=U_te, domain=(a, b_dom),
+                               expected_basins=2)
+    st = prob.state(T)
+
+    Tm = sp.Rational(1, 4)
+    V = (sp.diff(U, th) + Tm / 2 * sp.diff(D, th)) / D
+    v = sp.lambdify(th, sp.integrate(sp.apart(sp.together(V), th), th), "mpmath")
+    Vf, dV = sp.lambdify(th, V, "mpmath"), sp.lambdify(th, sp.diff(V, th), "mpmath")
+    Uf, Utef = sp.lambdify(th, U, "mpmath"), sp.lambdify(th, U_te, "mpmath")
+    dU, dUte = sp.lambdify(th, sp.diff(U, th), "mpmath"), sp.lambdify(th, sp.diff(U_te, th), "mpmath")
+    with mp.workdps(30):
+        tr = [mp.findroot(dU, g) for g in (-1, 1)]
+        top = mp.findroot(dU, 0.1)
+        te = [mp.findroot(dUte, g + s) for g in (-1, 1)]
+        mus = [mp.findroot(Vf, g) for g in tr]
+        vmin = min(v(m) for m in mus)
+        rho = lambda t: mp.exp(-2 * (v(t) - vmin) / T)  # noqa: E731
+        m1 = mp.quad(rho, [a, mus[0], top])
+        m2 = mp.quad(rho, [top, mus[1], b_dom])
+        Z = m1 + m2
+        EU = (mp.quad(lambda t: rho(t) * Uf(t), [a, mus[0], top, mus[1], b_dom])) / Z
+        EUte = (mp.quad(lambda t: rho(t) * Utef(t), [a, mus[0], top, mus[1], b_dom])) / Z
+        curv = [dV(m) for m in mus]
+        ll = [-2 * v(m) / T - mp.log(c) / 2 for m, c in zip(mus, curv)]
+        w = [mp.exp(l - max(ll)) for l in ll]
+        w = [x / sum(w) for x in w]
+        sig = [T / (2 * c) for c in curv]
+        Cte = [scale * (3 * (t - s) ** 2 - 1) for t in te]  # U_te'' at its minima
+        loss = sum(wk * (Utef(tk) + Ck * sk / 2 + Ck * ((tk - trk) + (trk - mk)) ** 2 / 2)
+                   for wk, tk, trk, mk, Ck, sk in zip(w, te, tr, mus, Cte, sig))
+    np.testing.assert_allclose(st.basin_weights, [float(m1 / Z), float(m2 / Z)], rtol=1e-9)
+    assert st.train_loss == pytest.approx(float(EU), rel=1e-9)
+    assert st.test_loss == pytest.approx(float(EUte), rel=1e-9)
+    np.testing.assert_allclose(st.laplace_means, [float(m) for m in mus], atol=1e-11)
+    biases = np.array([float(t - m) for t, m in zip(tr, mus)])
+    assert np.abs(biases).max() > 0.07  # the bias path is really exercised
+    np.testing.assert_allclose(st.laplace_covariances, [float(x) for x in sig], rtol=1e-9)
+    np.testing.assert_allclose(st.laplace_weights, [float(x) for x in w], rtol=1e-9)
+    assert st.test_loss_laplace == pytest.approx(float(loss), rel=1e-9)
