@@ -17,9 +17,20 @@ The per-sample gradient is never typed by hand: :func:`per_sample_gradient` comp
 PyTorch backend). For a separable loss (``L = Σ_i ℓ(x_i, θ_i)``, e.g. Styblinski–Tang)
 :func:`separable_gradient` compiles the 1-D derivative once and applies it coordinate-wise.
 
-If an iterate becomes non-finite, :class:`SGDDivergedError` is raised: the step was too large for the
-curvature (η·U'' ≳ 2 or a heavy-tailed gradient kick), i.e. the small-η diffusion approximation of
-SC.eq10–11 no longer describes this SGD.
+Divergence is not escape.  :class:`SGDDivergedError` is raised (never an escape counted) when
+
+* an iterate becomes non-finite, or
+* one SGD step moves some run by more than ``max_step_ratio`` (default 100) times the valley's size
+  ``L`` — the smallest, over coordinates with a finite bound, of the box width ``upper − lower``
+  (or, with one bound infinite, the distance from the start to the finite bound).
+
+Rationale: a run that leaves the valley by a barrier crossing (the DT/SC.eq10–11 picture), or even
+by one heavy-tailed gradient kick, moves by O(L) per step; a step two orders of magnitude larger
+than the whole valley means η is far beyond the stability limit of the curvature (η·U'' ≫ 2), so the
+iterates blow up geometrically — "escape in 1.5 steps" at η = 1e6 is that blow-up, not a rate.  The
+DT §4 experiments (:mod:`validation.experiments.escape_rates`, small and full) never step more than
+≈ 3 L, heavy-tailed kicks included, so the bound leaves them a 30× margin.  With an unbounded box
+(no finite bound) only the non-finite test applies.
 """
 from __future__ import annotations
 
@@ -31,6 +42,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.compile import compile_expr
+from theory.coordinates import as_expr
 
 __all__ = [
     "SGDDivergedError",
@@ -38,11 +50,18 @@ __all__ = [
     "per_sample_gradient",
     "separable_gradient",
     "simulate_escape",
+    "valley_size",
 ]
 
 
 class SGDDivergedError(FloatingPointError):
-    """SGD produced a non-finite iterate: the diffusion approximation broke down at this η."""
+    """SGD diverged (a non-finite iterate, or a step ≫ the valley): the diffusion approximation
+    broke down at this η.  ``lr``, ``batch_size``, ``iteration`` and ``step_ratio`` (largest step /
+    valley size, ``inf`` for a non-finite iterate) say where."""
+
+    def __init__(self, message: str, *, lr: float, batch_size: int, iteration: int, step_ratio: float):
+        super().__init__(message)
+        self.lr, self.batch_size, self.iteration, self.step_ratio = lr, batch_size, iteration, step_ratio
 
 
 @dataclass(frozen=True)
@@ -97,8 +116,16 @@ class EscapeResult:
                 "std_steps": float(np.std(self.steps, ddof=1)) if self.n_runs > 1 else 0.0}
 
 
+def _is_object_array(v) -> bool:
+    return isinstance(v, np.ndarray) and v.dtype.kind in "OSU"
+
+
 def _symbols(vec, p: int, name: str) -> list[sp.Symbol]:
     syms = list(vec) if isinstance(vec, (list, tuple, sp.MatrixBase)) else [vec]
+    for i, s in enumerate(syms):
+        if isinstance(s, (str, bytes, bytearray)) or _is_object_array(s):
+            raise TypeError(f"{name}[{i}] is a string ({s!r:.60}); strings are never evaluated — pass "
+                            "SymPy Symbols, e.g. sympy.symbols('x0:2')")
     if len(syms) != p or not all(isinstance(s, sp.Symbol) for s in syms):
         raise ValueError(f"{name} must be {p} SymPy Symbols; got {syms!r}")
     return syms
@@ -113,6 +140,7 @@ def per_sample_gradient(loss, x, theta, *, backend: str = "numpy", device="auto"
     """
     th = _symbols(theta, len(theta) if isinstance(theta, (list, tuple, sp.MatrixBase)) else 1, "theta")
     xs = _symbols(x, len(th), "x")
+    loss = as_expr(loss, name="loss")
     grad = [sp.diff(loss, t) for t in th]
     f = compile_expr(grad, xs + th, backend=backend, device=device)
     p = len(th)
@@ -126,8 +154,10 @@ def per_sample_gradient(loss, x, theta, *, backend: str = "numpy", device="auto"
 def separable_gradient(loss_1d, x, theta, *, backend: str = "numpy", device="auto") -> Callable:
     """For ``L(x, θ) = Σ_i ℓ(x_i, θ_i)``: compile ``∂_θ ℓ(x, θ)`` (two Symbols) once; the returned
     ``grad(xs, thetas)`` applies it element-wise, so any trailing dimension p works."""
+    _symbols(x, 1, "x"), _symbols(theta, 1, "theta")  # strings: TypeError
     if not (isinstance(x, sp.Symbol) and isinstance(theta, sp.Symbol)):
         raise ValueError("separable_gradient needs one Symbol x and one Symbol theta")
+    loss_1d = as_expr(loss_1d, name="loss_1d")
     return compile_expr(sp.diff(loss_1d, theta), [x, theta], backend=backend, device=device)
 
 
@@ -140,10 +170,20 @@ def _box(bound, p: int, name: str, default: float) -> np.ndarray:
     return arr
 
 
+def valley_size(start, upper, lower) -> float:
+    """The valley scale L of the divergence test: min over coordinates of ``upper − lower`` where
+    both are finite, else the distance from ``start`` to the finite bound; ``inf`` if unbounded."""
+    x0 = np.atleast_1d(np.asarray(start, dtype=float))
+    up, lo = np.broadcast_to(upper, x0.shape), np.broadcast_to(lower, x0.shape)
+    sizes = np.where(np.isfinite(up) & np.isfinite(lo), up - lo,
+                     np.where(np.isfinite(up), up - x0, np.where(np.isfinite(lo), x0 - lo, np.inf)))
+    return float(np.min(sizes))
+
+
 def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs: int,
                     max_steps: int, upper=None, lower=None, seed: int = 0,
                     noise_scale: float = 1.0, backend: str = "numpy", device="auto",
-                    progress: bool = False) -> EscapeResult:
+                    progress: bool = False, max_step_ratio: float = 100.0) -> EscapeResult:
     """Run ``n_runs`` independent minibatch-SGD runs from ``start`` until each leaves the valley.
 
     Parameters
@@ -159,8 +199,11 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
     noise_scale : σ of the samples ``x ∼ N(0, σ² I)``.
     backend, device : ``"numpy"`` or ``"torch"`` (device ``"auto"`` = CUDA when present).
     progress : show a tqdm bar over iterations.
+    max_step_ratio : a step longer than this many valley sizes (:func:`valley_size`) is divergence,
+        not escape (see the module docstring).
 
-    Raises ``ValueError`` for bad inputs and :class:`SGDDivergedError` on a non-finite iterate.
+    Raises ``ValueError`` for bad inputs and :class:`SGDDivergedError` on a non-finite iterate or a
+    step over ``max_step_ratio`` valley sizes.
     """
     if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
@@ -173,6 +216,9 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
         raise ValueError(f"noise_scale must be finite and >= 0; got {noise_scale!r}")
     if backend not in ("numpy", "torch"):
         raise ValueError(f"backend must be 'numpy' or 'torch'; got {backend!r}")
+    if isinstance(max_step_ratio, bool) or not (isinstance(max_step_ratio, (int, float))
+                                                and max_step_ratio > 0):
+        raise ValueError(f"max_step_ratio must be a number > 0; got {max_step_ratio!r}")
     x0 = np.atleast_1d(np.asarray(start, dtype=float))
     if x0.ndim != 1 or not np.isfinite(x0).all():
         raise ValueError(f"start must be a finite 1-D point; got {start!r}")
@@ -182,6 +228,8 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
         raise ValueError(f"start {x0.tolist()} is not strictly inside the valley box "
                          f"({lo.tolist()}, {up.tolist()})")
     R, B = int(n_runs), int(batch_size)
+    L = valley_size(x0, up, lo)
+    step_limit = float(max_step_ratio) * L  # inf for an unbounded box
 
     if backend == "numpy":
         rng = np.random.default_rng(seed)
@@ -195,6 +243,7 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
             return a
         finite_all = lambda a: bool(np.isfinite(a).all())  # noqa: E731
         nonzero = lambda m: np.nonzero(m)[0]  # noqa: E731
+        max_abs = lambda a: float(np.max(np.abs(a))) if a.size else 0.0  # noqa: E731
     else:
         import torch
 
@@ -213,6 +262,7 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
             return a.cpu().numpy()
         finite_all = lambda a: bool(torch.isfinite(a).all())  # noqa: E731
         nonzero = lambda m: torch.nonzero(m).flatten()  # noqa: E731
+        max_abs = lambda a: float(a.abs().max()) if a.numel() else 0.0  # noqa: E731
 
     alive = np.arange(R)
     steps = np.full(R, int(max_steps), dtype=np.int64)
@@ -228,12 +278,22 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
         if noise_scale != 1.0:
             xs = xs * noise_scale
         g = grad(xs, th[:, None, :]).mean(1)
-        th = th - lr * g
+        step = lr * g
+        th = th - step
         if not finite_all(th):
             raise SGDDivergedError(
                 f"SGD diverged (non-finite θ) at iteration {t} with learning rate η = {lr:g}, "
                 f"B = {B}: the step is too large for the curvature/noise, so the diffusion "
-                f"approximation broke down; lower η or raise B")
+                f"approximation broke down; lower η or raise B",
+                lr=float(lr), batch_size=B, iteration=t, step_ratio=math.inf)
+        biggest = max_abs(step)
+        if biggest > step_limit:
+            raise SGDDivergedError(
+                f"SGD diverged at iteration {t} with learning rate η = {lr:g}, B = {B}: one step moved θ "
+                f"by {biggest:.3g}, {biggest / L:.3g}× the valley size {L:.3g} (limit max_step_ratio = "
+                f"{max_step_ratio:g}×). That is a blow-up (η·U'' ≫ 2), not an escape over the barrier, so the "
+                f"diffusion approximation (SC.eq10–11) broke down at this η; lower η (or raise B)",
+                lr=float(lr), batch_size=B, iteration=t, step_ratio=biggest / L)
         out = ((th >= up_a) | (th <= lo_a)).any(1)
         idx = to_np(nonzero(out))
         if idx.size:

@@ -28,6 +28,12 @@ from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessia
 from .coordinates import divergence as _divergence
 from .fokker_planck import ou_stationary_covariance
 from .identity import cached_simplify, check_zero
+from .inputs import (  # noqa: F401  (re-exported: the errors of the T/D checks)
+    DiffusionNotPositiveDefiniteError,
+    TemperatureError,
+    TemperatureTypeError,
+    checked_inputs,
+)
 from .coordinates import as_expr
 
 __all__ = [
@@ -99,6 +105,7 @@ def _check_invertible(Dm: sp.Matrix) -> None:
         )
 
 
+@checked_inputs
 def drift_field(U, D, theta, T) -> sp.Matrix:
     """SC.eq5 integrand ``V = D⁻¹ (∂U + (T/2) ∂·D)`` as a simplified p×1 Matrix.
 
@@ -188,6 +195,7 @@ def line_integral(V, theta, *, what: str = "V") -> sp.Expr:
 # --------------------------------------------------------------------------------------------
 # Effective potential (SC.eq5) and the RND split (RND.eq19)
 # --------------------------------------------------------------------------------------------
+@checked_inputs
 def effective_potential(U, D, theta, T) -> sp.Expr:
     """SC.eq5 effective potential ``v(θ,T) = ∫^θ D⁻¹(∂U + (T/2)∂·D)·dθ`` with ``ρ ∝ exp(−2v/T)``.
 
@@ -206,6 +214,7 @@ def effective_potential(U, D, theta, T) -> sp.Expr:
     return line_integral(V, th, what="V = D⁻¹(∂U + (T/2)∂·D)")
 
 
+@checked_inputs
 def steady_state_density(U, D, theta, T) -> sp.Expr:
     """Unnormalised SC.eq5 steady state ``exp(−2 v(θ,T)/T)`` (J = 0 by construction)."""
     if as_expr(T) == 0:
@@ -214,6 +223,7 @@ def steady_state_density(U, D, theta, T) -> sp.Expr:
     return sp.exp(-2 * v / T)
 
 
+@checked_inputs
 def rnd_split(U, D, theta) -> tuple[sp.Expr, sp.Expr]:
     """RND.eq19 split ``(ṽ, ã)``: ``ṽ = ∫ D⁻¹∂U·dθ``, ``ã = ∫ D⁻¹(∂·D)·dθ``.
 
@@ -232,6 +242,7 @@ def rnd_split(U, D, theta) -> tuple[sp.Expr, sp.Expr]:
     return v_tilde, a_tilde
 
 
+@checked_inputs
 def zero_current_log_density_gradient(U, D, theta, T) -> sp.Matrix:
     """Solve ``J = 0`` (SC.eq10) for ``∂ log ρ`` with ρ = exp(φ), φ an undetermined function.
 
@@ -276,6 +287,7 @@ def _derivative_of(f: Callable) -> Callable:
     return lambda x: df.subs(u, x)
 
 
+@checked_inputs
 def paper_form_isotropic(U, d, theta, T) -> sp.Expr:
     """SC footnote 3 as printed: ``D = d(θ) I`` ⇒ ``v = ∫^θ (∂U/d)·dθ + (T/2) log d``.
 
@@ -288,6 +300,7 @@ def paper_form_isotropic(U, d, theta, T) -> sp.Expr:
     return line_integral(G, th, what="∂U/d (SC footnote 3)") + T / 2 * sp.log(d)
 
 
+@checked_inputs
 def paper_form_function_of_loss(U, f, T) -> sp.Expr:
     """SC App. B.1 example 1 as printed: ``D = I/f'(U)`` ⇒ ``v = f(U) − (T/2) log f'(U)``.
 
@@ -303,6 +316,7 @@ def paper_form_quadratic_inverse_hessian(U, theta) -> sp.Expr:
     return sp.Rational(1, 2) * (g.T * g)[0, 0]
 
 
+@checked_inputs
 def paper_form_separable(U_parts: Sequence, f, T) -> sp.Expr:
     """SC App. B.1 example 3 as printed: ``U = Σ U_i(θ_i)``, ``D = diag(1/f'(U_i))`` ⇒
     ``v = Σ f(U_i) − (T/2) Σ log f'(U_i)``."""
@@ -311,6 +325,7 @@ def paper_form_separable(U_parts: Sequence, f, T) -> sp.Expr:
     return sum(f(Ui) for Ui in U_parts) - T / 2 * sum(sp.log(df(Ui)) for Ui in U_parts)
 
 
+@checked_inputs
 def inverse_hessian_noise_potential(U, theta, T) -> sp.Expr:
     """``v = ½ ∂U·∂U − (T/2) log det ∂²U`` for ``D = (∂²U)⁻¹`` and *any* smooth U (∂²U ≻ 0).
 
@@ -354,6 +369,7 @@ def _frobenius(M: sp.Matrix) -> sp.Expr:
     return sp.sqrt(sum(e**2 for e in M))
 
 
+@checked_inputs
 def curl_free_vs_true_covariance(H, D, T) -> CovarianceComparison:
     """Compare the exact OU covariance with the Laplace form ``(T/2) H⁻¹ D`` (SC.B1.counter).
 

@@ -10,7 +10,7 @@ CONFIG (JSON object; no other keys)::
      "diffusion": D,                # optional constant D > 0 (default 1)
      "temperatures": [T, ...],      # required, each T > 0
      "domain": [a, b],              # required; must contain every train and test well centre
-     "grid": n}                     # optional number of scan points (default 20001)
+     "grid": n}                     # optional number of scan points (default 20001, 101 … 1e7)
 
 RESULT::
 
@@ -24,7 +24,10 @@ with ρ ∝ exp(−2 U_train/(T D)) on the domain and basins delimited by the lo
 ``test_loss_laplace`` = Σ_k w_k^L (U^test(θ_k^test) + ½ C_k^test Σ_k + ½ C_k^test (s_k + b_k)²) with
 Σ_k = T D/(2 C_k^tr), b_k = 0 (constant D), s_k = θ_k^test − θ_k^tr (SC.eq4, SC.eq8), compiled from
 ``theory.test_loss``.  Bad configs raise :class:`ConfigError` (a ValueError) naming the field; the
-CLI prints it and exits 2.
+CLI prints it and exits 2.  A temperature too small for float64 to resolve the basins (T below
+~1000 ε |U|, :class:`numerics.stationary.FloatResolutionError`) is refused as ``temperatures[i]``;
+wells narrower than the scan spacing (:class:`numerics.stationary.GridResolutionError`) as
+``grid`` — distinct from wells that really merge (``basins``).
 """
 from __future__ import annotations
 
@@ -37,8 +40,13 @@ import sympy as sp
 
 from numerics.landscapes import LandscapeError, WellMixture
 from numerics.stationary import (
+    _SCAN_BYTES_PER_POINT,
+    MAX_SCAN_POINTS,
     BasinMergeError,
     DomainError,
+    FloatResolutionError,
+    GridResolutionError,
+    check_grid_size,
     StationaryError,
     StationaryProblem1D,
     optimal_temperature,
@@ -146,6 +154,10 @@ def validate_config(config) -> dict:
     grid = config.get("grid", 20001)
     if isinstance(grid, bool) or not isinstance(grid, int) or grid < 101:
         raise ConfigError("grid", f"must be an integer >= 101; got {grid!r}")
+    try:
+        check_grid_size(grid, name="grid", limit=MAX_SCAN_POINTS, bytes_per_point=_SCAN_BYTES_PER_POINT)
+    except StationaryError as exc:
+        raise ConfigError("grid", str(exc)) from exc
     return {"basins": norm_basins, "c": c, "shift": shift, "depth_shifts": depth, "diffusion": diffusion,
             "temperatures": temps, "domain": [a, b], "grid": grid}
 
@@ -174,6 +186,12 @@ def run_config(config: dict) -> dict:
         t_star = None
         if len(set(cfg["temperatures"])) >= 3:
             t_star = optimal_temperature(problem, cfg["temperatures"]).T
+    except FloatResolutionError as exc:
+        temps = cfg["temperatures"]
+        i = min(range(len(temps)), key=lambda j: abs(temps[j] - exc.T))
+        raise ConfigError(f"temperatures[{i}]", str(exc)) from exc
+    except GridResolutionError as exc:
+        raise ConfigError("grid", str(exc)) from exc
     except BasinMergeError as exc:
         raise ConfigError("basins", str(exc)) from exc
     except DomainError as exc:
@@ -201,6 +219,21 @@ def is_synthetic_result(path) -> bool:
     return isinstance(res, dict) and set(res) == set(RESULT_KEYS)
 
 
+def _read_config_text(config_path: Path) -> str:
+    """The config file's text, or a :class:`ConfigError` saying what is wrong with the path."""
+    if not config_path.exists():
+        raise ConfigError("config", f"{config_path} does not exist; pass the path of a JSON config file")
+    if config_path.is_dir():
+        raise ConfigError("config", f"{config_path} is a directory; pass the path of a JSON config file "
+                                    "inside it (e.g. --config C.json)")
+    try:
+        return config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"{config_path} is not a UTF-8 text (JSON) file ({exc.reason})") from exc
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {config_path}: {exc.strerror or exc}") from exc
+
+
 def run_config_file(config_path, out_path, *, force: bool = False) -> Path:
     """Read CONFIG JSON, run it, write RESULT JSON atomically (temp file + ``os.replace``).
 
@@ -213,7 +246,7 @@ def run_config_file(config_path, out_path, *, force: bool = False) -> Path:
     config_path = Path(config_path)
     out_path = check_output_file(out_path, inputs=[config_path], force=force, is_ours=is_synthetic_result,
                                  example="result.json")
-    text = config_path.read_text(encoding="utf-8")
+    text = _read_config_text(config_path)
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:

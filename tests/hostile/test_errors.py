@@ -316,3 +316,114 @@ def test_fokker_planck_temperature_not_a_number(T):
     with pytest.raises(TypeError, match="positive number") as ei:
         FokkerPlanckSolver(_fp_grid(), T=T, grad_U=lambda x: x[None], D=[[1.0]])
     assert isinstance(ei.value, FokkerPlanckError)
+
+
+# --------------------------------------------------------------------------------------------------
+# (c) simulate_escape: a blow-up is divergence, never an escape
+# --------------------------------------------------------------------------------------------------
+def _st_gradient():
+    from numerics.landscapes import styblinski_tang_per_sample
+    from numerics.sgd_escape import separable_gradient
+
+    xs, th = sp.symbols("x theta", real=True)
+    return separable_gradient(styblinski_tang_per_sample(xs, th, k=1.0), xs, th)
+
+
+@pytest.mark.parametrize("lr", [1e6, 10.0])
+def test_sgd_huge_learning_rate_is_divergence_not_escape(lr):
+    from numerics.sgd_escape import SGDDivergedError, simulate_escape
+
+    with pytest.raises(SGDDivergedError, match=r"learning rate η = .*diffusion approximation .*lower η") as ei:
+        simulate_escape(_st_gradient(), [-2.903534], lr=lr, batch_size=1, n_runs=100, max_steps=2000,
+                        upper=0.156731, seed=0)
+    err = ei.value
+    assert err.lr == pytest.approx(lr) and err.batch_size == 1 and err.iteration >= 1
+    assert err.step_ratio > 100
+
+
+def test_sgd_small_learning_rate_still_escapes():
+    from numerics.sgd_escape import simulate_escape
+
+    res = simulate_escape(_st_gradient(), [-2.903534], lr=0.03, batch_size=1, n_runs=50, max_steps=20000,
+                          upper=0.156731, seed=0)
+    assert res.escaped.all()
+
+
+def test_sgd_valley_size_and_step_ratio_option():
+    from numerics.sgd_escape import SGDDivergedError, simulate_escape, valley_size
+
+    assert valley_size([-3.0], [0.0], [-np.inf]) == pytest.approx(3.0)
+    assert valley_size([0.0, 0.0], [1.0, 5.0], [-1.0, -np.inf]) == pytest.approx(2.0)
+    assert valley_size([0.0], [np.inf], [-np.inf]) == math.inf
+    # a deterministic gradient g = 1: each step moves η; η = 5 in a box of size 2 is 2.5 boxes
+    grad = lambda xs, th: np.ones_like(xs + th)  # noqa: E731
+    with pytest.raises(SGDDivergedError):
+        simulate_escape(grad, [0.0], lr=5.0, batch_size=1, n_runs=3, max_steps=5, upper=1, lower=-1,
+                        max_step_ratio=2.0)
+    res = simulate_escape(grad, [0.0], lr=5.0, batch_size=1, n_runs=3, max_steps=5, upper=1, lower=-1,
+                          max_step_ratio=3.0)
+    assert res.escaped.all() and (res.steps == 1).all()
+    with pytest.raises(ValueError, match="max_step_ratio"):
+        simulate_escape(grad, [0.0], lr=1.0, batch_size=1, n_runs=1, max_steps=1, max_step_ratio=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# (d) theory entry points: T and D
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("T", [0, -1, -0.5, float("nan"), float("inf"), sp.nan, sp.zoo, sp.I, -TS,
+                               sp.Symbol("T", negative=True)])
+def test_effective_potential_refuses_non_positive_temperature(T):
+    from theory.effective_potential import effective_potential, steady_state_density
+    from theory.inputs import TemperatureError
+
+    for f in (effective_potential, steady_state_density):
+        with pytest.raises(TemperatureError, match="T") as ei:
+            f(X ** 2 / 2, 1, X, T)
+        assert isinstance(ei.value, ValueError)
+
+
+@pytest.mark.parametrize("T", ["0.1", "T", True, b"1"])
+def test_effective_potential_temperature_string_is_a_type_error(T):
+    from theory.effective_potential import effective_potential, steady_state_density
+    from theory.inputs import TemperatureError
+
+    for f in (effective_potential, steady_state_density):
+        with pytest.raises(TypeError, match="positive Symbol") as ei:
+            f(X ** 2 / 2, 1, X, T)
+        assert isinstance(ei.value, TemperatureError)
+
+
+def test_effective_potential_symbolic_temperature_of_unknown_sign_is_accepted():
+    from theory.effective_potential import effective_potential
+
+    assert sp.simplify(effective_potential(X ** 2 / 2, 1, X, sp.Symbol("T")) - X ** 2 / 2) == 0
+    assert sp.simplify(effective_potential(X ** 2 / 2, 1, X, 0.1) - X ** 2 / 2) == 0
+
+
+@pytest.mark.parametrize("D, theta", [(-1, X), (sp.Matrix([[1, 0], [0, -1]]), [X, Y]), (-X ** 2 - 1, X),
+                                      (1 - X ** 2, X), (sp.Matrix([[1, 2], [3, 4]]), [X, Y]),
+                                      (sp.Matrix([[1, 2], [2, 1]]), [X, Y])])
+def test_effective_potential_refuses_indefinite_diffusion(D, theta):
+    from theory.effective_potential import effective_potential
+    from theory.inputs import DiffusionNotPositiveDefiniteError
+
+    U = X ** 2 / 2 if theta is X else X ** 2 / 2 + Y ** 2 / 2
+    with pytest.raises(DiffusionNotPositiveDefiniteError, match="positive definite|symmetric"):
+        effective_potential(U, D, theta, TS)
+
+
+def test_effective_potential_singular_constant_diffusion_names_the_remedy():
+    from theory.effective_potential import SingularDiffusionError, effective_potential
+
+    for D, theta in ((0, X), (sp.Matrix([[1, 1], [1, 1]]), [X, Y])):
+        with pytest.raises(SingularDiffusionError, match="SC.eq13"):
+            effective_potential(X ** 2 / 2 + Y ** 2 / 2, D, theta, TS)
+
+
+def test_effective_potential_diffusion_positive_by_assumption_is_accepted():
+    from theory.effective_potential import effective_potential
+
+    xp = sp.Symbol("xp", positive=True)
+    a = sp.Symbol("a", positive=True)
+    effective_potential(xp ** 2 / 2, 1 + xp, xp, TS)  # 1 + x > 0 on x > 0
+    effective_potential(X ** 2 / 2, a + X ** 2, X, TS)  # a parameter: only assumptions are used
