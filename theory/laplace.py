@@ -141,8 +141,17 @@ def laplace_log_mass(v_min, hessian_det, T, p: int) -> sp.Expr:
     of one basin (H = ∂²v at the minimum; SC App. B.2 with the factor T^{p/2} kept — SC prints
     ``sqrt(π^p/|H|)``, which drops a basin-independent ``T^{p/2}``)."""
     T = _check_temperature(T)
+    det = as_expr(hessian_det)
+    val = _numeric_value(det)
+    if (val is not None and not (val.real > 0 and abs(val.imag) <= 1e-12 * max(1.0, abs(val.real)))) \
+            or det.is_positive is False:
+        kind = ("singular (det H = 0): a degenerate minimum such as θ⁴, where the Gaussian (Laplace) "
+                "approximation and its weights do not apply — use even_order_basin_mass (SC App. E) or "
+                "exact_basin_log_masses_1d" if (val is not None and abs(val) <= 1e-12) or det.is_zero
+                else "not positive (det H ≤ 0): not a minimum — a maximum or saddle")
+        raise NotAMinimumError(f"laplace_log_mass: hessian_det = {det} is {kind}")
     return (-2 * as_expr(v_min) / T + sp.Rational(p, 2) * sp.log(sp.pi * T)
-            - sp.log(as_expr(hessian_det)) / 2)
+            - sp.log(det) / 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -279,6 +288,14 @@ def _check_positive_definite(H: sp.Matrix, k: int, mu) -> None:
         else:
             ok = sp.simplify(minor).is_positive is not False
         if not ok:
+            det = H.det() if p > 1 else H[0, 0]
+            dval = _numeric_value(det)
+            if (dval is not None and abs(dval) <= 1e-12) or (dval is None and sp.simplify(det) == 0):
+                raise NotAMinimumError(
+                    f"minima[{k}] = {mu}: the Hessian of v there is singular (det = 0): a degenerate "
+                    "minimum (e.g. θ⁴), where the Laplace (Gaussian) weights and covariances (SC.eq6) do "
+                    "not apply — add a quadratic term, or use even_order_basin_mass (SC App. E) or the "
+                    "exact quadrature exact_basin_log_masses_1d")
             raise NotAMinimumError(
                 f"minima[{k}] = {mu}: the Hessian of v there is not positive definite "
                 f"(leading minor of order {r} = {minor if val is None else f'{val.real:.4g}'}); "
@@ -316,6 +333,13 @@ def leading_order_log_weights(v_tilde, a_tilde, D_dets, C_dets, T) -> list:
         for k, d in enumerate(dets):
             val = _numeric_value(d)
             if (val is not None and not val.real > 0) or d.is_positive is False:
+                if name == "C_dets":  # the Hessian of U at a "minimum": singular or not positive
+                    raise NotAMinimumError(
+                        f"C_dets[{k}] = {d} must be positive: the Hessian of U at minimum {k} is "
+                        + ("singular (a degenerate minimum such as θ⁴), where the Laplace weights (RND.eq20) "
+                           "do not apply — use even_order_basin_mass (SC App. E) or exact quadrature"
+                           if (val is not None and abs(val) <= 1e-12) or d.is_zero else
+                           "not positive definite (a maximum or saddle), not a minimum"))
                 raise LaplaceError(f"{name}[{k}] = {d} must be positive (a positive-definite "
                                    "matrix at a minimum)")
     ells = [-2 * vk / T - ak + sp.log(Dk) / 2 - sp.log(Ck) / 2

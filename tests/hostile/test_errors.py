@@ -427,3 +427,39 @@ def test_effective_potential_diffusion_positive_by_assumption_is_accepted():
     a = sp.Symbol("a", positive=True)
     effective_potential(xp ** 2 / 2, 1 + xp, xp, TS)  # 1 + x > 0 on x > 0
     effective_potential(X ** 2 / 2, a + X ** 2, X, TS)  # a parameter: only assumptions are used
+
+
+# --------------------------------------------------------------------------------------------------
+# point 9: degenerate minima in theory.laplace are NotAMinimumError saying the Hessian is singular
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("v, theta, minimum", [(X ** 4, X, [0]), (X ** 4 + Y ** 2, [X, Y], [[0, 0]])])
+def test_laplace_degenerate_minimum_says_singular_hessian(v, theta, minimum):
+    from theory.laplace import LaplaceError, NotAMinimumError, gaussian_mixture
+
+    with pytest.raises(NotAMinimumError, match="singular .*degenerate .*Laplace") as ei:
+        gaussian_mixture(v, theta, minimum, sp.Rational(1, 10))
+    assert isinstance(ei.value, LaplaceError) and isinstance(ei.value, ValueError)
+    assert "saddle" not in str(ei.value)
+
+
+def test_laplace_saddle_keeps_the_saddle_message():
+    from theory.laplace import NotAMinimumError, gaussian_mixture
+
+    with pytest.raises(NotAMinimumError, match="maximum or saddle"):
+        gaussian_mixture(-X ** 2, X, [0], sp.Rational(1, 10))
+
+
+@pytest.mark.parametrize("det, words", [(0, "singular"), (sp.Float(0.0), "singular"), (-1, "saddle")])
+def test_laplace_log_mass_refuses_a_non_positive_hessian_determinant(det, words):
+    from theory.laplace import NotAMinimumError, laplace_log_mass
+
+    with pytest.raises(NotAMinimumError, match=words):
+        laplace_log_mass(0, det, sp.Rational(1, 10), 1)
+    assert laplace_log_mass(0, sp.Symbol("h", positive=True), TS, 1).has(sp.log)  # symbolic det is fine
+
+
+def test_leading_order_weights_with_a_flat_minimum():
+    from theory.laplace import NotAMinimumError, leading_order_log_weights
+
+    with pytest.raises(NotAMinimumError, match="singular"):
+        leading_order_log_weights([0, 1], [0, 0], [1, 1], [1, 0], sp.Rational(1, 10))
