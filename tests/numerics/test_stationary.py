@@ -128,11 +128,28 @@ def test_chebyshev_panels_integrate_polynomials_exactly():
 
 
 def test_optimal_temperature_exists_for_sc_fig4_left(two_basin):
-    opt = optimal_temperature(two_basin, np.geomspace(1e-3, 1.0, 13))
+    grid = np.geomspace(1e-3, 1.0, 13)
+    opt = optimal_temperature(two_basin, grid)
     assert opt.T is not None and 5e-3 < opt.T < 0.1
     assert opt.uncertainty < 0.05 * opt.T
     Ls = [two_basin.state(t).test_loss for t in (opt.T * 0.8, opt.T, opt.T * 1.25)]
     assert Ls[1] <= min(Ls[0], Ls[2])
+    assert opt.test_loss == pytest.approx(Ls[1], rel=1e-12)
+    # the bracket is the sweep's argmin's two neighbours
+    i = int(np.argmin([two_basin.state(t).test_loss for t in grid]))
+    assert opt.bracket == (pytest.approx(grid[i - 1], rel=1e-12), pytest.approx(grid[i + 1], rel=1e-12))
+    # components as documented: Brent tolerance T*·xatol, flatness T*·sqrt(2ε|L|/L_ss) with L_ss
+    # the curvature in s = log T (checked against a finite difference with a smaller step)
+    c = opt.components
+    assert c["brent_tolerance"] == pytest.approx(opt.T * 1e-6, rel=1e-12)
+    h = 5e-3
+    Lss = (two_basin.state(opt.T * np.exp(h)).test_loss - 2 * opt.test_loss
+           + two_basin.state(opt.T * np.exp(-h)).test_loss) / h ** 2
+    assert c["log_T_curvature"] == pytest.approx(Lss, rel=0.02)
+    assert c["flatness"] == pytest.approx(opt.T * np.sqrt(2e-10 * abs(opt.test_loss) / c["log_T_curvature"]),
+                                          rel=1e-12)
+    assert 0 <= c["grid_refinement"] < 0.05 * opt.T
+    assert opt.uncertainty == max(c["brent_tolerance"], c["flatness"], c["grid_refinement"])
 
 
 def test_no_optimal_temperature_when_both_losses_rise():
@@ -316,3 +333,76 @@ def test_state_dependent_D_two_basins_against_mpmath():
     np.testing.assert_allclose(st.laplace_covariances, [float(x) for x in sig], rtol=1e-9)
     np.testing.assert_allclose(st.laplace_weights, [float(x) for x in w], rtol=1e-9)
     assert st.test_loss_laplace == pytest.approx(float(loss), rel=1e-9)
+
+
+def test_grids_of_two_points_are_accepted_and_repeated_points_refused():
+    # two nodes: the trapezoid rule, starting at 0 — ∫_0^1 θ dθ = 1/2 for U = θ²/2, D = 1
+    v = effective_potential_1d(th ** 2 / 2, 1, th, 0.1, [0.0, 1.0])
+    np.testing.assert_allclose(v, [0.0, 0.5], atol=1e-15)
+    lr = log_density_on_grid([0.0, 0.0], 0.5, [0.0, 2.0])
+    np.testing.assert_allclose(lr, np.log([0.5, 0.5]), atol=1e-15)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        effective_potential_1d(th ** 2, 1, th, 0.1, [0.0, 0.5, 0.5, 1.0])
+    with pytest.raises(ValueError, match="at least 2 points"):
+        log_density_on_grid([0.0], 0.1, [0.0])
+
+
+def test_temperature_errors_name_the_argument():
+    from numerics.stationary import check_temperature
+
+    with pytest.raises(TemperatureError, match="^T must"):
+        check_temperature(-1.0)
+    with pytest.raises(TemperatureError, match=r"^temperatures\[1\] must"):
+        StationaryProblem1D(th ** 2, th, domain=(-1, 1)).sweep([0.1, 0.0])
+    with pytest.raises(TemperatureError):
+        effective_potential_2d(th ** 2, sp.eye(2), [th, sp.Symbol("y")], 0.0, [0, 1], [0, 1])
+    with pytest.raises(NonFiniteError, match="integrand D⁻¹"):
+        effective_potential_1d(th ** 2, th, th, 0.1, np.linspace(-1, 1, 11))
+
+
+def test_sweep_collects_states_in_order(two_basin):
+    Ts = [0.3, 0.01, 0.05]
+    sw = two_basin.sweep(Ts)
+    np.testing.assert_array_equal(sw.temperatures, Ts)
+    for i, T in enumerate(Ts):
+        st = two_basin.state(T)
+        assert sw.train_loss[i] == st.train_loss and sw.test_loss[i] == st.test_loss
+        np.testing.assert_array_equal(sw.basin_weights[i], st.basin_weights)
+        np.testing.assert_array_equal(sw.basin_weights_laplace[i], st.laplace_weights)
+        assert sw.train_loss_laplace[i] == st.train_loss_laplace
+        assert sw.test_loss_laplace[i] == st.test_loss_laplace
+    no_test = StationaryProblem1D(th ** 2 / 2, th, domain=(-4, 4)).sweep([0.1, 0.2])
+    assert no_test.test_loss is None and no_test.test_loss_laplace is None
+    np.testing.assert_allclose(no_test.train_loss, [0.1 / 4, 0.2 / 4], rtol=1e-9)
+
+
+def test_panel_grid_flat_drops_shared_endpoints():
+    g = chebyshev_panels([0.0, 0.5, 2.0], degree=4)
+    x = g.flat()
+    assert x.shape == (2 * 4 + 1,) and np.all(np.diff(x) > 0) and x[0] == 0.0 and x[-1] == 2.0
+    xv, vals = g.flat(g.nodes ** 2)
+    np.testing.assert_array_equal(xv, x)
+    np.testing.assert_allclose(vals, x ** 2, rtol=1e-15)
+    st = StationaryProblem1D(th ** 2 / 2, th, domain=(-2, 2)).state(0.1)
+    cx, lr = st.curve()
+    assert cx.size == lr.size and np.all(np.diff(cx) > 0)
+
+
+def test_basin_records_train_and_test_minima():
+    test = 1.5 * POLY.subs(th, th - 0.1) + 0.2
+    prob = StationaryProblem1D(POLY, th, test_loss=test, domain=(-3.5, 2.5), expected_basins=2)
+    (b1, b2) = prob.basins
+    assert (b1.left, b2.right) == (-3.5, 2.5)
+    assert b1.right == pytest.approx(0.0, abs=1e-12) and b2.left == b1.right
+    np.testing.assert_allclose([b1.test_depth, b2.test_depth], 1.5 * POLY_DEPTH + 0.2, rtol=1e-12)
+    np.testing.assert_allclose([b1.test_curvature, b2.test_curvature], 1.5 * POLY_CURV, rtol=1e-9)
+
+
+@pytest.mark.parametrize("T", [1e-4, 1e-6])
+def test_low_temperature_is_resolved_on_a_coarse_grid(T):
+    """The breakpoints cluster geometrically around each minimum at the Laplace width, so even four
+    coarse panels resolve a well of width ~ sqrt(T): log Z of the Gaussian well stays exact."""
+    c = 3.0
+    st = StationaryProblem1D(c * th ** 2 / 2, th, domain=(-6, 6), coarse_panels=4).state(T)
+    assert st.log_partition == pytest.approx(0.5 * np.log(np.pi * T / c), abs=1e-9)
+    assert st.train_loss == pytest.approx(T / 4, rel=1e-8)
