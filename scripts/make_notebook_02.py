@@ -106,7 +106,7 @@ gradient: $\mathrm{curl}(\partial U/d)=(\partial_2U\,\partial_1 d-\partial_1U\,\
 iff $\partial d\parallel\partial U$ (e.g. $d=d(U)$). With $d = 2+U$ it works:"""),
     ("code", r"""UR = t1**2 + t2**2 + 1
 v_dU = derive(UR, (2 + UR) * sp.eye(2), TH, paper_form_isotropic(UR, 2 + UR, TH, T), stationarity=False)"""),
-    ("md", r"""**Finding (holds-if).** With $U=(\theta_1^2+\theta_2^2)/2$ and $d=1+\theta_1^2$ the curl is non-zero,
+    ("md", r"""**Finding (outside Assumption 1, SC.A1).** With $U=(\theta_1^2+\theta_2^2)/2$ and $d=1+\theta_1^2$ the curl is non-zero,
 `effective_potential` refuses, and the footnote's integral depends on the path:"""),
     ("code", r"""Uc, dc = (t1**2 + t2**2) / 2, 1 + t1**2
 try:

@@ -8,6 +8,32 @@ A claim's verdict is never written by hand; it is the combination of its checks'
 Checks live in ``validation/checks/*.py`` and are discovered automatically
 (:func:`load_checks`). Results are cached in-process, so the test suite and the report can ask
 for the same check repeatedly without recomputing it.
+
+What a verdict is about (DESIGN.md, "The claims ledger"; ``validation/checks/README.md``)
+-----------------------------------------------------------------------------------------
+A verdict judges the claim **as printed** — the statement the paper makes, read with the
+definitions and standing assumptions the paper itself states (e.g. the zero-curl Assumption 1 of
+SC App. B.1 for everything built on the steady state SC.eq5):
+
+* ``holds``: the printed statement is right. A slip on the way to it — a wrong intermediate
+  step, a sign that cancels against another, a typo in an appendix line, a definition contradicted
+  by the paper's own derivation, a condition implied by an assumption the paper states but the
+  paper's argument for it is wrong — does not change that: it is recorded as a :class:`Finding`
+  (``kind="derivation-slip"`` or ``"stated-assumption"``) on the ``holds`` verdict.
+* ``corrected``: the printed statement itself is wrong; the check shows the printed form, the
+  corrected one and a counterexample to the printed one.
+* ``holds-if``: the printed statement needs a condition the paper does not state (and which none
+  of its stated assumptions implies); the check names it and gives a counterexample without it.
+* ``fails`` / ``measured``: a counterexample, or a numeric / trained-network comparison.
+* Measurements: when the paper's own experiments covered a known range (of T = λ/B, of B, …)
+  and a check measures beyond it, the verdict is computed from the runs inside the paper's range
+  (:class:`PaperRange`, reported in ``Verdict.paper_range``) and what happens beyond it is a
+  ``Finding(kind="beyond-paper-range")``. Where the measured and the paper's range do not overlap
+  at all the verdict is computed on the measured range and a finding says so.
+
+Every verdict, and every finding, comes out of the check's computation; the expected verdict of
+every check is pinned in ``tests/validation/expected_verdicts.json`` (regenerate it deliberately
+with ``python scripts/update_expected_verdicts.py`` and say why in the commit).
 """
 from __future__ import annotations
 
@@ -24,6 +50,9 @@ from .claims_index import CLAIM_IDS, SECTION_OF
 
 __all__ = [
     "VERDICTS",
+    "FINDING_KINDS",
+    "Finding",
+    "PaperRange",
     "Verdict",
     "Check",
     "CheckResult",
@@ -36,6 +65,7 @@ __all__ = [
     "claim_status",
     "ledger",
     "combine",
+    "combine_verdicts",
     "LedgerError",
 ]
 
@@ -66,6 +96,69 @@ def _jsonable(x):
         return str(x)
 
 
+#: Kinds of :class:`Finding`: a slip in the paper's derivation, definitions or appendix restatement
+#: that leaves the printed claim right; a condition the claim needs that a standing assumption of
+#: the paper implies (so the claim holds as printed, but the paper's own argument skips it); what a
+#: measurement shows beyond the range the paper's experiments covered; anything else worth a line.
+FINDING_KINDS = ("derivation-slip", "stated-assumption", "beyond-paper-range", "note")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a check found that does not decide its verdict (see the module docstring).
+
+    ``summary`` says what and where (paper, equation); ``printed`` / ``corrected`` give the printed
+    and the right form of a slipped step; ``evidence`` the numbers or counterexample (JSON-able).
+    """
+
+    kind: str
+    summary: str
+    printed: str | None = None
+    corrected: str | None = None
+    evidence: object = None
+
+    def __post_init__(self):
+        if self.kind not in FINDING_KINDS:
+            raise LedgerError(f"unknown finding kind {self.kind!r}; use one of {FINDING_KINDS}")
+        if not self.summary:
+            raise LedgerError("a finding needs a summary saying what was found")
+
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind, "summary": self.summary, "printed": self.printed,
+             "corrected": self.corrected, "evidence": _jsonable(self.evidence)}
+        return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class PaperRange:
+    """The range of a quantity (T = λ/B, batch size, …) that a paper's own experiments covered, with
+    where the paper states it. ``low``/``high`` may be ``None`` (unbounded on that side)."""
+
+    quantity: str
+    low: float | None
+    high: float | None
+    source: str
+
+    def contains(self, x: float) -> bool:
+        tol = 1e-9 * max(abs(x), 1e-300)  # grid values such as 0.1/50 compare equal to 2e-3
+        return (self.low is None or x >= self.low - tol) and (self.high is None or x <= self.high + tol)
+
+    def split(self, values):
+        """``(inside, beyond)``: the indices of ``values`` inside and outside the paper's range."""
+        inside = [i for i, x in enumerate(values) if self.contains(float(x))]
+        beyond = [i for i, x in enumerate(values) if not self.contains(float(x))]
+        return inside, beyond
+
+    def report(self, values) -> dict:
+        """The ``paper_range`` entry of a :class:`Verdict`: the paper's range, the measured range and
+        how many measured values fall inside / beyond the paper's."""
+        vals = [float(x) for x in values]
+        inside, beyond = self.split(vals)
+        return {"quantity": self.quantity, "paper": [self.low, self.high], "source": self.source,
+                "measured": [min(vals), max(vals)] if vals else None,
+                "n_inside": len(inside), "n_beyond": len(beyond)}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What one check found.
@@ -74,6 +167,13 @@ class Verdict:
     :meth:`measured`. They enforce the ledger's rules: a ``holds-if`` names its condition and a
     counterexample without it; a ``corrected`` carries the printed form, the corrected form and a
     counterexample to the printed one; a ``measured`` carries its metrics and tolerance.
+
+    The verdict is about the *printed* claim (module docstring): ``findings`` carries what the
+    check found besides it — derivation slips behind a claim that holds as printed, conditions
+    implied by the paper's stated assumptions, the trend of a measurement beyond the paper's range
+    — and ``paper_range`` (from :meth:`PaperRange.report`) the range the paper's experiments
+    covered beside the measured one, when the verdict was computed on the paper's range.
+    Every constructor takes ``findings=`` and ``paper_range=`` keywords.
     """
 
     verdict: str
@@ -83,8 +183,13 @@ class Verdict:
     condition: str | None = None
     counterexample: object = None
     metrics: dict | None = None
+    findings: tuple = ()
+    paper_range: dict | None = None
 
     def __post_init__(self):
+        object.__setattr__(self, "findings", tuple(self.findings or ()))
+        if not all(isinstance(f, Finding) for f in self.findings):
+            raise LedgerError("findings must be Finding instances")
         if self.verdict not in VERDICTS:
             raise LedgerError(f"unknown verdict {self.verdict!r}; use one of {VERDICTS}")
         if not self.detail:
@@ -102,30 +207,35 @@ class Verdict:
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod
-    def holds(cls, detail: str, **metrics) -> "Verdict":
-        return cls("holds", detail, metrics=metrics or None)
+    def holds(cls, detail: str, *, findings=(), paper_range=None, **metrics) -> "Verdict":
+        return cls("holds", detail, metrics=metrics or None, findings=findings, paper_range=paper_range)
 
     @classmethod
-    def holds_if(cls, detail: str, *, condition: str, counterexample, **metrics) -> "Verdict":
+    def holds_if(cls, detail: str, *, condition: str, counterexample, findings=(), paper_range=None,
+                 **metrics) -> "Verdict":
         return cls("holds-if", detail, condition=condition, counterexample=counterexample,
-                   metrics=metrics or None)
+                   metrics=metrics or None, findings=findings, paper_range=paper_range)
 
     @classmethod
-    def corrected(cls, detail: str, *, printed: str, corrected: str, counterexample,
-                  **metrics) -> "Verdict":
+    def corrected(cls, detail: str, *, printed: str, corrected: str, counterexample, findings=(),
+                  paper_range=None, **metrics) -> "Verdict":
         return cls("corrected", detail, printed=printed, corrected_form=corrected,
-                   counterexample=counterexample, metrics=metrics or None)
+                   counterexample=counterexample, metrics=metrics or None, findings=findings,
+                   paper_range=paper_range)
 
     @classmethod
-    def fails(cls, detail: str, *, counterexample, **metrics) -> "Verdict":
-        return cls("fails", detail, counterexample=counterexample, metrics=metrics or None)
+    def fails(cls, detail: str, *, counterexample, findings=(), paper_range=None, **metrics) -> "Verdict":
+        return cls("fails", detail, counterexample=counterexample, metrics=metrics or None,
+                   findings=findings, paper_range=paper_range)
 
     @classmethod
-    def measured(cls, detail: str, *, metrics: dict, agrees: bool = True) -> "Verdict":
+    def measured(cls, detail: str, *, metrics: dict, agrees: bool = True, findings=(),
+                 paper_range=None) -> "Verdict":
         """A numeric comparison. ``agrees=False`` (outside tolerance) is recorded as ``fails``."""
         if agrees:
-            return cls("measured", detail, metrics=metrics)
-        return cls("fails", detail, counterexample={"measured": metrics}, metrics=metrics)
+            return cls("measured", detail, metrics=metrics, findings=findings, paper_range=paper_range)
+        return cls("fails", detail, counterexample={"measured": metrics}, metrics=metrics,
+                   findings=findings, paper_range=paper_range)
 
     def to_dict(self) -> dict:
         d = {
@@ -136,6 +246,8 @@ class Verdict:
             "condition": self.condition,
             "counterexample": _jsonable(self.counterexample),
             "metrics": _jsonable(self.metrics),
+            "findings": [f.to_dict() for f in self.findings] or None,
+            "paper_range": _jsonable(self.paper_range),
         }
         return {k: v for k, v in d.items() if v is not None}
 
@@ -265,9 +377,24 @@ def combine(results: list[CheckResult]) -> tuple[str, str]:
     holds-if > holds > measured > open); the detail lists each check's finding."""
     if not results:
         return "open", "no check registered yet"
-    best = min(results, key=lambda r: _PRECEDENCE[r.verdict.verdict])
-    detail = " | ".join(f"[{r.verdict.verdict}] {r.verdict.detail}" for r in results)
-    return best.verdict.verdict, detail
+    detail = " | ".join(f"[{r.verdict.verdict}] {r.verdict.detail}{_findings_tag(r.verdict)}" for r in results)
+    return combine_verdicts([r.verdict.verdict for r in results]), detail
+
+
+def combine_verdicts(verdicts) -> str:
+    """The claim verdict from its checks' verdict strings (the rule of :func:`combine`)."""
+    verdicts = list(verdicts)
+    for v in verdicts:
+        if v not in _PRECEDENCE:
+            raise LedgerError(f"unknown verdict {v!r}; use one of {VERDICTS}")
+    return min(verdicts, key=_PRECEDENCE.__getitem__) if verdicts else "open"
+
+
+def _findings_tag(v: Verdict) -> str:
+    if not v.findings:
+        return ""
+    kinds = sorted({f.kind for f in v.findings})
+    return f" [+{len(v.findings)} finding{'s' if len(v.findings) > 1 else ''}: {', '.join(kinds)}]"
 
 
 def claim_status(claim_id: str, *, run=True) -> ClaimStatus:
@@ -295,10 +422,33 @@ def ledger_json(statuses: list[ClaimStatus]) -> str:
 
 
 def notable_results(statuses) -> list[tuple[ClaimStatus, CheckResult]]:
-    """(claim, check result) pairs whose verdict is corrected, holds-if or fails — the findings that
-    the table and the report spell out (printed form, corrected form or condition, counterexample)."""
+    """(claim, check result) pairs whose verdict is corrected, holds-if or fails, or that carry
+    findings or a paper range — what the table and the report spell out (printed form, corrected
+    form or condition, counterexample, findings, paper's range)."""
     return [(s, r) for s in statuses for r in s.results
-            if r.verdict.verdict in ("corrected", "holds-if", "fails")]
+            if r.verdict.verdict in ("corrected", "holds-if", "fails") or r.verdict.findings
+            or r.verdict.paper_range]
+
+
+def paper_range_line(pr: dict) -> str:
+    """One line for a ``Verdict.paper_range``: the paper's range, the measured one and the counts."""
+    lo, hi = pr["paper"]
+    paper = f"{'' if lo is None else f'{lo:.3g} ≤ '}{pr['quantity']}{'' if hi is None else f' ≤ {hi:.3g}'}"
+    measured = pr.get("measured")
+    meas = f"measured {measured[0]:.3g} … {measured[1]:.3g}" if measured else "nothing measured"
+    return (f"paper: {paper} ({pr['source']}); {meas}: {pr['n_inside']} inside, "
+            f"{pr['n_beyond']} beyond — the verdict is "
+            f"{'from the runs inside' if pr['n_inside'] else 'on the measured range (no overlap)'}")
+
+
+def finding_line(f: Finding, *, limit: int | None = None) -> str:
+    """One line for a :class:`Finding` (kind, summary, printed → corrected)."""
+    text = f"[{f.kind}] {f.summary}"
+    if f.printed or f.corrected:
+        text += f" (printed: {f.printed or '—'}; right: {f.corrected or '—'})"
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
 
 
 def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
@@ -320,8 +470,8 @@ def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
     lines.append("  ".join(f"{k}: {counts[k]}" for k in VERDICTS if k in counts))
     notable = notable_results(statuses)
     if notable:
-        lines += ["", "Corrections, conditions and failures (printed form → corrected form / condition; "
-                      "counterexample):"]
+        lines += ["", "Corrections, conditions, failures and findings (printed form → corrected form / "
+                      "condition; counterexample; findings that leave the verdict as it is):"]
         for s, r in notable:
             v = r.verdict
             lines.append(f"* {s.id} [{v.verdict}] {r.check.name}")
@@ -331,7 +481,13 @@ def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
                 lines.append(f"    corrected:      {v.corrected_form}")
             if v.condition:
                 lines.append(f"    condition:      {v.condition}")
-            lines.append(f"    counterexample: {json.dumps(_jsonable(v.counterexample), ensure_ascii=False)[:400]}")
+            if v.counterexample is not None:
+                lines.append(f"    counterexample: "
+                             f"{json.dumps(_jsonable(v.counterexample), ensure_ascii=False)[:400]}")
+            if v.paper_range:
+                lines.append(f"    paper range:    {paper_range_line(v.paper_range)}")
+            for f in v.findings:
+                lines.append(f"    finding:        {finding_line(f, limit=400)}")
     return "\n".join(lines)
 
 
@@ -354,7 +510,7 @@ def claims_markdown(ids, *, module: str | None = None, detail_chars: int = 220) 
         results = [run_check(c) for c in mine]
         verdict, _ = combine(results)
         findings = "<br>".join(f"[{r.verdict.verdict}] *{r.check.name}*: {r.verdict.detail[:detail_chars]}"
-                               for r in results).replace("|", "\\|").replace("\n", " ")
+                               f"{_findings_tag(r.verdict)}" for r in results).replace("|", "\\|").replace("\n", " ")
         row = f"| {cid} | **{verdict}** | {findings or '—'} |"
         if module:
             others = [f"{c.module.rsplit('.', 1)[-1]}.{c.name}" for c in chks if c.module != module]

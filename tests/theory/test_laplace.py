@@ -320,7 +320,8 @@ def test_cheap_checks_give_expected_verdicts():
     from validation.checks import laplace as checks
 
     assert checks.tf_noise_threshold_factor().verdict == "corrected"
-    assert checks.covariance_laplace_and_leading_order().verdict == "holds-if"
+    cov = checks.covariance_laplace_and_leading_order()  # holds under SC.A1; commuting C, D is a finding
+    assert cov.verdict == "holds" and [f.kind for f in cov.findings] == ["stated-assumption"]
     assert checks.tf_minimum_probability_is_laplace_mass().verdict == "holds"
 
 

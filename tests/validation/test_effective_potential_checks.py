@@ -20,7 +20,7 @@ def test_every_claim_of_the_theme_has_a_check():
 @pytest.mark.parametrize("name, verdict", [
     ("zero_current_iff_v_is_potential_of_drift", "holds"),
     ("zero_curl_and_invertibility_are_enforced", "holds"),
-    ("isotropic_nonconstant_noise_needs_d_constant_on_level_sets", "holds-if"),
+    ("isotropic_nonconstant_noise_needs_d_constant_on_level_sets", "holds"),  # + stated-assumption finding
 ])
 def test_cheap_checks_verdicts(name, verdict):
     res = run_check(_checks()[name])
@@ -30,7 +30,9 @@ def test_cheap_checks_verdicts(name, verdict):
 
 def test_fn3_counterexample_reports_path_dependence():
     v = run_check(_checks()["isotropic_nonconstant_noise_needs_d_constant_on_level_sets"]).verdict
-    ce = v.counterexample
+    (finding,) = v.findings  # the footnote holds under SC.A1; its unstated p ≥ 2 condition is a finding
+    assert finding.kind == "stated-assumption"
+    ce = finding.evidence
     assert ce["curl_12(1,1)"] == pytest.approx(0.5)
     a, b = (ce[k] for k in ce if k.startswith("∫"))
     assert abs(a - b) == pytest.approx(0.25)

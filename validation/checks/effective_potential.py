@@ -23,7 +23,7 @@ from theory.effective_potential import (NonConservativeError, SingularDiffusionE
                                         zero_current_log_density_gradient)
 from theory.fokker_planck import gaussian_density, probability_current, stationarity_residual
 from theory.identity import cached_simplify, check_zero
-from validation.ledger import Verdict, check
+from validation.ledger import Finding, Verdict, check
 
 T = sp.Symbol("T", positive=True)
 t1, t2, t3 = sp.symbols("theta1 theta2 theta3", real=True)
@@ -293,18 +293,29 @@ def isotropic_nonconstant_noise_needs_d_constant_on_level_sets():
     if not rel.exact or not curl_formula or c11 == 0 or cached_simplify(path_a - path_b) == 0:
         return Verdict.fails("footnote-3 analysis did not go through",
                              counterexample={"relation": rel.method, "curl(1,1)": str(c11)})
-    return Verdict.holds_if(
+    # Footnote 3 evaluates Result 5 (SC.eq5), which the paper states under the zero-curl Assumption 1
+    # (SC.A1): for D = dI, curl V = curl(∂U/d) (the (T/2)∂log d part is a gradient), so under SC.A1
+    # the line integral is path-independent and v is as printed. The counterexample violates SC.A1
+    # (effective_potential raised NonConservativeError above).
+    numbers = {"U": "(θ1²+θ2²)/2", "d": "1+θ1²", "curl_12(θ)": str(c), "curl_12(1,1)": float(c11),
+               "∫∂U/d·dθ (0,0)→(1,1), θ1 then θ2": float(path_a),
+               "∫∂U/d·dθ (0,0)→(1,1), θ2 then θ1": float(path_b)}
+    return Verdict.holds(
         "For any d(θ), V = ∂U/d + (T/2)∂log d exactly (generic functions), so v = ∫∂U/d·dθ + "
         "(T/2)log d as printed, and the derived v matches for p = 1 (d = 1+x²), d = 2+U and "
-        "constant d (v = U/d). But for p ≥ 2 the line integral ∫∂U/d·dθ is path-independent "
-        "only if curl_12(∂U/d) = (∂₂U ∂₁d − ∂₁U ∂₂d)/d² (proven for generic U, d) vanishes, i.e. "
-        "∂d ∥ ∂U (d constant on level "
-        "sets of U, locally d = d(U)); the footnote does not say so.",
-        condition="p = 1, or p ≥ 2 with ∂U/d a gradient (∂d parallel to ∂U, e.g. d = d(U))",
-        counterexample={"U": "(θ1²+θ2²)/2", "d": "1+θ1²", "curl_12(θ)": str(c),
-                        "curl_12(1,1)": float(c11),
-                        "∫∂U/d·dθ (0,0)→(1,1), θ1 then θ2": float(path_a),
-                        "∫∂U/d·dθ (0,0)→(1,1), θ2 then θ1": float(path_b)},
+        "constant d (v = U/d). For p ≥ 2, curl V = curl(∂U/d) = (∂₂U ∂₁d − ∂₁U ∂₂d)/d² (proven for "
+        "generic U, d): under the zero-curl Assumption 1 that Result 5 (SC.eq5) — of which the footnote "
+        "is a case — states, ∂d ∥ ∂U and the line integral is path-independent; the counterexample "
+        "d = 1 + θ1² has curl ≠ 0 (NonConservativeError), outside that assumption.",
+        findings=[Finding(
+            "stated-assumption",
+            "SC footnote 3 does not say that for p ≥ 2 its line integral ∫∂U/d·dθ is path-independent only "
+            "if ∂d ∥ ∂U (d constant on level sets of U, locally d = d(U)) — which is what the zero-curl "
+            "Assumption 1 means for D = dI; with d = 1 + θ1², U = |θ|²/2 two paths (0,0) → (1,1) give "
+            f"{float(path_a):.4g} and {float(path_b):.4g}",
+            printed="D = d(θ)I ⇒ v = ∫∂U/d·dθ + (T/2) log d",
+            corrected="the same, with ∂U/d a gradient (∂d ∥ ∂U) in p ≥ 2 — Assumption 1 for D = dI",
+            evidence=numbers)],
         path_difference=float(path_b - path_a))
 
 

@@ -21,7 +21,7 @@ from theory.reparametrization import (
     transform_curvature,
     transform_shift,
 )
-from validation.ledger import Verdict, check
+from validation.ledger import Finding, Verdict, check
 
 _R = sp.Rational
 
@@ -179,6 +179,11 @@ def bias_does_not_transform_as_inverse_jacobian():
 
 @check("SC.C")
 def covariance_and_covariance_curvature_to_leading_order():
+    """The covariance-curvature term Tr(CΣ) is invariant to the order the papers state
+    (RND eq. 35: L_e^r = L_e + O(T² + s²); SC App. C: for small b and s) — the printed claim, which
+    decides. The intermediate lines (RND eq. 34, SC eq. 27) print Σ⁻¹ for Σ, and the error of the
+    term is O(T² + T|s|) because C^r takes J at the test minimum and Σ^r at the train minimum:
+    recorded as derivation-slip findings."""
     y, th = _real("y theta")
     T = sp.Symbol("T", positive=True)
     g = (th - 2) ** 2 / 2 + (th - 2) ** 3 / 6
@@ -196,25 +201,50 @@ def covariance_and_covariance_curvature_to_leading_order():
             for s in (0.0, 0.1):                                     # test minimum at 2 + s
                 y_te = mp.findroot(lambda v: v**3 + v - (2 + s), 1)
                 C_r = C * Jf(y_te) ** 2                               # JᵀCJ at the test minimum
+                trace_err = float(C_r * Sigma_y - C * Sigma)
                 rows.append({"T": float(Tv), "s": s,
                              "Sigma_rel_err": float(Sigma_y / law - 1),
-                             "trace_rel_err": float(C_r * Sigma_y / (C * Sigma) - 1)})
+                             "trace_rel_err": float(C_r * Sigma_y / (C * Sigma) - 1),
+                             "trace_abs_err_over_T2_plus_s2": abs(trace_err) / (float(Tv) ** 2 + s ** 2)})
     r0 = [row for row in rows if row["s"] == 0.0]
     r1 = [row for row in rows if row["s"] == 0.1]
     scales_T = all(abs(row["Sigma_rel_err"]) < 3 * row["T"] for row in rows) and \
         abs(r0[0]["Sigma_rel_err"]) > 1e-4
     s_floor = all(abs(row["trace_rel_err"]) > 0.05 for row in r1)
-    typo = {"C": 1.0, "T": 0.1, "Sigma": 0.05, "Tr(C Sigma)": 0.05, "Tr(C Sigma^-1) (RND eq. 34 print)": 20.0}
-    if scales_T and s_floor:
-        return Verdict.corrected(
-            "Laplace covariance of ρ^y at its own mode equals J⁻¹ΣJ⁻ᵀ up to a relative O(T) error "
-            "(θ = y³+y, cubic g; table); Tr(C^rΣ^r) = Tr(CΣ)(1 + O(T) + O(|s|)) because C^r takes J at the "
-            "test minimum and Σ^r at the train minimum — absolute error O(T² + T|s|), not the O(T²) of RND "
-            "eq. 34 (which needs s = O(T)). RND eq. 34 (and SC App. C) also print Σ⁻¹ for Σ.",
-            printed="Σ^r = J⁻¹ Σ_k⁻¹ J⁻ᵀ + O(T²), Tr(C^rΣ^r) = Tr(C_k Σ_k⁻¹) + O(T²) (RND eq. 34)",
-            corrected="Σ^r = J⁻¹ Σ_k J⁻ᵀ (1 + O(T)); Tr(C^rΣ^r) = Tr(C_k Σ_k) + O(T² + T|s_k|)",
-            counterexample={"rows": rows, "typo_example": typo})
-    return Verdict.fails("covariance law not as derived", counterexample={"rows": rows})
+    # the printed claim: |Tr(C^rΣ^r) − Tr(CΣ)| = O(T² + s²) — bounded ratio, not growing as T → 0
+    ratios = [row["trace_abs_err_over_T2_plus_s2"] for row in rows]
+    r0_ratio = [row["trace_abs_err_over_T2_plus_s2"] for row in r0]
+    stated_order = max(ratios) < 1.0 and max(r0_ratio) / min(r0_ratio) < 1.5
+    Tt, St = sp.symbols("T Sigma", positive=True)
+    typo_vals = {Tt: sp.Rational(1, 10), St: sp.Rational(1, 20)}  # C = 1, Σ = T/2 at T = 0.1
+    typo = {"C": 1.0, "T": 0.1, "Sigma": 0.05, "Tr(C Sigma)": float(St.subs(typo_vals)),
+            "Tr(C Sigma^-1) (RND eq. 34 print)": float((1 / St).subs(typo_vals))}
+    if not (scales_T and s_floor):
+        return Verdict.fails("covariance law not as derived", counterexample={"rows": rows})
+    detail = ("Laplace covariance of ρ^y at its own mode equals J⁻¹ΣJ⁻ᵀ up to a relative O(T) error "
+              "(θ = y³+y, cubic g; table); |Tr(C^rΣ^r) − Tr(CΣ)| / (T² + s²) stays ≤ "
+              f"{max(ratios):.3f} for T = 0.05 … 0.002, s ∈ {{0, 0.1}}: the covariance-curvature term is invariant "
+              "to the order RND eq. 35 states (O(T² + s²)).")
+    findings = [
+        Finding("derivation-slip",
+                "RND eq. 34 (and the Tr line of SC App. C eq. 27) print Σ_k⁻¹ for Σ_k in the transformed "
+                f"covariance and in Tr(C^rΣ^r) (at C = 1, T = 0.1: Tr(CΣ) = {typo['Tr(C Sigma)']:.3g} but "
+                f"Tr(CΣ⁻¹) = {typo['Tr(C Sigma^-1) (RND eq. 34 print)']:.3g})",
+                printed="Σ^r = J⁻¹ Σ_k⁻¹ J⁻ᵀ + O(T²), Tr(C^rΣ^r) = Tr(C_k Σ_k⁻¹) + O(T²) (RND eq. 34)",
+                corrected="Σ^r = J⁻¹ Σ_k J⁻ᵀ (1 + O(T)); Tr(C^rΣ^r) = Tr(C_k Σ_k) + O(T² + T|s_k|)",
+                evidence=typo),
+        Finding("derivation-slip",
+                "RND eq. 34 gives the covariance term's error as O(T²); it is O(T² + T|s|) (C^r takes J at the "
+                "test minimum, Σ^r at the train minimum; relative error → "
+                f"{abs(r1[-1]['trace_rel_err']):.3f} at s = 0.1 as T → 0) — inside eq. 35's stated O(T² + s²)",
+                evidence={"rows": rows})]
+    if stated_order:
+        return Verdict.holds(detail, findings=findings)
+    return Verdict.corrected(
+        detail.replace("is invariant to the order RND eq. 35 states", "is NOT invariant to the order RND eq. 35 states"),
+        printed="Tr(C^rΣ^r) = Tr(C_kΣ_k) + O(T² + s_k²) (RND eq. 35)",
+        corrected="Tr(C^rΣ^r) = Tr(C_k Σ_k)(1 + O(T) + O(|s_k|))",
+        counterexample={"rows": rows}, findings=findings)
 
 
 @check("SC.C")

@@ -5,13 +5,29 @@ The verdict is computed from the committed CPU record ``validation/data/temperat
 (its metrics re-derived here from the raw runs by :func:`validation.experiments.temperature_scan.compare`);
 the small version :data:`~validation.experiments.temperature_scan.SMALL` runs live beside it and its
 numbers are reported too. Without the record the live run alone decides.
+
+The papers' own ranges (``validation/checks/README.md``): TF §4.1 ran η ∈ [5e-3, 0.1] with
+S ∈ [25, 1000], i.e. T ≤ 4e-3 (:data:`TF_RANGE`) — TF.4.1's verdict is computed from the record's
+runs inside it and the trend over the whole scan is a finding. SC Fig. 5 / RND Fig. 1 (VGG9 on
+CIFAR10) spanned T ∈ [2.44e-8, 2.44e-5] (:data:`SC_RND_RANGE`), below every run of this scan on a
+small MLP (T is not comparable across models in absolute terms): no run lies inside it, so that
+verdict is computed on the measured range and a finding says so.
 """
 from __future__ import annotations
 
-from validation.ledger import Verdict, check
+from validation.checks._paper_range import metrics_inside_paper_range
+from validation.ledger import Finding, PaperRange, Verdict, check
 
 RECORD = "temperature_scan_cpu.json"
+MODULE = "validation.experiments.temperature_scan"
 P_VALUE = 0.01
+TF_RANGE = PaperRange("T = η/S", 5e-3 / 1000, 0.1 / 25, "TF §4.1: η ∈ [5e-3, 1e-1], S ∈ [25, 1000] (Fig. 1)")
+SC_RND_RANGE = PaperRange("T = λ/B", 2.44e-8, 2.44e-5, "SC App. G.1 Fig. 5 = RND Fig. 1: T from 2.44e-8 to "
+                                                       "2.44e-5 (VGG9, CIFAR10)")
+
+
+def _T(run):
+    return run["lr"] / run["batch_size"]
 
 
 def _evidence():
@@ -31,6 +47,18 @@ def _fit_summary(fit):
 @check("SC.fig5", "RND.fig1")
 def test_loss_depends_on_temperature():
     m, src, live = _evidence()
+    in_range = metrics_inside_paper_range(MODULE, RECORD, SC_RND_RANGE, _T)
+    m_paper, paper_range = (None, None) if in_range is None else in_range
+    findings = []
+    if m_paper is not None:  # runs inside SC/RND's range decide; the whole scan becomes a finding
+        m_all, m = m, m_paper
+        findings.append(Finding("beyond-paper-range", _scan_summary(m_all), evidence=m_all["per_T"]))
+    elif paper_range is not None:
+        findings.append(Finding(
+            "beyond-paper-range",
+            f"no run inside the papers' range (T ≤ {SC_RND_RANGE.high:g} for VGG9 on CIFAR10; this scan: "
+            f"T ∈ [{paper_range['measured'][0]:.3g}, {paper_range['measured'][1]:.3g}] on a small MLP, where the "
+            "absolute T is not comparable): the verdict is on the measured range, which lies beyond the papers'"))
     tl, opt = m["test_loss"], m["test_loss_optimum"]
     only_T = tl["only_through_T"]
     falls = tl["spearman_T"] < 0 and tl["spearman_p"] < P_VALUE
@@ -53,20 +81,47 @@ def test_loss_depends_on_temperature():
               f"{100 * opt['relative_rise_after_T_star']:.0f}% by the largest T; max final train loss "
               f"{m['max_train_loss']:.3f}.")
     if only_T and near_zero and falls:
-        return Verdict.measured(detail, metrics=metrics)
+        return Verdict.measured(detail, metrics=metrics, findings=findings, paper_range=paper_range)
     if only_T and near_zero and falls_below_T_star:
         return Verdict.holds_if(
             detail, condition=f"T below an optimal temperature (here T* ≈ {opt['T_star_median']:.3g}); "
                               "beyond it test loss rises again (RND's optimal-temperature picture)",
             counterexample={"T_levels": m["per_T"]["T"], "median_test_loss": m["per_T"]["test_loss"],
                             "spearman_above_T_star": above},
-            **metrics)
-    return Verdict.measured(detail, metrics=metrics, agrees=False)
+            findings=findings, paper_range=paper_range, **metrics)
+    return Verdict.measured(detail, metrics=metrics, agrees=False, findings=findings, paper_range=paper_range)
+
+
+def _scan_summary(m) -> str:
+    opt = m["test_loss_optimum"]
+    return (f"over the whole scan T ∈ [{m['T_range'][0]:.3g}, {m['T_range'][1]:.3g}] the median test loss is lowest "
+            f"at T* = {opt['T_star_median']:.3g} ({100 * opt['relative_drop_to_T_star']:.1f}% below the smallest T) "
+            f"and rises {100 * opt['relative_rise_after_T_star']:.0f}% by the largest T; Spearman(T, test loss) "
+            f"{m['test_loss']['spearman_T']:.2f}")
 
 
 @check("TF.4.1")
 def sharpness_falls_with_lr_over_batch():
     m, src, live = _evidence()
+    in_range = metrics_inside_paper_range(MODULE, RECORD, TF_RANGE, _T)
+    m_paper, paper_range = (None, None) if in_range is None else in_range
+    findings, scope = [], "all runs"
+    if m_paper is not None:  # TF's range decides; the whole scan is reported as a finding
+        m_all, m = m, m_paper
+        scope = f"the {m['n_runs']} runs inside TF's range T ≤ {TF_RANGE.high:g}"
+        sh_all = m_all["log_sharpness"]
+        findings.append(Finding(
+            "beyond-paper-range",
+            f"over the whole scan T ∈ [{m_all['T_range'][0]:.3g}, {m_all['T_range'][1]:.3g}] "
+            f"({paper_range['n_beyond']} runs beyond TF's range) the fall steepens: slope in log T "
+            f"{sh_all['slope_log_T']:.3f} (inside: {m['log_sharpness']['slope_log_T']:.3f}), Spearman "
+            f"{sh_all['spearman_T']:.2f} (p = {sh_all['spearman_p']:.1e}); median sharpness "
+            f"{m_all['per_T']['sharpness'][0]:.3g} → {m_all['per_T']['sharpness'][-1]:.3g}; equal-T F = "
+            f"{m_all['log_sharpness_equal_T_f_test']['F']:.2f} (p = {m_all['log_sharpness_equal_T_f_test']['p']:.2f}); "
+            f"largest-λ offset at equal T {[round(v, 2) for v in m_all['largest_lr_log_sharpness_offset_at_equal_T']]}",
+            evidence={"per_T_sharpness": dict(zip(m_all["per_T"]["T"], m_all["per_T"]["sharpness"]))}))
+    elif paper_range is not None:
+        findings.append(Finding("beyond-paper-range", "no run inside TF's range: the verdict is on the measured range"))
     sh = m["log_sharpness"]
     ft = m["log_sharpness_equal_T_f_test"]
     falls = sh["spearman_T"] < 0 and sh["spearman_p"] < P_VALUE
@@ -81,7 +136,7 @@ def sharpness_falls_with_lr_over_batch():
                "diverged_runs": m["diverged_runs"], "median_sharpness_per_T": m["per_T"],
                "live_small": {"log_sharpness_fit": _fit_summary(live["log_sharpness"]),
                               "equal_T_f_test": live["log_sharpness_equal_T_f_test"]}}
-    detail = (f"top Hessian eigenvalue of the full training loss after SGD ({src}): log sharpness = a + b log λ "
+    detail = (f"top Hessian eigenvalue of the full training loss after SGD ({src}; {scope}): log sharpness = a + b log λ "
               f"+ c log B with b = {sh['b_log_lr']:.3f}, c = {sh['c_log_batch']:.3f} (b + c = "
               f"{sh['b_plus_c']:.3f} ± {sh['se_b_plus_c']:.3f}), slope in log T {sh['slope_log_T']:.3f}, "
               f"Spearman {sh['spearman_T']:.2f} (p = {sh['spearman_p']:.1e}); at equal T the (λ, B) cells "
@@ -90,4 +145,5 @@ def sharpness_falls_with_lr_over_batch():
               f"against {m['log_sharpness_rms_spread']['same_lr_B_across_seeds']:.3f} across seeds); at the largest λ the log "
               f"sharpness is offset by {[round(v, 2) for v in offsets]} from equal-T runs with smaller λ "
               "(TF's breaking point would show as a clear non-zero offset; none inside this λ range).")
-    return Verdict.measured(detail, metrics=metrics, agrees=falls and equal_T_similar)
+    return Verdict.measured(detail, metrics=metrics, agrees=falls and equal_T_similar, findings=findings,
+                            paper_range=paper_range)

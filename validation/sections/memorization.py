@@ -38,6 +38,10 @@ def _figure(raw: dict, metrics: dict, levels, path: Path) -> None:
             T = [float(t) for t in e["val_accuracy_by_T"]]
             ax.semilogx(T, list(e["val_accuracy_by_T"].values()), "o-",
                         label=f"train acc {lv}: ρ = {e['rho']:.2f} (p = {e['p']:.1e})")
+    from validation.checks.memorization import PAPER_RANGE
+
+    ax.axvspan(max(PAPER_RANGE.low, Ts.min() / 1.5), PAPER_RANGE.high, color="0.9", zorder=0,
+               label="TF's range (T ≤ 2e-3): decides the verdict")
     ax.set_xlabel("T = η/S")
     ax.set_ylabel("validation accuracy at equal memorisation (median)")
     ax.legend(fontsize=7)
@@ -74,4 +78,16 @@ def build(outdir: Path) -> str:
         f"At the end of training: ρ(T, validation accuracy) = {m['final_val_spearman_T']['rho']:.2f}, "
         f"ρ(T, share of random labels fitted) = {m['final_random_fitted_spearman_T']['rho']:.2f}.",
     ]
+    from validation.checks._paper_range import metrics_inside_paper_range
+    from validation.checks.memorization import MODULE, PAPER_RANGE
+
+    inside = metrics_inside_paper_range(MODULE, RECORD, PAPER_RANGE, lambda r: r["T"])
+    if inside is not None and inside[0] is not None:
+        m_in, pr = inside
+        cells = "; ".join(f"{lv}: {e['n_reached']}/{e['n_runs']} runs"
+                          + (f", ρ = {e['rho']:.2f} (p = {e['p']:.1e})" if e.get("rho") == e.get("rho") else "")
+                          for lv, e in m_in["per_level"].items())
+        lines += ["", f"The ledger's verdict uses only the {pr['n_inside']} runs inside TF's own range "
+                      f"(T ≤ {PAPER_RANGE.high:g}, {PAPER_RANGE.source}); there: {cells}. The table above "
+                      f"(all runs, {pr['n_beyond']} of them beyond TF's range) is reported as a finding."]
     return "\n".join(lines)
