@@ -81,6 +81,43 @@ class LedgerError(RuntimeError):
     """Raised for a malformed verdict or a registration problem."""
 
 
+class UnknownClaimError(LedgerError, KeyError, ValueError):
+    """Claim ids that are not in the ledger (``claims_index``); the message suggests the closest
+    valid ids.  Also a ``KeyError`` (what :func:`claim_status` raised before) and a ``ValueError``
+    (a user error: the command line exits 2)."""
+
+    def __init__(self, unknown, suggestions: dict):
+        self.unknown, self.suggestions = list(unknown), dict(suggestions)
+        parts = []
+        for u in self.unknown:
+            close = self.suggestions.get(u) or []
+            parts.append(f"{u!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        super().__init__(
+            f"unknown claim id{'s' if len(parts) > 1 else ''} {'; '.join(parts)}: valid ids are those of "
+            f"shared/THEORY.md, e.g. {', '.join(CLAIM_IDS[:3])} … {CLAIM_IDS[-1]} "
+            "(`python -m validation claims` lists them all)")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def check_claim_ids(ids) -> list[str]:
+    """Return ``ids`` as a list after checking every one is a claim id, all before any check runs;
+    :class:`UnknownClaimError` names the unknown ones with their closest valid ids."""
+    import difflib
+
+    ids = list(ids)
+    unknown = [i for i in ids if i not in SECTION_OF]
+    if unknown:
+        upper = {c.upper(): c for c in CLAIM_IDS}
+        sugg = {}
+        for u in unknown:
+            close = difflib.get_close_matches(str(u).upper(), list(upper), n=3, cutoff=0.6)
+            sugg[u] = [upper[c] for c in close]
+        raise UnknownClaimError(unknown, sugg)
+    return ids
+
+
 def _jsonable(x):
     if x is None or isinstance(x, (bool, int, str)):
         return x
@@ -399,7 +436,7 @@ def _findings_tag(v: Verdict) -> str:
 
 def claim_status(claim_id: str, *, run=True) -> ClaimStatus:
     if claim_id not in SECTION_OF:
-        raise KeyError(f"unknown claim id {claim_id!r}")
+        check_claim_ids([claim_id])
     results = [run_check(c) for c in checks_for(claim_id)] if run else []
     verdict, detail = combine(results)
     return ClaimStatus(claim_id, SECTION_OF[claim_id], verdict, detail, tuple(results))
@@ -407,7 +444,7 @@ def claim_status(claim_id: str, *, run=True) -> ClaimStatus:
 
 def ledger(ids=None, *, progress: bool = False) -> list[ClaimStatus]:
     """Run the checks and return the status of every claim (or of ``ids``), in THEORY.md order."""
-    ids = list(CLAIM_IDS if ids is None else ids)
+    ids = list(CLAIM_IDS) if ids is None else check_claim_ids(ids)  # all ids checked before any runs
     if progress:
         from tqdm.auto import tqdm
 

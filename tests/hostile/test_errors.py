@@ -3,6 +3,7 @@ is a typed error (a subclass of the module's error class, itself a ValueError/Ty
 message says what to change."""
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -463,3 +464,151 @@ def test_leading_order_weights_with_a_flat_minimum():
 
     with pytest.raises(NotAMinimumError, match="singular"):
         leading_order_log_weights([0, 1], [0, 0], [1, 1], [1, 0], sp.Rational(1, 10))
+
+
+# --------------------------------------------------------------------------------------------------
+# (e) devices: unknown names are typed errors; CUDA asked for but absent → CPU, and records say so
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["tpu", "gpu", "cuda:x", "CUDA", "", "cuda:-1"])
+def test_unknown_device_lists_the_valid_choices(name):
+    from numerics.devices import DeviceError, check_device_name, resolve_device
+
+    for f in (resolve_device, check_device_name):
+        with pytest.raises(DeviceError, match="valid choices: auto, cpu, cuda, cuda:N") as ei:
+            f(name)
+        assert isinstance(ei.value, ValueError)
+
+
+def test_device_of_wrong_type_is_a_type_error():
+    from numerics.devices import DeviceError, resolve_device
+
+    with pytest.raises(TypeError, match="valid|string") as ei:
+        resolve_device(5)
+    assert isinstance(ei.value, DeviceError)
+
+
+def test_cuda_without_cuda_falls_back_and_the_record_says_so():
+    import torch
+
+    from numerics.devices import DeviceFallbackWarning, device_fields, resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.warns(DeviceFallbackWarning):
+        assert resolve_device("cuda").type == "cpu"
+    fields = device_fields("cuda")
+    assert fields["device"].startswith("cpu") and "CUDA is not available" in fields["device_note"]
+    assert "device_note" not in device_fields("auto") and device_fields("auto")["device"].startswith("cpu")
+
+
+def test_numpy_backend_records_cpu_and_notes_an_ignored_device():
+    from numerics.devices import DeviceError, device_fields
+
+    assert device_fields("cpu", backend="numpy") == {"device": "cpu (numpy)"}
+    assert "numpy backend" in device_fields("cuda", backend="numpy")["device_note"]
+    with pytest.raises(DeviceError):
+        device_fields("tpu", backend="numpy")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_escape_rates_records_the_device_it_ran_on(backend):
+    import torch
+
+    from validation.experiments import escape_rates as er
+
+    cfg = er.EscapeRatesConfig(dim=1, n_runs=2, max_steps=200, inv_k_values=(1.0, 1.1, 1.2),
+                               batch_values=(2, 3, 4), inv_lr_values=(50.0, 60.0, 70.0), backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the CUDA fallback warning
+        raw = er.measure(cfg, "cuda")
+    if torch.cuda.is_available() and backend == "torch":
+        assert raw["device"].startswith("cuda")
+    else:
+        assert raw["device"].startswith("cpu") and "cuda" not in raw["device"]
+        assert "device_note" in raw
+
+
+def test_every_experiment_records_device_fields():
+    """All experiments take the recorded device from numerics.devices.device_fields (the truth
+    plus a fallback note), never from the requested string."""
+    import importlib
+    import inspect
+
+    for name in ("escape_rates", "gradient_noise", "memorization", "shift_curvature", "temperature_scan"):
+        src = inspect.getsource(importlib.import_module(f"validation.experiments.{name}").measure)
+        assert "device_fields(" in src and "str(device)" not in src, name
+
+
+
+# --------------------------------------------------------------------------------------------------
+# (f, l) command lines: ids validated first, user errors exit 2 with one `error:` line
+# --------------------------------------------------------------------------------------------------
+def test_claims_unknown_id_is_refused_before_any_check_runs(monkeypatch, capsys):
+    from validation import __main__ as cli
+    from validation import ledger
+
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("a check ran before the ids were validated")
+
+    monkeypatch.setattr(ledger, "run_check", boom)
+    assert cli.main(["claims", "SC.eq5", "BOGUS", "sc.eq6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: unknown claim ids 'BOGUS'")
+    assert "did you mean SC.eq6" in err
+
+
+def test_unknown_claim_error_is_key_and_value_error():
+    from validation.ledger import LedgerError, UnknownClaimError, check_claim_ids, claim_status
+
+    with pytest.raises(UnknownClaimError) as ei:
+        check_claim_ids(["SC.eq5", "SC.eq55"])
+    assert isinstance(ei.value, KeyError) and isinstance(ei.value, ValueError)
+    assert isinstance(ei.value, LedgerError)
+    assert ei.value.unknown == ["SC.eq55"] and "SC.eq5" in ei.value.suggestions["SC.eq55"]
+    with pytest.raises(KeyError, match="BOGUS"):
+        claim_status("BOGUS")
+
+
+def _run_cli(*args, cwd=None):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd or root, timeout=300)
+
+
+def _assert_one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0]
+
+
+def test_cli_claims_bogus_exits_2():
+    _assert_one_line_error(_run_cli("-m", "validation", "claims", "BOGUS"), "BOGUS")
+
+
+def test_cli_synthetic_user_errors_exit_2(tmp_path):
+    (tmp_path / "cfgdir").mkdir()
+    _assert_one_line_error(_run_cli("-m", "validation", "synthetic", "--config", str(tmp_path / "cfgdir"),
+                                    "--out", str(tmp_path / "r.json")), "is a directory")
+    _assert_one_line_error(_run_cli("-m", "validation", "synthetic", "--config", str(tmp_path / "none.json"),
+                                    "--out", str(tmp_path / "r.json")), "does not exist")
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(dict(README_CONFIG, temperatures=[1e-20])))
+    _assert_one_line_error(_run_cli("-m", "validation", "synthetic", "--config", str(cfg),
+                                    "--out", str(tmp_path / "r.json")), "temperatures[0]", "float64")
+    cfg.write_text(json.dumps(dict(README_CONFIG, grid=10 ** 9)))
+    _assert_one_line_error(_run_cli("-m", "validation", "synthetic", "--config", str(cfg),
+                                    "--out", str(tmp_path / "r.json")), "grid", "limit")
+
+
+@pytest.mark.parametrize("module", ["escape_rates", "gradient_noise", "memorization", "shift_curvature",
+                                    "temperature_scan"])
+def test_experiment_cli_unknown_device_exits_2(module, tmp_path):
+    _assert_one_line_error(_run_cli("-m", f"validation.experiments.{module}", "--out", str(tmp_path / "r.json"),
+                                    "--device", "tpu"), "unknown device 'tpu'", "cuda:N")
+    assert not (tmp_path / "r.json").exists()

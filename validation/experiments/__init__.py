@@ -87,6 +87,7 @@ def experiment_main(argv, *, description: str, run, small, full, summary, inputs
     import argparse
     import sys
 
+    from numerics.devices import check_device_name
     from validation.checkpoint import checkpoint_path, check_checkpoint
     from validation.records import check_record_path
 
@@ -95,7 +96,9 @@ def experiment_main(argv, *, description: str, run, small, full, summary, inputs
                     help="Where to write the JSON record, e.g. runs/NAME.json. An existing file is "
                          "replaced only when it is an earlier record of this tool outside "
                          "validation/data/, or with --force.")
-    ap.add_argument("--device", default="auto", help="torch device (auto: CUDA if present, else CPU)")
+    ap.add_argument("--device", default="auto",
+                    help="torch device: auto (CUDA if present, else CPU), cpu, cuda or cuda:N; cuda on a machine "
+                         "without CUDA runs on the CPU, and the record says so")
     ap.add_argument("--small", action="store_true", help="the small live version")
     ap.add_argument("--force", action="store_true",
                     help="Replace an existing --out file even when it is not an earlier record of this "
@@ -108,9 +111,10 @@ def experiment_main(argv, *, description: str, run, small, full, summary, inputs
     a = ap.parse_args(argv)
     config = small if a.small else full
     try:
+        check_device_name(a.device)
         check_record_path(a.out, force=a.force, inputs=inputs)
         reusable = check_checkpoint(a.out, config, resume=a.resume, force=a.force)
-    except ValueError as exc:  # OutputPathError, CheckpointError
+    except ValueError as exc:  # DeviceError, OutputPathError, CheckpointError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if reusable:

@@ -128,9 +128,12 @@ def measure(config: EscapeRatesConfig, device="auto", *, progress: bool = False,
     from numerics.sgd_escape import simulate_escape
     from validation.checkpoint import cached
 
+    from numerics.devices import device_fields
+
     backend = config.backend
-    dev_name = "cpu (numpy)" if backend == "numpy" else str(device)
-    raw = {"dim": config.dim, "device": dev_name, "sweeps": {}}
+    # the device actually used (the numpy backend is CPU-only; CUDA asked for but absent → CPU),
+    # with a note when it differs from the one asked for
+    raw = {"dim": config.dim, **device_fields(device, backend=backend), "sweeps": {}}
     seed = config.seed
     for sweep in SWEEPS:
         pts = []

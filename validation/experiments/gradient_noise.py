@@ -89,7 +89,7 @@ def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = Fals
     a resumed run skips them, replays the cheap training in between, and gives the same numbers."""
     import torch
 
-    from numerics.devices import device_description, resolve_device
+    from numerics.devices import device_fields, resolve_device
 
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
@@ -120,7 +120,7 @@ def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = Fals
             opt.step()
     trained = _noise_statistics(config, model, loss_fn, X, y, gen, checkpoint=checkpoint, phase="trained")
     return {
-        "device": device_description(dev),
+        **device_fields(device, dev),  # the device used, and a note if CUDA was asked for but absent
         "n_samples": n,
         "directions": ["principal"] * config.n_principal + ["random"] * config.n_random,
         "checkpoints": {"initial": initial, "trained": trained},

@@ -105,7 +105,7 @@ def measure(config: MemorizationConfig, device="auto", *, progress: bool = False
 
     import torch
 
-    from numerics.devices import device_description, resolve_device
+    from numerics.devices import device_fields, resolve_device
     from validation.experiments import map_runs
 
     dev = resolve_device(device)
@@ -114,7 +114,7 @@ def measure(config: MemorizationConfig, device="auto", *, progress: bool = False
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
                     desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint)
-    return {"device": device_description(dev), "n_train": config.n_train, "n_random_labels":
+    return {**device_fields(device, dev), "n_train": config.n_train, "n_random_labels":
             int(data[2].sum()), "n_val": int(data[3].shape[0]), "runs": runs}
 
 

@@ -122,7 +122,7 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
 
     import torch
 
-    from numerics.devices import device_description, resolve_device
+    from numerics.devices import device_fields, resolve_device
     from validation.experiments import map_runs
     from validation.experiments.temperature_scan import _data
 
@@ -132,7 +132,7 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
     grid = itertools.product(config.temperatures, config.seeds)
     runs = map_runs(lambda T, s: _one(config, T, s, data, dev, loss_fn), grid, dev=dev,
                     desc="(T, seed)", progress=progress, checkpoint=checkpoint)
-    return {"device": device_description(dev), "n_train": config.n_train, "n_test": int(data[2].shape[0]),
+    return {**device_fields(device, dev), "n_train": config.n_train, "n_test": int(data[2].shape[0]),
             "runs": runs}
 
 

@@ -161,7 +161,7 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
 
     import torch
 
-    from numerics.devices import device_description, resolve_device
+    from numerics.devices import device_fields, resolve_device
     from validation.experiments import map_runs
 
     dev = resolve_device(device)
@@ -170,7 +170,7 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _train_one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
                     desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint)
-    return {"device": device_description(dev), "n_train": config.n_train,
+    return {**device_fields(device, dev), "n_train": config.n_train,
             "n_test": int(data[2].shape[0]), "runs": runs}
 
 
