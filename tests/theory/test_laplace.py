@@ -105,7 +105,15 @@ def test_log_domain_weights_survive_tiny_temperature():
     assert all(math.isfinite(a) for a in w) and abs(sum(w) - 1) < 1e-12
     assert w[0] == pytest.approx(1.0) and 0.0 <= w[1] < 1e-300   # underflows only as a float
     lw1 = float(sp.N(gm.log_weights[1]))
-    assert math.isfinite(lw1) and lw1 < -1000          # log weight stays representable
+    # log weight stays representable and exact: ℓ_k = −2v(μ_k)/T − ½ log v''(μ_k), normalised
+    # (independent mpmath roots of v' = 4θ³ − 4θ + 1/4; the normaliser adds < e^{−9994})
+    with mpmath.workdps(30):
+        mu = [mpmath.findroot(lambda t: 4 * t ** 3 - 4 * t + mpmath.mpf(1) / 4, g) for g in (-1, 1)]
+        ell = [-2 * ((m * m - 1) ** 2 + m / 4) / mpmath.mpf("1e-4") - mpmath.log(12 * m * m - 4) / 2
+               for m in mu]
+        exact = float(ell[1] - ell[0])
+    assert lw1 == pytest.approx(exact, rel=1e-12)
+    assert exact == pytest.approx(-9994.99736, abs=1e-5)
 
 
 def test_symbolic_T_weights_match_numeric_construction():
@@ -334,3 +342,72 @@ def test_find_critical_points_degenerate_and_inflection():
     mins, maxs = find_critical_points_1d(-(x - sp.Rational(1, 7))**4, x, -1, 1, grid=200)
     assert mins == [] and abs(float(maxs[0]) - 1 / 7) < 1e-6
     assert find_critical_points_1d(x**3, x, -1, 1, grid=200) == ([], [])  # stationary inflection
+
+
+# ----------------------------------------------------------------------------------------------
+# gaps found by mutation testing (make mutation MODULE=theory/laplace.py)
+# ----------------------------------------------------------------------------------------------
+def test_close_roots_in_neighbouring_grid_cells_are_bracketed_separately():
+    """v' = (x − r1)(x − r2) with r1, r2 in consecutive cells of the 0.001 scan: each root is
+    refined inside its own cell (a two-cell bracket would hold both roots and no sign change)."""
+    r1, r2 = sp.Rational(3003, 10000), sp.Rational(3013, 10000)
+    v = x ** 3 / 3 - (r1 + r2) * x ** 2 / 2 + r1 * r2 * x
+    mins, maxs = find_critical_points_1d(v, x, -1, 1)
+    assert len(mins) == 1 and len(maxs) == 1
+    assert abs(maxs[0] - r1) < 1e-25 and abs(mins[0] - r2) < 1e-25
+
+
+def test_odd_multiplicity_root_is_refined_by_bisection():
+    """v = (x − 1/3)⁴: v' has a triple root the anderson solver cannot polish; the bisection
+    fallback returns the midpoint of its final bracket, |μ − 1/3| ≲ 2^−112."""
+    mins, maxs = find_critical_points_1d((x - sp.Rational(1, 3)) ** 4, x, -1, 1)
+    assert maxs == [] and len(mins) == 1
+    assert abs(mins[0] - sp.Rational(1, 3)) < 1e-25
+
+
+def test_gaussian_mixture_records_unnormalised_log_weights_and_masses():
+    v = (x ** 2 - 1) ** 2 + x / 4
+    mins, _ = find_critical_points_1d(v, x, -3, 3)
+    Tn = sp.Rational(1, 10)
+    gm = gaussian_mixture(v, x, mins, Tn)
+    for mu, ell, lm in zip(mins, gm.unnormalised_log_weights, gm.log_basin_masses):
+        exact = -2 * v.subs(x, mu) / Tn - sp.log(sp.diff(v, x, 2).subs(x, mu)) / 2
+        assert float(ell) == pytest.approx(float(exact), rel=1e-14)
+        assert float(lm) == pytest.approx(float(exact + sp.log(sp.pi * Tn) / 2), rel=1e-14)
+    with pytest.raises(LaplaceError, match=r"minima\[1\]"):
+        gaussian_mixture(x ** 2 + sp.Symbol("y") ** 2, [x, sp.Symbol("y")], [[0, 0], [1, 2, 3]], Tn)
+
+
+def test_positive_definiteness_is_checked_on_every_leading_minor():
+    y = sp.Symbol("y", real=True)
+    for v in (-(x ** 2) - y ** 2,              # maximum: first minor −2 < 0, det 4 > 0
+              x ** 2 - y ** 2,                 # saddle: first minor 2 > 0, det −4 < 0
+              -(x ** 2) + y ** 2):             # saddle the other way round
+        with pytest.raises(NotAMinimumError, match="not positive definite"):
+            gaussian_mixture(v, [x, y], [[0, 0]], T)
+    with pytest.raises(NotAMinimumError, match="not positive definite"):
+        gaussian_mixture(-(x ** 2), x, [0], T)
+
+
+def test_non_commuting_symbolic_C_and_D_are_refused():
+    a, b, c = sp.symbols("a b c", positive=True)
+    with pytest.raises(LaplaceError, match="do not commute"):
+        leading_order_covariance(sp.diag(a, b), sp.Matrix([[1, c], [c, 1]]), T)
+
+
+def test_leading_order_errors_name_the_argument():
+    with pytest.raises(LaplaceError, match=r"^D_dets\[1\] = -2 must be positive"):
+        leading_order_log_weights([0, 0], [0, 0], [1, -2], [1, 1], T)
+    with pytest.raises(LaplaceError, match="must be a list"):
+        leading_order_log_weights(0, [0], [1], [1], T)
+
+
+def test_exact_basin_masses_find_the_maxima_themselves():
+    v = (x ** 2 - 1) ** 2 + x / 4
+    mins, maxs = find_critical_points_1d(v, x, -3, 3)
+    tv = sp.Rational(1, 5)
+    given = exact_basin_log_masses_1d(v, x, tv, mins, lower=-3, upper=3, maxima=maxs)
+    found = exact_basin_log_masses_1d(v, x, tv, mins, lower=-3, upper=3)
+    assert [float(a) for a in found] == pytest.approx([float(b) for b in given], rel=1e-12)
+    with pytest.raises(LaplaceError, match="sorted"):
+        exact_basin_log_masses_1d(v, x, tv, list(reversed(mins)), lower=-3, upper=3)
