@@ -50,6 +50,9 @@ class CompileError(ValueError):
 
 
 def _flatten_args(args) -> tuple[sp.Symbol, ...]:
+    if isinstance(args, (str, bytes, bytearray)):
+        raise CompileError(f"args is a string ({args[:40]!r}); strings are never evaluated — pass SymPy "
+                           "Symbols, e.g. sympy.symbols('x y')")
     if isinstance(args, sp.Symbol):
         syms = [args]
     elif isinstance(args, sp.MatrixBase):
@@ -63,6 +66,9 @@ def _flatten_args(args) -> tuple[sp.Symbol, ...]:
             f"args must be a Symbol, a sequence of Symbols or a Matrix of Symbols; got {type(args).__name__}"
         )
     for s in syms:
+        if isinstance(s, (str, bytes, bytearray)):
+            raise CompileError(f"argument {s[:40]!r} is a string; strings are never evaluated — pass "
+                               "SymPy Symbols, e.g. sympy.symbols('x y')")
         if not isinstance(s, sp.Symbol):
             raise CompileError(f"every argument must be a SymPy Symbol; got {s!r} ({type(s).__name__})")
     if len(set(syms)) != len(syms):

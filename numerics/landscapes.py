@@ -32,7 +32,7 @@ from numbers import Real
 import numpy as np
 import sympy as sp
 
-from theory.coordinates import as_theta
+from theory.coordinates import as_expr, as_theta
 
 __all__ = [
     "LandscapeError",
@@ -56,6 +56,9 @@ def _num(value, name: str) -> sp.Expr:
     """A parameter as a SymPy number (or an existing SymPy expression); never parses strings."""
     if isinstance(value, sp.Basic):
         return value
+    if isinstance(value, (str, bytes, bytearray)):
+        raise LandscapeError(f"{name} is a string ({_short(value)}); strings are never evaluated — "
+                             "pass a number")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise LandscapeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
     if not math.isfinite(float(value)):
@@ -63,13 +66,23 @@ def _num(value, name: str) -> sp.Expr:
     return sp.Float(float(value)) if not float(value).is_integer() else sp.Integer(int(value))
 
 
+def _short(value, limit: int = 60) -> str:
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
 def gaussian_pdf(theta: sp.Expr, mean, sigma) -> sp.Expr:
     """Gaussian p.d.f. ``N(θ; μ, σ) = exp(−(θ−μ)²/(2σ²)) / (σ √(2π))`` (RND footnote 6's f_{μ,σ})."""
+    theta = as_expr(theta, name="theta")
+    mean, sigma = as_expr(mean, name="mean"), as_expr(sigma, name="sigma")
     return sp.exp(-(theta - mean) ** 2 / (2 * sigma ** 2)) / (sigma * sp.sqrt(2 * sp.pi))
 
 
 def _tuple(values, name: str) -> tuple:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+    if isinstance(values, (str, bytes, bytearray)):
+        raise LandscapeError(f"{name} is a string ({_short(values)}); strings are never evaluated — "
+                             "pass a list of numbers")
+    if not hasattr(values, "__iter__"):
         raise LandscapeError(f"{name} must be a list of numbers; got {values!r}")
     return tuple(values)
 
@@ -144,7 +157,9 @@ class WellMixture:
     def loss(self, theta, *, shift=0, depth_shifts=None) -> sp.Expr:
         """``U(θ) = −Σ_i (w_i + δ_i) N(θ; μ_i + shift, σ_i) + c θ²`` for given shift / depth shifts."""
         th = _scalar_theta(theta)
-        depth = depth_shifts if depth_shifts is not None else (0,) * self.n_wells
+        shift = _num(shift, "shift")
+        depth = (0,) * self.n_wells if depth_shifts is None else tuple(
+            _num(v, f"depth_shifts[{i}]") for i, v in enumerate(_tuple(depth_shifts, "depth_shifts")))
         wells = [
             (w + d) * gaussian_pdf(th, m + shift, s)
             for m, w, s, d in zip(self.means, self.weights, self.sigmas, depth)
@@ -197,6 +212,8 @@ class SampledWellModel:
 
     def __post_init__(self):
         base = WellMixture(self.means, self.weights, self.sigmas, c=self.c)  # validates the wells
+        for name in ("stddev_x", "lscale", "wscale"):
+            _num(getattr(self, name), name)  # numbers only (strings are refused, never parsed)
         if not (isinstance(self.num_samples, int) and self.num_samples >= 2):
             raise LandscapeError(f"num_samples must be an integer >= 2; got {self.num_samples!r}")
         if not float(self.stddev_x) >= 0:

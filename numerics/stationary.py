@@ -37,7 +37,7 @@ from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 from theory.laplace import laplace_log_mass
 from theory.test_loss import test_loss_terms
-from theory.coordinates import as_expr
+from theory.coordinates import as_expr, as_matrix
 from theory.effective_potential import SingularDiffusionError
 
 __all__ = [
@@ -201,6 +201,7 @@ def effective_potential_integrand(U, D, theta, T=T_SYMBOL) -> sp.Matrix:
             f"the diffusion matrix D = {Dm.tolist()} is singular, so the SC.eq5 integrand "
             "D⁻¹(∂U + (T/2)∂·D) is undefined (overparametrized case). Remedy (SC.eq13): add ℓ2 "
             "regularisation α|θ|²/2 to U and isotropic noise β² I to D")
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
     rhs = gradient(U, th) + sp.Rational(1, 2) * T * divergence(Dm, th)
     if p == 1:
         return sp.Matrix([rhs[0] / Dm[0, 0]])
@@ -209,7 +210,7 @@ def effective_potential_integrand(U, D, theta, T=T_SYMBOL) -> sp.Matrix:
 
 def _is_constant(D, theta) -> bool:
     th = set(as_theta(theta))
-    D = sp.Matrix(D) if isinstance(D, (sp.MatrixBase, list, tuple)) else as_expr(D)
+    D = as_matrix(D, name="D") if isinstance(D, (sp.MatrixBase, list, tuple)) else as_expr(D, name="D")
     return not (D.free_symbols & th)
 
 

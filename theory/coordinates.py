@@ -3,6 +3,11 @@
 θ is a SymPy column ``Matrix`` (p×1). Functions accept θ as a Matrix column, a list/tuple of
 symbols, or one Symbol (p = 1). A diffusion matrix ``D`` may be a p×p Matrix or, for p = 1, a
 scalar expression. Nothing here caches or mutates global state.
+
+No argument is ever turned into code: ``sympy.Matrix(list)`` and ``sympify`` run ``eval`` on any
+string they meet, so every entry of every matrix, vector and θ passes :func:`as_expr` (which
+refuses ``str``/``bytes`` and containers) *before* a SymPy constructor sees it. User text goes
+through :func:`theory.parsing.parse_expression` instead.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from collections.abc import Iterable
 import sympy as sp
 
 __all__ = [
+    "as_expr",
+    "as_matrix",
     "as_theta",
     "as_square_matrix",
     "as_column",
@@ -23,9 +30,13 @@ __all__ = [
 def as_theta(theta) -> sp.Matrix:
     """Return θ as a p×1 column of distinct SymPy symbols.
 
+    Strings are refused (``TypeError``): build the coordinates with ``sympy.symbols('x y')``.
+
     >>> as_theta(sp.Symbol('x'))
     Matrix([[x]])
     """
+    if _is_ndarray(theta) and theta.ndim == 0:
+        theta = theta.item()
     if isinstance(theta, sp.Symbol):
         col = sp.Matrix([theta])
     elif isinstance(theta, sp.MatrixBase):
@@ -34,14 +45,19 @@ def as_theta(theta) -> sp.Matrix:
         if theta.shape[1] != 1:
             raise ValueError(f"theta must be a column (p×1); got shape {theta.shape}")
         col = sp.Matrix(theta)
-    elif isinstance(theta, Iterable) and not isinstance(theta, (str, bytes)):
-        col = sp.Matrix(list(theta))
+    elif isinstance(theta, (str, bytes, bytearray)):
+        raise TypeError(f"theta is a string ({_short_repr(theta)}); strings are never evaluated — "
+                        f"pass SymPy Symbols, e.g. sympy.symbols('x y')")
+    elif isinstance(theta, Iterable) or _is_ndarray(theta):
+        col = sp.Matrix(_strict_tree(list(theta), "theta", symbols_hint=True))
     else:
         raise TypeError(
             f"theta must be a Symbol, a list of Symbols or a column Matrix; got {type(theta).__name__}"
         )
     if col.shape[0] == 0:
         raise ValueError("theta must have at least one coordinate")
+    if col.shape[1] != 1:
+        raise ValueError(f"theta must be a column (p×1); got shape {col.shape}")
     for s in col:
         if not isinstance(s, sp.Symbol):
             raise TypeError(f"every coordinate of theta must be a Symbol; got {s!r}")
@@ -50,34 +66,58 @@ def as_theta(theta) -> sp.Matrix:
     return col
 
 
+def as_matrix(M, *, name: str = "matrix") -> sp.Matrix:
+    """Return ``M`` as a SymPy Matrix, converting every entry with :func:`as_expr` first.
+
+    Accepts a Matrix, nested lists/tuples or a NumPy array (same shapes as ``sympy.Matrix``: a flat
+    list is a column), or a scalar (→ 1×1). A ``str``/``bytes`` entry anywhere raises ``TypeError``
+    naming the entry (e.g. ``D[0][1]``) — unlike ``sympy.Matrix``, nothing is ever ``eval``-ed.
+
+    >>> as_matrix([[1, 0], [0, 2]], name="D")
+    Matrix([
+    [1, 0],
+    [0, 2]])
+    """
+    if isinstance(M, sp.MatrixBase):
+        return sp.Matrix(M)
+    if _is_container(M):
+        return sp.Matrix(_strict_tree(M, name))
+    return sp.Matrix([[as_expr(M, name=name)]])
+
+
 def as_square_matrix(D, p: int, *, name: str = "D") -> sp.Matrix:
-    """Return ``D`` as a p×p Matrix; a scalar is accepted only for p = 1."""
-    if isinstance(D, sp.MatrixBase):
-        M = sp.Matrix(D)
-    elif isinstance(D, (list, tuple)):
-        M = sp.Matrix(D)
+    """Return ``D`` as a p×p Matrix; a scalar is accepted only for p = 1.
+
+    Every entry passes :func:`as_expr` (strings are refused with ``TypeError``).
+    """
+    if isinstance(D, sp.MatrixBase) or _is_container(D):
+        M = as_matrix(D, name=name)
     else:
+        D = as_expr(D, name=name)
         if p != 1:
             raise ValueError(
                 f"{name} is a scalar but theta has p = {p} coordinates; pass a {p}×{p} Matrix "
                 f"(e.g. {name}*eye({p}) for isotropic noise)"
             )
-        M = sp.Matrix([[as_expr(D)]])
+        M = sp.Matrix([[D]])
     if M.shape != (p, p):
         raise ValueError(f"{name} must be {p}×{p} to match theta; got shape {M.shape}")
     return M
 
 
 def as_column(v, p: int, *, name: str = "vector") -> sp.Matrix:
-    """Return ``v`` (Matrix, list, or scalar for p = 1) as a p×1 column."""
+    """Return ``v`` (Matrix, list, or scalar for p = 1) as a p×1 column.
+
+    Every entry passes :func:`as_expr` (strings are refused with ``TypeError``).
+    """
     if isinstance(v, sp.MatrixBase):
         M = sp.Matrix(v)
         if M.shape == (1, p) and p != 1:
             M = M.T
-    elif isinstance(v, (list, tuple)):
-        M = sp.Matrix(list(v))
+    elif _is_container(v):
+        M = as_matrix(list(v), name=name)
     else:
-        M = sp.Matrix([as_expr(v)])
+        M = sp.Matrix([as_expr(v, name=name)])
     if M.shape != (p, 1):
         raise ValueError(f"{name} must have {p} entries to match theta; got shape {M.shape}")
     return M
@@ -115,15 +155,86 @@ def divergence(D, theta) -> sp.Matrix:
     return sp.Matrix([sum(sp.diff(M[i, j], th[j]) for j in range(p)) for i in range(p)])
 
 
+def _short_repr(x, limit: int = 60) -> str:
+    r = repr(x)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def _is_ndarray(x) -> bool:
+    """A NumPy array, recognised without importing NumPy (theory depends on SymPy only)."""
+    return type(x).__name__ == "ndarray" and hasattr(x, "ndim") and hasattr(x, "tolist")
+
+
+def _is_container(x) -> bool:
+    """Lists, tuples and NumPy arrays with at least one axis (what ``sympy.Matrix`` would unpack)."""
+    return isinstance(x, (list, tuple)) or (_is_ndarray(x) and x.ndim > 0)
+
+
+def _find_string(obj, name: str, _budget: list | None = None):
+    """``(entry name, value)`` of the first str/bytes inside nested containers, else None."""
+    budget = [10_000] if _budget is None else _budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    if isinstance(obj, (str, bytes, bytearray)):
+        return name, obj
+    if isinstance(obj, (sp.Basic, sp.MatrixBase)):
+        return None
+    if _is_ndarray(obj):
+        obj = obj.tolist() if obj.dtype.kind in "OSU" else []
+    if isinstance(obj, dict):
+        items = [(f"{name}[{k!r}]", v) for k, v in obj.items()]
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = [(f"{name}[{i}]", v) for i, v in enumerate(obj)]
+    else:
+        return None
+    for sub, v in items:
+        found = _find_string(v, sub, budget)
+        if found is not None:
+            return found
+    return None
+
+
+def _strict_tree(obj, name: str, *, symbols_hint: bool = False):
+    """``obj`` with lists/tuples/arrays turned into lists and every leaf passed through
+    :func:`as_expr` (entry names like ``D[0][1]`` in the errors). Matrices are kept: their entries
+    are SymPy objects already. The result is safe to hand to ``sympy.Matrix``."""
+    if isinstance(obj, sp.MatrixBase):
+        return obj
+    if _is_ndarray(obj):
+        obj = obj.tolist()
+    if isinstance(obj, (list, tuple)):
+        return [_strict_tree(e, f"{name}[{i}]", symbols_hint=symbols_hint) for i, e in enumerate(obj)]
+    if symbols_hint and isinstance(obj, (str, bytes, bytearray)):
+        raise TypeError(f"{name} is a string ({_short_repr(obj)}); strings are never evaluated — "
+                        f"pass SymPy Symbols, e.g. sympy.symbols('x y')")
+    return as_expr(obj, name=name)
+
+
 def as_expr(x, *, name: str = "expression"):
     """Convert a number or SymPy object to a SymPy expression — never a string.
 
-    Raw strings are refused (``sympify`` of text runs ``eval``); parse user text with
-    :func:`theory.parsing.parse_expression`, which accepts only whitelisted names.
+    Raw strings and bytes are refused (``sympify`` of text runs ``eval``); parse user text with
+    :func:`theory.parsing.parse_expression`, which accepts only whitelisted names. Containers
+    (list, tuple, dict, set, arrays) are refused too — ``sympify`` would convert their items
+    without the strict check; pass a matrix argument as a Matrix or nested list instead.
     """
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} is a string ({x!r}); strings are never evaluated — pass a SymPy "
-                        f"expression, or parse text with theory.parsing.parse_expression")
+    if isinstance(x, (str, bytes, bytearray)):
+        raise TypeError(f"{name} is a string ({_short_repr(x)}); strings are never evaluated — pass "
+                        f"a SymPy expression (e.g. sympy.Symbol('x')**2), or parse user text with "
+                        f"theory.parsing.parse_expression(text, symbols=[...])")
+    if isinstance(x, (sp.Basic, sp.MatrixBase)):
+        return sp.sympify(x, strict=True)
+    if _is_ndarray(x) and x.ndim == 0:
+        return as_expr(x.item(), name=name)
+    if _is_ndarray(x) or isinstance(x, (Iterable, dict)):
+        where = _find_string(x, name)
+        if where is not None:
+            as_expr(where[1], name=where[0])  # raises the string message, naming the entry
+        kind = f"an array of shape {x.shape}" if _is_ndarray(x) else f"a {type(x).__name__}"
+        raise TypeError(f"{name} must be a scalar (a number or a SymPy expression); got {kind} — "
+                        f"pass a matrix or vector as a sympy Matrix or a nested list where the "
+                        f"function takes one")
     try:
         return sp.sympify(x, strict=True)
     except sp.SympifyError as exc:

@@ -34,7 +34,7 @@ from .inputs import (  # noqa: F401  (re-exported: the errors of the T/D checks)
     TemperatureTypeError,
     checked_inputs,
 )
-from .coordinates import as_expr
+from .coordinates import as_expr, as_matrix
 
 __all__ = [
     "SingularDiffusionError",
@@ -115,6 +115,7 @@ def drift_field(U, D, theta, T) -> sp.Matrix:
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
     _check_invertible(Dm)
     rhs = gradient(U, th) + sp.Rational(1, 2) * T * divergence(Dm, th)
     V = Dm.LUsolve(rhs) if p > 1 else sp.Matrix([rhs[0] / Dm[0, 0]])
@@ -210,16 +211,21 @@ def effective_potential(U, D, theta, T) -> sp.Expr:
     x**2/2
     """
     th = as_theta(theta)
-    V = drift_field(U, D, th, T)
+    Dm = as_square_matrix(D, len(th))
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
+    V = drift_field(U, Dm, th, T)
     return line_integral(V, th, what="V = D⁻¹(∂U + (T/2)∂·D)")
 
 
 @checked_inputs
 def steady_state_density(U, D, theta, T) -> sp.Expr:
     """Unnormalised SC.eq5 steady state ``exp(−2 v(θ,T)/T)`` (J = 0 by construction)."""
-    if as_expr(T) == 0:
+    th = as_theta(theta)
+    D = as_square_matrix(D, len(th))
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
+    if T == 0:
         raise ValueError("T must be non-zero: the steady state exp(−2v/T) needs T = λ/B > 0")
-    v = effective_potential(U, D, theta, T)
+    v = effective_potential(U, D, th, T)
     return sp.exp(-2 * v / T)
 
 
@@ -234,6 +240,7 @@ def rnd_split(U, D, theta) -> tuple[sp.Expr, sp.Expr]:
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
+    U = as_expr(U, name="U")
     _check_invertible(Dm)
     A = _simplify_matrix(Dm.LUsolve(gradient(U, th)))
     B = _simplify_matrix(Dm.LUsolve(divergence(Dm, th)))
@@ -253,6 +260,7 @@ def zero_current_log_density_gradient(U, D, theta, T) -> sp.Matrix:
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
     _check_invertible(Dm)
     phi = sp.Function("phi")(*th)
     rho = sp.exp(phi)
@@ -296,6 +304,7 @@ def paper_form_isotropic(U, d, theta, T) -> sp.Expr:
     level sets of U) — the condition the footnote leaves implicit.
     """
     th = as_theta(theta)
+    U, d, T = as_expr(U, name="U"), as_expr(d, name="d"), as_expr(T, name="T")
     G = gradient(U, th) / d
     return line_integral(G, th, what="∂U/d (SC footnote 3)") + T / 2 * sp.log(d)
 
@@ -307,12 +316,13 @@ def paper_form_function_of_loss(U, f, T) -> sp.Expr:
     ``f = log`` gives ``D = U I`` and ``v = (1 + T/2) log U``, ``ρ ∝ U^{−(1+2/T)}``.
     """
     f = _as_unary(f)
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
     return f(U) - T / 2 * sp.log(_derivative_of(f)(U))
 
 
 def paper_form_quadratic_inverse_hessian(U, theta) -> sp.Expr:
     """SC App. B.1 example 2 as printed: quadratic U, ``D = (∂²U)⁻¹`` ⇒ ``v = ½ ∂U·∂U``."""
-    g = gradient(U, theta)
+    g = gradient(as_expr(U, name="U"), theta)
     return sp.Rational(1, 2) * (g.T * g)[0, 0]
 
 
@@ -321,6 +331,10 @@ def paper_form_separable(U_parts: Sequence, f, T) -> sp.Expr:
     """SC App. B.1 example 3 as printed: ``U = Σ U_i(θ_i)``, ``D = diag(1/f'(U_i))`` ⇒
     ``v = Σ f(U_i) − (T/2) Σ log f'(U_i)``."""
     f = _as_unary(f)
+    if isinstance(U_parts, (str, bytes, bytearray)):
+        as_expr(U_parts, name="U_parts")
+    U_parts = [as_expr(Ui, name=f"U_parts[{i}]") for i, Ui in enumerate(U_parts)]
+    T = as_expr(T, name="T")
     df = _derivative_of(f)
     return sum(f(Ui) for Ui in U_parts) - T / 2 * sum(sp.log(df(Ui)) for Ui in U_parts)
 
@@ -336,6 +350,7 @@ def inverse_hessian_noise_potential(U, theta, T) -> sp.Expr:
     paper's remark that example 2's V is recovered for general U "as T → 0" is this identity at
     T = 0; checks verify the identity exactly for a generic U.
     """
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
     g = gradient(U, theta)
     return sp.Rational(1, 2) * (g.T * g)[0, 0] - T / 2 * sp.log(hessian(U, theta).det())
 
@@ -377,7 +392,8 @@ def curl_free_vs_true_covariance(H, D, T) -> CovarianceComparison:
     commute; then ``Σ = (T/2) H⁻¹ D`` exactly. Otherwise no J = 0 density exists and the true
     covariance solves ``HΣ + ΣH = T D`` (:func:`theory.fokker_planck.ou_stationary_covariance`).
     """
-    Hm, Dm = sp.Matrix(H), sp.Matrix(D)
+    Hm, Dm = as_matrix(H, name="H"), as_matrix(D, name="D")
+    T = as_expr(T, name="T")
     p = Hm.shape[0]
     if Hm.shape != (p, p) or Dm.shape != (p, p):
         raise ValueError(f"H and D must be square of one size; got {Hm.shape} and {Dm.shape}")

@@ -65,9 +65,14 @@ class EscapeInputError(ValueError):
 # small helpers
 # --------------------------------------------------------------------------------------------
 def _sym(x, name: str) -> sp.Expr:
-    if isinstance(x, str):
-        raise TypeError(f"{name} must be a number or a SymPy expression, not a string")
-    return as_expr(x)
+    return as_expr(x, name=name)  # refuses strings (never evaluated) with a TypeError naming x
+
+
+def _float(x, name: str) -> float:
+    """A number as a float; strings are refused (TypeError), never parsed."""
+    if isinstance(x, (str, bytes, bytearray)) or type(x).__name__ == "ndarray":
+        x = as_expr(x, name=name)
+    return float(x)
 
 
 def _numeric_sign_check(x: sp.Expr, name: str, *, positive=True, allow_zero=False):
@@ -302,7 +307,7 @@ def path_exponent_1d(U, D, theta, start, end) -> float:
     x = _theta1(theta)
     dU = _lambdify_1d(sp.diff(_sym(U, "U"), x), x, "U'")
     Df = _lambdify_1d(D, x, "D")
-    a, b = mpmath.mpf(float(start)), mpmath.mpf(float(end))
+    a, b = mpmath.mpf(_float(start, "start")), mpmath.mpf(_float(end, "end"))
     return float(mpmath.quad(lambda y: dU(y) / Df(y), mpmath.linspace(a, b, 9)))
 
 
@@ -319,12 +324,12 @@ def laplace_escape_time_1d(U, D, theta, minimum, saddle, T) -> float:
     Fokker–Planck equation, not to DT's own Itô eq. 3–4). Numbers in, float out.
     """
     x = _theta1(theta)
-    T = float(T)
+    T = _float(T, "T")
     if not T > 0:
         raise EscapeInputError(f"T must be positive; got {T}")
     Ue = _sym(U, "U")
     H = sp.diff(Ue, x, 2)
-    a, b = float(minimum), float(saddle)
+    a, b = _float(minimum, "minimum"), _float(saddle, "saddle")
     Ha = float(H.subs(x, a))
     Hb = float(H.subs(x, b))
     if not Ha > 0:
@@ -352,7 +357,7 @@ def sgd_path_parameter(U, noise_shape, theta, minimum, saddle) -> float:
     x = _theta1(theta)
     Ue = _sym(U, "U")
     H = sp.diff(Ue, x, 2)
-    a, b = float(minimum), float(saddle)
+    a, b = _float(minimum, "minimum"), _float(saddle, "saddle")
     Ha, Hb = float(H.subs(x, a)), -float(H.subs(x, b))
     if not (Ha > 0 and Hb > 0):
         raise EscapeInputError("minimum must have U'' > 0 and saddle U'' < 0")
@@ -545,10 +550,10 @@ def mean_first_passage_time_1d(U, D, theta, start, barrier, T, *, reflect_at=Non
     Returns a float (τ, or log τ).
     """
     x = _theta1(theta)
-    T = float(T)
+    T = _float(T, "T")
     if not (T > 0 and math.isfinite(T)):
         raise EscapeInputError(f"T must be positive and finite; got {T}")
-    start, barrier = float(start), float(barrier)
+    start, barrier = _float(start, "start"), _float(barrier, "barrier")
     if start == barrier:
         raise EscapeInputError("start equals barrier: the first-passage time is 0; pass "
                                "distinct points")
@@ -561,7 +566,7 @@ def mean_first_passage_time_1d(U, D, theta, start, barrier, T, *, reflect_at=Non
         if not dv > 0:
             raise EscapeInputError(f"D must be positive; got {dv}")
     if reflect_at is not None:
-        reflect_at = float(reflect_at)
+        reflect_at = _float(reflect_at, "reflect_at")
     if start > barrier:  # mirror: θ → −θ
         Ue = Ue.subs(x, -x)
         De = De.subs(x, -x)
@@ -627,10 +632,10 @@ def mean_exit_time_interval_1d(U, D, theta, start, left, right, T) -> float:
     cause cancellation; exponents are shifted. Numbers in, float out.
     """
     x = _theta1(theta)
-    T = float(T)
+    T = _float(T, "T")
     if not (T > 0 and math.isfinite(T)):
         raise EscapeInputError(f"T must be positive and finite; got {T}")
-    l, r, x0 = float(left), float(right), float(start)
+    l, r, x0 = _float(left, "left"), _float(right, "right"), _float(start, "start")
     if not (l < x0 < r):
         raise EscapeInputError(f"need left < start < right; got {l}, {x0}, {r}")
     Ue = _sym(U, "U")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .coordinates import as_column, as_square_matrix, as_theta, divergence, gradient
+from .coordinates import as_column, as_expr, as_matrix, as_square_matrix, as_theta, divergence, gradient
 from .identity import cached_simplify
 
 __all__ = [
@@ -42,12 +42,14 @@ def probability_current(rho, U, D, theta, T) -> sp.Matrix:
     """
     th = as_theta(theta)
     Dm = as_square_matrix(D, len(th))
+    rho, U, T = as_expr(rho, name="rho"), as_expr(U, name="U"), as_expr(T, name="T")
     return gradient(U, th) * rho + sp.Rational(1, 2) * T * divergence(Dm * rho, th)
 
 
 def fokker_planck_operator(rho, U, D, theta, T, *, lr=1) -> sp.Expr:
     """Right-hand side of SC.eq10, ``λ ∂·J`` (``lr`` = λ; λ = 1 gives the rescaled time t' = λt)."""
     th = as_theta(theta)
+    lr = as_expr(lr, name="lr")
     J = probability_current(rho, U, D, th, T)
     return lr * sum(sp.diff(J[i], th[i]) for i in range(len(th)))
 
@@ -64,7 +66,7 @@ def langevin_sde(U, D, theta, T):
     """
     th = as_theta(theta)
     Dm = as_square_matrix(D, len(th))
-    return -gradient(U, th), T * Dm
+    return -gradient(U, th), as_expr(T, name="T") * Dm
 
 
 def ito_fokker_planck_operator(drift, noise_covariance, rho, theta) -> sp.Expr:
@@ -74,6 +76,7 @@ def ito_fokker_planck_operator(drift, noise_covariance, rho, theta) -> sp.Expr:
     p = len(th)
     a = as_column(drift, p, name="drift")
     Q = as_square_matrix(noise_covariance, p, name="noise_covariance")
+    rho = as_expr(rho, name="rho")
     first = -sum(sp.diff(a[i] * rho, th[i]) for i in range(p))
     second = sp.Rational(1, 2) * sum(sp.diff(Q[i, j] * rho, th[i], th[j]) for i in range(p) for j in range(p))
     return first + second
@@ -86,7 +89,8 @@ def ou_stationary_covariance(H, D, T) -> sp.Matrix:
     the symmetric Σ). This is the true steady state also when the curl of D⁻¹Hθ is non-zero,
     where no J = 0 density exists (SC.B1.counter); compare with the Laplace form ``(T/2) H⁻¹ D``.
     """
-    Hm, Dm = sp.Matrix(H), sp.Matrix(D)
+    Hm, Dm = as_matrix(H, name="H"), as_matrix(D, name="D")
+    T = as_expr(T, name="T")
     p = Hm.shape[0]
     if Hm.shape != (p, p) or Dm.shape != (p, p):
         raise ValueError(f"H and D must be square of the same size; got {Hm.shape}, {Dm.shape}")
@@ -110,5 +114,6 @@ def gaussian_density(mean, cov, theta) -> sp.Expr:
     """Unnormalised Gaussian ``exp(−½ (θ−μ)ᵀ Σ⁻¹ (θ−μ))``."""
     th = as_theta(theta)
     mu = as_column(mean, len(th), name="mean")
+    cov = as_square_matrix(cov, len(th), name="cov")
     d = th - mu
-    return sp.exp(-sp.Rational(1, 2) * (d.T * sp.Matrix(cov).inv() * d)[0, 0])
+    return sp.exp(-sp.Rational(1, 2) * (d.T * cov.inv() * d)[0, 0])

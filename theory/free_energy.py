@@ -45,27 +45,29 @@ class FreeEnergyInputError(ValueError):
 
 def gibbs_log_density(v, a, T) -> sp.Expr:
     """Unnormalised log steady state ``−(2/T) ṽ − ã`` (RND.eq19; log p* = this − log Z)."""
-    return -2 * as_expr(v) / T - as_expr(a)
+    return -2 * as_expr(v, name="v") / as_expr(T, name="T") - as_expr(a, name="a")
 
 
 def free_energy_integrand(p, v, a, T) -> sp.Expr:
     """Pointwise integrand of App. E eq. 56: ``p ṽ + (T/2) p ã + (T/2) p log p`` (∫ of it is F(p))."""
+    p, v, a, T = (as_expr(e, name=n) for e, n in ((p, "p"), (v, "v"), (a, "a"), (T, "T")))
     return p * v + T / 2 * p * a + T / 2 * p * sp.log(p)
 
 
 def kl_integrand(p, log_q) -> sp.Expr:
     """``p (log p − log q)``; its integral is KL(p ‖ q) when both are normalised."""
+    p, log_q = as_expr(p, name="p"), as_expr(log_q, name="log_q")
     return p * (sp.log(p) - log_q)
 
 
 def minimum_free_energy(log_Z, T) -> sp.Expr:
     """Minimum of App. E eq. 56: ``F(p*) = −(T/2) log Z`` (derived; see module docstring)."""
-    return -as_expr(T) / 2 * log_Z
+    return -as_expr(T, name="T") / 2 * as_expr(log_Z, name="log_Z")
 
 
 def printed_minimum_free_energy(log_Z, T) -> sp.Expr:
     """The value App. E prints for ``F(ρ)``: ``−T log Z`` (equals min of 2F, RND eq. 28)."""
-    return -as_expr(T) * log_Z
+    return -as_expr(T, name="T") * as_expr(log_Z, name="log_Z")
 
 
 def gaussian_free_energy(mean, var, v, a, T, theta) -> sp.Expr:
@@ -78,6 +80,8 @@ def gaussian_free_energy(mean, var, v, a, T, theta) -> sp.Expr:
     if len(th) != 1:
         raise FreeEnergyInputError(f"gaussian_free_energy is 1-D; got theta with {len(th)} coordinates")
     x = th[0]
+    mean, var, T = as_expr(mean, name="mean"), as_expr(var, name="var"), as_expr(T, name="T")
+    v, a = as_expr(v, name="v"), as_expr(a, name="a")
 
     def expect(f):
         f = as_expr(f)
@@ -106,15 +110,18 @@ def _compile_1d(expr, theta):
     return sp.lambdify(th[0], expr, modules="mpmath")
 
 
-def _number(x) -> mpmath.mpf:
-    x = as_expr(x)
+def _number(x, name: str = "T") -> mpmath.mpf:
+    x = as_expr(x, name=name)
     if not x.is_number:
-        raise FreeEnergyInputError(f"T must be a number for quadrature; got {x}")
+        raise FreeEnergyInputError(f"{name} must be a number for quadrature; got {x}")
     return mpmath.mpf(sp.Float(x, mpmath.mp.dps)._mpf_)
 
 
 def _check_interval(interval):
-    lo, hi = (mpmath.mpf(interval[0]), mpmath.mpf(interval[1]))
+    if isinstance(interval, (str, bytes, bytearray)) or len(interval) != 2:
+        as_expr(interval, name="interval")  # a string: the typed refusal
+        raise FreeEnergyInputError(f"interval must be (low, high); got {interval!r}")
+    lo, hi = _number(interval[0], "interval[0]"), _number(interval[1], "interval[1]")
     if not hi > lo:
         raise FreeEnergyInputError(f"interval must be (low, high) with low < high; got {interval}")
     return lo, hi

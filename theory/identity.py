@@ -18,16 +18,20 @@ import mpmath
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from .coordinates import as_expr
+from .coordinates import as_expr, as_matrix
 
 __all__ = ["IdentityResult", "check_identity", "check_zero", "cached_simplify", "is_zero"]
 
 
-@functools.lru_cache(maxsize=4096)
 def cached_simplify(expr):
     """``sympy.simplify`` with an in-process cache (expressions are hashable)."""
     if isinstance(expr, sp.MatrixBase):
         raise TypeError("cached_simplify takes a scalar expression; map it over matrix entries")
+    return _cached_simplify(as_expr(expr))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_simplify(expr):
     return sp.simplify(expr)
 
 
@@ -142,7 +146,7 @@ def check_zero(expr, *, points: int = 6, seed: int = 0, tol: float = 1e-25,
 def check_identity(a, b, **kwargs) -> IdentityResult:
     """:func:`check_zero` of ``a − b`` (scalars or equal-shape matrices)."""
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
-        A, B = sp.Matrix(a), sp.Matrix(b)
+        A, B = as_matrix(a, name="a"), as_matrix(b, name="b")
         if A.shape != B.shape:
             raise ValueError(f"shapes differ: {A.shape} vs {B.shape}")
         return check_zero(A - B, **kwargs)

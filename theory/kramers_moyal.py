@@ -131,7 +131,13 @@ def unit_multi_index(p: int, *indices: int) -> tuple[int, ...]:
 
 def multi_index_power(x, gamma) -> sp.Expr:
     """``x^γ = Π x_i^{γ_i}`` for a sequence ``x`` of length p."""
-    xs = list(x)
+    if isinstance(x, sp.MatrixBase):
+        xs = list(x)
+    elif isinstance(x, (list, tuple)) or (type(x).__name__ == "ndarray" and getattr(x, "ndim", 0) == 1):
+        xs = [as_expr(e, name=f"x[{i}]") for i, e in enumerate(x)]
+    else:
+        as_expr(x, name="x")  # refuses strings with the typed message
+        raise KramersMoyalError(f"x must be a sequence of p expressions; got {type(x).__name__}")
     if len(xs) != len(gamma):
         raise KramersMoyalError(f"x has {len(xs)} entries but γ = {gamma} has length {len(gamma)}")
     return sp.Mul(*[xi ** gi for xi, gi in zip(xs, gamma)])
@@ -140,6 +146,7 @@ def multi_index_power(x, gamma) -> sp.Expr:
 def multi_index_derivative(expr, theta, gamma) -> sp.Expr:
     """``∂^γ expr = Π_i ∂_{θ_i}^{γ_i} expr``."""
     th = as_theta(theta)
+    expr = as_expr(expr, name="expr")
     if len(gamma) != len(th):
         raise KramersMoyalError(f"γ = {gamma} has length {len(gamma)} but theta has p = {len(th)}")
     args = [a for s, g in zip(th, gamma) if g for a in (s, g)]
@@ -155,6 +162,8 @@ def _as_expr(value, key) -> sp.Expr:
 
 def _normalise(series: Mapping, *, p: int | None, what: str, zero_value) -> tuple[dict, int]:
     """Validate a ``{γ: value}`` dict; return ({γ: expr} with |γ| ≥ 1, p)."""
+    if isinstance(series, (str, bytes, bytearray)):
+        as_expr(series, name=what)  # the typed refusal of strings (never evaluated)
     if not isinstance(series, Mapping):
         raise TypeError(f"{what} must be a dict {{multi-index tuple: expression}}; got "
                         f"{type(series).__name__}")
@@ -301,6 +310,7 @@ def increment_moments(cumulants: Mapping, dt, tau, order: int, *, p: int | None 
     ``E[Δ̃(dt)^γ] = κ_γ dt/τ`` for 1 ≤ |γ| ≤ order (κ_γ: cumulants of the discrete step taken every
     τ time units)."""
     order = _check_order(order)
+    dt, tau = as_expr(dt, name="dt"), as_expr(tau, name="tau")
     k, dim = _normalise(cumulants, p=p, what="cumulants", zero_value=0)
     return {g: k.get(g, sp.Integer(0)) * dt / tau for g in multi_indices(dim, order)}
 
@@ -314,6 +324,7 @@ def k_step_sum_cumulants(cumulants: Mapping, n_steps, order: int, *, p: int | No
     equals ``κ_γ + O(1/K)``.
     """
     order = _check_order(order)
+    n_steps = as_expr(n_steps, name="n_steps")
     k, dim = _normalise(cumulants, p=p, what="cumulants", zero_value=0)
     moments_x = {g: v / n_steps for g, v in k.items()}
     kx = cumulants_from_moments(moments_x, order, p=dim)
@@ -344,6 +355,7 @@ def sgd_step_cumulants(gradient_cumulants: Mapping, lr, batch_size, *, order: in
     Keys are those of ``gradient_cumulants`` (or, with ``order``, every 1 ≤ |γ| ≤ order, missing
     ω = 0). ``lr`` = λ, ``batch_size`` = B (symbols or numbers).
     """
+    lr, batch_size = as_expr(lr, name="lr"), as_expr(batch_size, name="batch_size")
     w, dim = _normalise(gradient_cumulants, p=p, what="gradient_cumulants", zero_value=0)
     keys = multi_indices(dim, _check_order(order)) if order is not None else sorted(w, key=sum)
     scale = -lr / batch_size
@@ -354,6 +366,7 @@ def minibatch_mean_cumulants(sample_cumulants: Mapping, batch_size, *, order: in
                              p: int | None = None) -> dict:
     """Cumulants of the mean of ``B`` i.i.d. samples: ``ω_γ / B^{|γ|−1}`` (additivity +
     homogeneity of cumulants)."""
+    batch_size = as_expr(batch_size, name="batch_size")
     w, dim = _normalise(sample_cumulants, p=p, what="sample_cumulants", zero_value=0)
     keys = multi_indices(dim, _check_order(order)) if order is not None else sorted(w, key=sum)
     return {g: w.get(g, sp.Integer(0)) / batch_size ** (sum(g) - 1) for g in keys}
@@ -366,7 +379,8 @@ def power_of_temperature(expr, temperature) -> int:
     ``∝ T^{|γ|}``. Raises :class:`KramersMoyalError` if ``expr`` is not a single power of T
     (e.g. ``T + T²``) or is 0.
     """
-    e = as_expr(expr)
+    e = as_expr(expr, name="expr")
+    temperature = as_expr(temperature, name="temperature")
     if e == 0:
         raise KramersMoyalError("expression is 0: it has no power of the temperature")
     # the logarithmic derivative T ∂_T log e must be a constant integer
@@ -386,6 +400,7 @@ def sgd_gradient_cumulants(U, D, theta) -> dict:
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
+    U = as_expr(U, name="U")
     out = {unit_multi_index(p, i): sp.diff(U, th[i]) for i in range(p)}
     for i in range(p):
         for j in range(i, p):
@@ -401,6 +416,7 @@ def kramers_moyal_terms(cumulants: Mapping, rho, theta, order: int, *, tau=1) ->
     1 ≤ |γ| ≤ order with a non-zero κ_γ."""
     order = _check_order(order)
     th = as_theta(theta)
+    rho, tau = as_expr(rho, name="rho"), as_expr(tau, name="tau")
     k, dim = _normalise(cumulants, p=len(th), what="cumulants", zero_value=0)
     terms = {}
     for g in multi_indices(dim, order):
@@ -430,8 +446,7 @@ def fokker_planck_from_kramers_moyal(U, D, theta, lr, batch_size, *, rho=None, t
     ``rho(θ)``). Time in units of SGD steps (τ = 1). This equals ``λ ∂·J`` of SC.eq10
     (see :func:`prove_kramers_moyal_order2_is_fokker_planck`)."""
     th = as_theta(theta)
-    if rho is None:
-        rho = sp.Function("rho")(*th)
+    rho = sp.Function("rho")(*th) if rho is None else as_expr(rho, name="rho")
     kappa = sgd_step_cumulants(sgd_gradient_cumulants(U, D, th), lr, batch_size)
     return kramers_moyal_operator(kappa, rho, th, 2, tau=tau)
 
@@ -442,8 +457,8 @@ def prove_kramers_moyal_order2_is_fokker_planck(U, D, theta, lr, batch_size, *,
     RND eq. 16's ``B T ∂·J`` since λ = BT). Returns the :class:`IdentityResult` of the difference
     (exact when simplify proves it)."""
     th = as_theta(theta)
-    if rho is None:
-        rho = sp.Function("rho")(*th)
+    rho = sp.Function("rho")(*th) if rho is None else as_expr(rho, name="rho")
+    lr, batch_size = as_expr(lr, name="lr"), as_expr(batch_size, name="batch_size")
     km = fokker_planck_from_kramers_moyal(U, D, th, lr, batch_size, rho=rho)
     fp = fokker_planck_operator(rho, U, D, th, lr / batch_size, lr=lr)
     return check_identity(sp.expand(km), sp.expand(fp))
@@ -457,6 +472,7 @@ def rescaled_time_rhs(rhs_of, theta, time_scale, *, name: str = "rho") -> tuple[
     the equation solved for ``∂_s ρ̂``. Returns ``(rhs_in_s, rho_hat)`` with ``rho_hat = ρ̂(θ, s)``.
     """
     th = as_theta(theta)
+    time_scale = as_expr(time_scale, name="time_scale")
     t, s = sp.symbols("t s", positive=True)
     rho_hat = sp.Function(name)
     rho = rho_hat(*th, time_scale * t)

@@ -33,7 +33,7 @@ import mpmath
 import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
-from .coordinates import as_expr
+from .coordinates import as_expr, as_matrix
 
 __all__ = [
     "LaplaceError",
@@ -69,7 +69,7 @@ class NotAMinimumError(LaplaceError):
 # small helpers
 # ----------------------------------------------------------------------------------------------
 def _check_temperature(T) -> sp.Expr:
-    T = as_expr(T)
+    T = as_expr(T, name="T")
     if T.is_number:
         if not T.is_real or not (T > 0):
             raise LaplaceError(f"temperature T must be positive; got T = {T}")
@@ -234,8 +234,12 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
     th = as_theta(theta)
     p = len(th)
     T = _check_temperature(T)
-    v = as_expr(v)
-    if isinstance(minima, (str, bytes)) or not isinstance(minima, (list, tuple)):
+    v = as_expr(v, name="v")
+    if type(minima).__name__ == "ndarray" and getattr(minima, "ndim", 0) >= 1:
+        minima = list(minima)  # one point per row (or one number per entry when p = 1)
+    if isinstance(minima, (str, bytes, bytearray)):
+        as_expr(minima, name="minima")  # the typed refusal of strings
+    if not isinstance(minima, (list, tuple)):
         raise LaplaceError("minima must be a list of points, e.g. [mu1, mu2] "
                            f"(got {type(minima).__name__})")
     if len(minima) == 0:
@@ -306,9 +310,13 @@ def _check_positive_definite(H: sp.Matrix, k: int, mu) -> None:
 # RND.eq20–23: leading order in T in terms of train-minimum quantities
 # ----------------------------------------------------------------------------------------------
 def _as_list(x, name):
-    if isinstance(x, (str, bytes)) or not isinstance(x, (list, tuple)):
+    if type(x).__name__ == "ndarray" and getattr(x, "ndim", 0) == 1:
+        x = x.tolist()
+    if isinstance(x, (str, bytes, bytearray)):
+        as_expr(x, name=name)  # the typed refusal of strings
+    if not isinstance(x, (list, tuple)):
         raise LaplaceError(f"{name} must be a list (one entry per basin)")
-    return [as_expr(e) for e in x]
+    return [as_expr(e, name=f"{name}[{k}]") for k, e in enumerate(x)]
 
 
 def leading_order_log_weights(v_tilde, a_tilde, D_dets, C_dets, T) -> list:
@@ -362,7 +370,7 @@ def leading_order_covariance(C, D, T) -> sp.Matrix:
     exists and the stationary covariance solves the Lyapunov equation ``CΣ + ΣC = T D``
     (``theory.fokker_planck.ou_stationary_covariance``).
     """
-    C = sp.Matrix(C) if not isinstance(C, sp.MatrixBase) else C
+    C = as_matrix(C, name="C")
     p = C.shape[0]
     C = as_square_matrix(C, p, name="C")
     D = as_square_matrix(D, p, name="D")
@@ -388,7 +396,7 @@ def bias_first_order(C, div_D, T) -> sp.Matrix:
     ∂U(μ) ≈ C(μ − θ^tr) gives μ − θ^tr ≈ −(T/2)C⁻¹(∂·D). ``∂·D`` may be evaluated at θ^tr or μ
     (they differ by O(T), which changes b only at O(T²)).
     """
-    C = sp.Matrix(C) if isinstance(C, (sp.MatrixBase, list, tuple)) else sp.Matrix([[C]])
+    C = as_matrix(C, name="C")
     p = C.shape[0]
     C = as_square_matrix(C, p, name="C")
     dD = as_column(div_D, p, name="div_D")
@@ -408,7 +416,7 @@ def even_order_basin_mass(v_min, eigenvalues, J, T) -> sp.Expr:
     J = 2 gives the Gaussian ``e^{−2v(μ)/T} Π_i sqrt(πT/λ_i)``.
     """
     T = _check_temperature(T)
-    J = as_expr(J)
+    J = as_expr(J, name="J")
     if not (J.is_integer and J.is_positive and J.is_even):
         raise LaplaceError(f"J must be a positive even integer (the order of the first non-zero "
                            f"derivative at a minimum); got {J}")
@@ -421,7 +429,7 @@ def even_order_basin_mass(v_min, eigenvalues, J, T) -> sp.Expr:
         if (val is not None and not val.real > 0) or lam.is_positive is False:
             raise LaplaceError(f"eigenvalues[{i}] = {lam} must be positive at a minimum")
     factor = 2 * sp.gamma((J + 1) / J)
-    return sp.exp(-2 * as_expr(v_min) / T) * sp.Mul(
+    return sp.exp(-2 * as_expr(v_min, name="v_min") / T) * sp.Mul(
         *[factor * (T * sp.factorial(J) / (2 * lam)) ** (1 / J) for lam in lams])
 
 
@@ -435,7 +443,9 @@ def tf_unnormalised_probability(L_min, hessian_det, n, sigma2) -> sp.Expr:
     ``w ∝ exp(−2L_A/(nσ²)) det(H_A/σ²)^{−1/2} ∝ p̃_A`` (σ^p is common to all minima).
     """
     n = _check_temperature(n)
-    return sp.exp(-2 * as_expr(L_min) / (n * sigma2)) / sp.sqrt(as_expr(hessian_det))
+    sigma2 = as_expr(sigma2, name="sigma2")
+    return sp.exp(-2 * as_expr(L_min, name="L_min") / (n * sigma2)) / sp.sqrt(
+        as_expr(hessian_det, name="hessian_det"))
 
 
 def tf_minimum_ratio(L_A, L_B, det_H_A, det_H_B, n, sigma2) -> sp.Expr:
@@ -502,6 +512,8 @@ def find_critical_points_1d(v, x, lower, upper, *, grid: int = 2000, dps: int = 
     inflection points (x³) are not extrema. Returns ``(minima, maxima)`` as sorted lists of ``sp.Float``.
     """
     x = as_theta(x)[0]
+    v = as_expr(v, name="v")
+    lower, upper = as_expr(lower, name="lower"), as_expr(upper, name="upper")
     if not (float(lower) < float(upper)):
         raise LaplaceError(f"need lower < upper; got [{lower}, {upper}]")
     if v.free_symbols - {x}:
@@ -540,6 +552,11 @@ def exact_basin_log_masses_1d(v, x, T, minima, *, lower, upper, maxima=None,
     """
     x = as_theta(x)[0]
     T = _check_temperature(T)
+    v = as_expr(v, name="v")
+    lower, upper = as_expr(lower, name="lower"), as_expr(upper, name="upper")
+    minima = _as_list(minima, "minima")
+    if maxima is not None:
+        maxima = _as_list(maxima, "maxima")
     if not minima:
         raise LaplaceError("minima is empty")
     mins = [mpmath.mpf(str(sp.Float(m, dps))) for m in minima]
@@ -561,7 +578,8 @@ def exact_basin_log_masses_1d(v, x, T, minima, *, lower, upper, maxima=None,
         v_num = sp.N(v, dps)                     # constants (π, √2, rationals) pre-evaluated
         f = sp.lambdify(x, v_num, "mpmath")
         f2 = sp.lambdify(x, sp.N(sp.diff(v, x, 2), dps), "mpmath")
-        edges = [mpmath.mpf(lower)] + [mpmath.mpf(str(m)) for m in maxima] + [mpmath.mpf(upper)]
+        edges = ([mpmath.mpf(str(sp.Float(lower, dps)))] + [mpmath.mpf(str(sp.Float(m, dps))) for m in maxima]
+                 + [mpmath.mpf(str(sp.Float(upper, dps)))])
         out = []
         for k, mu in enumerate(mins):
             vmin = f(mu)

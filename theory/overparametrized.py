@@ -48,7 +48,7 @@ class ModifiedSGDError(ValueError):
 
 
 def _positive(name, value):
-    value = as_expr(value)
+    value = as_expr(value, name=name)
     if value.is_number and not value > 0:
         raise ModifiedSGDError(f"{name} must be > 0 for SC.eq13 (got {value}); with {name} = 0 "
                                "the flat directions have no restoring drift or no noise")
@@ -58,7 +58,7 @@ def _positive(name, value):
 def regularized_potential(U, theta, alpha) -> sp.Expr:
     """``U + (α/2) θᵀθ`` (ℓ2-regularised train loss of SC.eq13)."""
     th = as_theta(theta)
-    return U + _positive("alpha", alpha) * (th.T * th)[0, 0] / 2
+    return as_expr(U, name="U") + _positive("alpha", alpha) * (th.T * th)[0, 0] / 2
 
 
 def regularized_diffusion(D, theta, beta) -> sp.Matrix:
@@ -71,6 +71,7 @@ def regularized_diffusion(D, theta, beta) -> sp.Matrix:
 def modified_sgd_step_moments(U, D, theta, *, lr, T, alpha, beta):
     """Mean ``−λ(∂U + αθ)`` and covariance ``λT(D + β²I)`` of one SC.eq13 step (T = λ/B)."""
     th = as_theta(theta)
+    lr, T = as_expr(lr, name="lr"), as_expr(T, name="T")
     mean = -lr * gradient(regularized_potential(U, th, alpha), th)
     cov = lr * T * regularized_diffusion(D, th, beta)
     return mean, cov
@@ -83,12 +84,14 @@ def modified_effective_potential(U, D, theta, T, *, alpha, beta) -> sp.Expr:
     (``NonConservativeError`` when the modified drift has non-zero curl).
     """
     th = as_theta(theta)
+    T = as_expr(T, name="T")
     return effective_potential(regularized_potential(U, th, alpha),
                                regularized_diffusion(D, th, beta), th, T)
 
 
 def modified_steady_state(U, D, theta, T, *, alpha, beta) -> sp.Expr:
     """Unnormalised steady state ``exp(−2v/T)`` of the modified SGD (SC.eq13 + SC.eq5)."""
+    T = as_expr(T, name="T")
     return sp.exp(-2 * modified_effective_potential(U, D, theta, T, alpha=alpha, beta=beta) / T)
 
 
@@ -97,6 +100,7 @@ def flat_directions(U, D, theta) -> list[int]:
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
+    U = as_expr(U, name="U")
     out = []
     for j, s in enumerate(th):
         if sp.simplify(sp.diff(U, s)) != 0:
@@ -111,12 +115,12 @@ def flat_directions(U, D, theta) -> list[int]:
 
 def flat_direction_variance(T, alpha, beta) -> sp.Expr:
     """Stationary variance ``T β² / (2α)`` of a flat direction under SC.eq13 (derived, see module)."""
-    return as_expr(T) * as_expr(beta) ** 2 / (2 * _positive("alpha", alpha))
+    return as_expr(T, name="T") * as_expr(beta, name="beta") ** 2 / (2 * _positive("alpha", alpha))
 
 
 def printed_flat_direction_variance(T, alpha, beta) -> sp.Expr:
     """The variance SC App. D.1 states for a flat direction: ``T β / α``."""
-    return as_expr(T) * as_expr(beta) / _positive("alpha", alpha)
+    return as_expr(T, name="T") * as_expr(beta, name="beta") / _positive("alpha", alpha)
 
 
 def discrete_flat_direction_variance(lr, T, alpha, beta) -> sp.Expr:
@@ -125,8 +129,8 @@ def discrete_flat_direction_variance(lr, T, alpha, beta) -> sp.Expr:
     ``θ ← (1 − λα) θ + sqrt(λT) β w`` is AR(1): variance ``λTβ² / (1 − (1 − λα)²) =
     Tβ² / (α (2 − λα))`` → ``Tβ²/(2α)`` as λ → 0. Needs ``0 < λα < 2`` (else it diverges).
     """
-    lr, alpha = as_expr(lr), _positive("alpha", alpha)
+    lr, alpha = as_expr(lr, name="lr"), _positive("alpha", alpha)
     if (lr * alpha).is_number and not (0 < lr * alpha < 2):
         raise ModifiedSGDError(f"λα = {lr * alpha} is outside (0, 2): the discrete update diverges "
                                "in flat directions; lower the learning rate")
-    return as_expr(T) * as_expr(beta) ** 2 / (alpha * (2 - lr * alpha))
+    return as_expr(T, name="T") * as_expr(beta, name="beta") ** 2 / (alpha * (2 - lr * alpha))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta
-from .coordinates import as_expr
+from .coordinates import as_expr, as_matrix
 
 __all__ = [
     "ReparametrizationError",
@@ -65,7 +65,7 @@ def pullback(f, theta, r, y) -> sp.Expr:
 
 
 def _J(J):
-    Jm = sp.Matrix(J) if isinstance(J, (sp.MatrixBase, list)) else sp.Matrix([[J]])
+    Jm = as_matrix(J, name="J")
     if Jm.shape[0] != Jm.shape[1]:
         raise ReparametrizationError(f"J must be square; got shape {Jm.shape}")
     return Jm
@@ -111,6 +111,7 @@ def pushforward_potential(g, theta, r, y, T) -> sp.Expr:
     """Potential of the pushed-forward density: ``ρ ∝ e^{−2g/T}`` ⇒ ``ρ^y ∝ e^{−2g^y/T}`` with
     ``g^y(y) = g(r(y)) − (T/2) log|det J(y)|`` (factor 2 convention of SC.eq5)."""
     J = map_jacobian(r, y)
+    T = as_expr(T, name="T")
     return pullback(g, theta, r, y) - sp.Rational(1, 2) * T * sp.log(sp.Abs(J.det()))
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sympy as sp
-from .coordinates import as_expr
+from .coordinates import as_expr, as_matrix
 
 __all__ = [
     "BasinSpecError",
@@ -51,12 +51,17 @@ class BasinSpecError(ValueError):
 
 
 def _as_list(x, name: str) -> list:
-    if isinstance(x, sp.MatrixBase) or not isinstance(x, Sequence) or isinstance(x, str):
+    if type(x).__name__ == "ndarray" and getattr(x, "ndim", 0) == 1:
+        x = x.tolist()
+    if isinstance(x, (str, bytes, bytearray)):
+        as_expr(x, name=name)  # the typed refusal of strings (never evaluated)
+    if isinstance(x, sp.MatrixBase) or not isinstance(x, Sequence):
         raise BasinSpecError(f"{name} must be a list/tuple with one entry per basin; got "
                              f"{type(x).__name__}")
     if len(x) == 0:
         raise BasinSpecError(f"{name} is empty: give at least one basin")
-    return [x_k if isinstance(x_k, sp.MatrixBase) else as_expr(x_k) for x_k in x]
+    return [as_matrix(x_k, name=f"{name}[{k}]") if isinstance(x_k, (sp.MatrixBase, list, tuple))
+            else as_expr(x_k, name=f"{name}[{k}]") for k, x_k in enumerate(x)]
 
 
 def _same_length(**named) -> int:
@@ -68,8 +73,7 @@ def _same_length(**named) -> int:
 
 def log_prefactor(D_train, C_train) -> sp.Expr:
     """RND.eq20 prefactor in log form: ``ℓ_k = ½ log(|D̃_k| / |C̃_k|)`` (Matrix or scalar inputs)."""
-    Dm = sp.Matrix(D_train) if isinstance(D_train, (sp.MatrixBase, list)) else sp.Matrix([[D_train]])
-    Cm = sp.Matrix(C_train) if isinstance(C_train, (sp.MatrixBase, list)) else sp.Matrix([[C_train]])
+    Dm, Cm = as_matrix(D_train, name="D_train"), as_matrix(C_train, name="C_train")
     if Dm.shape != Cm.shape or Dm.shape[0] != Dm.shape[1]:
         raise BasinSpecError(f"D̃ and C̃ must be square of equal size; got {Dm.shape}, {Cm.shape}")
     return sp.log(Dm.det() / Cm.det()) / 2
@@ -85,7 +89,7 @@ def weights(v_tilde, a_tilde, log_prefactors, T) -> list:
     a = _as_list(a_tilde, "a_tilde")
     lp = _as_list(log_prefactors, "log_prefactors")
     _same_length(v_tilde=v, a_tilde=a, log_prefactors=lp)
-    T = as_expr(T)
+    T = as_expr(T, name="T")
     unnorm = [sp.exp(-2 * v_k / T - a_k + l_k) for v_k, a_k, l_k in zip(v, a, lp)]
     Z = sp.Add(*unnorm)
     return [u / Z for u in unnorm]
@@ -114,7 +118,7 @@ def d_dT_average(f, *, v_tilde, weights, T) -> sp.Expr:
     ``f_k`` the second term is 0 and this is RND.eq24 as printed; T-dependent ``f_k`` (e.g.
     Tr(C_kΣ_k) with Σ_k ∝ T) need it (RND.eq25).
     """
-    T = as_expr(T)
+    T = as_expr(T, name="T")
     fl = _as_list(f, "f")
     return (2 / T**2 * basin_covariance(v_tilde, fl, weights)
             + basin_average([sp.diff(f_k, T) for f_k in fl], weights))
@@ -206,8 +210,7 @@ def one_basin_dT_test_loss(C, C_train, D_train) -> sp.Expr:
     Non-negative when C ⪰ 0 and C̃⁻¹D̃ is symmetric PSD, i.e. when C̃ and D̃ commute (true at a
     minimum where the zero-curl condition SC.A1 holds); otherwise it can be negative.
     """
-    Cm, Ct, Dt = (sp.Matrix(x) if isinstance(x, (sp.MatrixBase, list)) else sp.Matrix([[x]])
-                  for x in (C, C_train, D_train))
+    Cm, Ct, Dt = (as_matrix(x, name=n) for x, n in ((C, "C"), (C_train, "C_train"), (D_train, "D_train")))
     if not (Cm.shape == Ct.shape == Dt.shape) or Cm.shape[0] != Cm.shape[1]:
         raise BasinSpecError(f"C, C̃, D̃ must be square of equal size; got {Cm.shape}, {Ct.shape}, "
                              f"{Dt.shape}")
@@ -220,12 +223,16 @@ def one_basin_dT_test_loss(C, C_train, D_train) -> sp.Expr:
 # ----------------------------------------------------------------------------------- two basins
 def two_basin_covariance(w1, f0, f1, v0, v1) -> sp.Expr:
     """RND.2basin: with weights (1 − w₁, w₁), ``Cov(ṽ, f) = w₁(1 − w₁)(f₁ − f₀)(ṽ₁ − ṽ₀)``."""
+    w1, f0, f1, v0, v1 = (as_expr(e, name=n) for e, n in
+                          ((w1, "w1"), (f0, "f0"), (f1, "f1"), (v0, "v0"), (v1, "v1")))
     return w1 * (1 - w1) * (f1 - f0) * (v1 - v0)
 
 
 def two_basin_sign_product(v0, v1, U0, U1, sCs0, sCs1) -> sp.Expr:
     """``(ṽ₁ − ṽ₀)·[2(U₁ − U₀) + (s₁ᵀC₁s₁ − s₀ᵀC₀s₀)]``; at leading order (RND.eq26)
     ``∂_T L_e = w₁(1−w₁) T⁻² × this``, so the test loss falls with T iff it is negative."""
+    v0, v1, U0, U1, sCs0, sCs1 = (as_expr(e, name=n) for e, n in (
+        (v0, "v0"), (v1, "v1"), (U0, "U0"), (U1, "U1"), (sCs0, "sCs0"), (sCs1, "sCs1")))
     return (v1 - v0) * (2 * (U1 - U0) + (sCs1 - sCs0))
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
-from .coordinates import as_expr
+from .coordinates import as_expr, as_matrix
 
 __all__ = [
     "TestLossShapeError",
@@ -61,10 +61,13 @@ class SampleSizeError(ValueError):
 # helpers
 # --------------------------------------------------------------------------------------------
 def _dim_of(C) -> int:
+    if isinstance(C, (list, tuple)) or type(C).__name__ == "ndarray":
+        C = as_matrix(C, name="C")  # every entry checked (strings refused) before its shape is read
     if isinstance(C, sp.MatrixBase):
         if C.shape[0] != C.shape[1]:
             raise TestLossShapeError(f"curvature must be square; got shape {C.shape}")
         return C.shape[0]
+    as_expr(C, name="C")  # a scalar curvature (strings are refused here, before any shape check)
     return 1
 
 
@@ -112,8 +115,10 @@ def quadratic_test_loss(U_test_min, C_test, shift, bias=0) -> sp.Expr:
     p = _dim_of(C_test)
     C = _square(C_test, p, "C_test")
     s = _column(shift, p, "shift")
-    b = _column(bias, p, "bias") if not (bias == 0) else sp.zeros(p, 1)
-    return as_expr(U_test_min) + sp.Rational(1, 2) * _quad(C, s + b)
+    scalar_zero = (not isinstance(bias, (sp.MatrixBase, list, tuple)) and type(bias).__name__ != "ndarray"
+                   and as_expr(bias, name="bias") == 0)
+    b = sp.zeros(p, 1) if scalar_zero else _column(bias, p, "bias")
+    return as_expr(U_test_min, name="U_test_min") + sp.Rational(1, 2) * _quad(C, s + b)
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def test_loss_terms(U_test_min, C_test, shift, bias, cov) -> TestLossTerms:
     half = sp.Rational(1, 2)
     shift_term = half * _quad(C, s)
     return TestLossTerms(
-        depth=as_expr(U_test_min),
+        depth=as_expr(U_test_min, name="U_test_min"),
         covariance_curvature=half * (S * C).trace(),
         shift_curvature=shift_term,
         bias_curvature=(s.T * C * b)[0, 0] + half * _quad(C, b),
@@ -161,9 +166,9 @@ def mixture_test_loss(weights, basins) -> sp.Expr:
 
     ``basins`` is a sequence of (U_test_min, C_test, shift, bias, cov) tuples, one per weight.
     """
-    if len(weights) != len(basins):
-        raise TestLossShapeError(f"{len(weights)} weights for {len(basins)} basins; pass one per basin")
-    return sum(as_expr(w) * test_loss_terms(*bk).total for w, bk in zip(weights, basins))
+    weights, basins = _per_basin(weights, basins)
+    return sum(as_expr(w, name=f"weights[{k}]") * test_loss_terms(*bk).total
+               for k, (w, bk) in enumerate(zip(weights, basins)))
 
 
 def sgd_leading_test_loss(weights, basins) -> sp.Expr:
@@ -172,14 +177,26 @@ def sgd_leading_test_loss(weights, basins) -> sp.Expr:
     The dropped remainder is ``Σ_k w_k (½Tr(Σ_kC_k) + s_kᵀC_kb_k + ½b_kᵀC_kb_k)`` = O(T) when
     b_k, Σ_k = O(T) (SC.B2.bias, SC.B2.cov) and s_k = O(1).
     """
+    weights, basins = _per_basin(weights, basins)
+    total = sp.Integer(0)
+    for k, (w, (U, C, s)) in enumerate(zip(weights, basins)):
+        p = _dim_of(C)
+        total += as_expr(w, name=f"weights[{k}]") * (
+            as_expr(U, name=f"basins[{k}][0]") + sp.Rational(1, 2) * _quad(_square(C, p, "C"), _column(s, p, "shift")))
+    return total
+
+
+def _per_basin(weights, basins):
+    for value, name in ((weights, "weights"), (basins, "basins")):
+        if isinstance(value, (str, bytes, bytearray)):
+            as_expr(value, name=name)  # the typed refusal of strings (never evaluated)
+    weights, basins = list(weights), list(basins)
     if len(weights) != len(basins):
         raise TestLossShapeError(f"{len(weights)} weights for {len(basins)} basins; pass one per basin")
-    total = sp.Integer(0)
-    for w, (U, C, s) in zip(weights, basins):
-        p = _dim_of(C)
-        total += as_expr(w) * (as_expr(U) + sp.Rational(1, 2) * _quad(_square(C, p, "C"),
-                                                                              _column(s, p, "shift")))
-    return total
+    for k, bk in enumerate(basins):
+        if isinstance(bk, (str, bytes, bytearray)):
+            as_expr(bk, name=f"basins[{k}]")
+    return weights, basins
 
 
 def _std_normal_moment(k: int) -> sp.Expr:
@@ -226,7 +243,7 @@ def gaussian_quadratic_expectation(C, center, mean, cov) -> sp.Expr:
 # --------------------------------------------------------------------------------------------
 def range_projector(M) -> sp.Matrix:
     """Orthogonal projector onto the column space of ``M`` (``A(AᵀA)⁻¹Aᵀ``, A a basis)."""
-    Mm = sp.Matrix(M)
+    Mm = as_matrix(M, name="M")
     basis = Mm.columnspace()
     if not basis:
         return sp.zeros(Mm.shape[0], Mm.shape[0])
@@ -249,7 +266,7 @@ def projected_shift(C_test, raw_shift) -> sp.Matrix:
 # RND eqs. 8–13 and App. D — statistics of the shift
 # --------------------------------------------------------------------------------------------
 def _positive_size(N, name):
-    N = as_expr(N)
+    N = as_expr(N, name=name)
     if N.is_positive is False or N.is_zero:
         raise SampleSizeError(f"{name} must be a positive data-set size; got {N}")
     if N.is_number and not N.is_positive:
@@ -275,7 +292,7 @@ def _inv(C, p):
 def shift_mean(C, F, eps) -> sp.Matrix:
     """RND eq. 9: ``E[s_k] = C_k⁻¹ F_k ε_η`` (RND orientation s = θ̃ − θ, ε = η_ℓ − η_e)."""
     p = _dim_of(C)
-    Fm = sp.Matrix(F) if isinstance(F, (sp.MatrixBase, list)) else sp.Matrix([[F]])
+    Fm = as_matrix(F, name="F")
     if Fm.shape[0] != p:
         raise TestLossShapeError(f"F must have {p} rows; got shape {Fm.shape}")
     e = _column(eps, Fm.shape[1], "eps")
@@ -303,7 +320,7 @@ def expected_shift_curvature_loglik(C, E, F, eps, N_eff) -> sp.Expr:
     p = _dim_of(C)
     Ci = _inv(C, p)
     N = _positive_size(N_eff, "N_eff")
-    Fm = sp.Matrix(F) if isinstance(F, (sp.MatrixBase, list)) else sp.Matrix([[F]])
+    Fm = as_matrix(F, name="F")
     e = _column(eps, Fm.shape[1], "eps")
     return 2 / N * (p - (_square(E, p, "E") * Ci).trace()) + _quad(Ci, Fm * e)
 
@@ -314,9 +331,17 @@ def loglik_hessian_split(density, theta):
     Returns ``(∂²U, −∂²p/p, ∂U∂Uᵀ)`` for the per-sample density ``p(x|θ)``.
     """
     th = as_theta(theta)
+    density = as_expr(density, name="density")
     U = -sp.log(density)
     g = gradient(U, th)
     return hessian(U, th), -hessian(density, th) / density, g * g.T
+
+
+def _one_symbol(x, name):
+    xs = as_theta(x)
+    if len(xs) != 1:
+        raise ValueError(f"{name} must be one Symbol (one data coordinate); got {list(xs)}")
+    return xs[0]
 
 
 def data_expectation(expr, data_density, x, *, center=None, limits=(-sp.oo, sp.oo)) -> sp.Expr:
@@ -325,9 +350,15 @@ def data_expectation(expr, data_density, x, *, center=None, limits=(-sp.oo, sp.o
     ``center`` (e.g. the location η of a Gaussian r) substitutes x = center + z first, which
     keeps SymPy's Gaussian integrals fast; with a center the limits must be the whole line.
     """
-    integrand = as_expr(data_density) * as_expr(expr)
+    integrand = as_expr(data_density, name="data_density") * as_expr(expr, name="expr")
+    x = _one_symbol(x, "x")
+    if isinstance(limits, (str, bytes, bytearray)) or len(limits) != 2:
+        as_expr(limits, name="limits")  # a string: the typed refusal
+        raise ValueError(f"limits must be (low, high); got {limits!r}")
+    limits = tuple(as_expr(v, name=f"limits[{i}]") for i, v in enumerate(limits))
     var = x
     if center is not None:
+        center = as_expr(center, name="center")
         if tuple(limits) != (-sp.oo, sp.oo):
             raise ValueError("center= needs limits=(-oo, oo); shift the limits yourself otherwise")
         var = sp.Dummy("z", real=True)
@@ -346,6 +377,7 @@ def shift_sensitivity(loss, data_density, x, theta, eta, *, center=None,
     """
     th = as_theta(theta)
     et = as_theta(eta)
+    data_density = as_expr(data_density, name="data_density")
     R = sp.expand_log(-sp.log(data_density), force=True)
     gU = gradient(loss, th)
     gR = gradient(R, et)
