@@ -10,6 +10,10 @@ array with trailing dimensions:
 * ``Matrix`` of shape (m, n)   → array of shape ``S + (m, n)`` (a p×1 column gives ``S + (p, 1)``);
 * list / tuple of k expressions → array of shape ``S + (k,)``.
 
+Unevaluated definite integrals (``sympy.Integral`` with finite limits, e.g. the effective potential
+theory returns when it has no closed form) are evaluated by vectorised adaptive Gauss–Legendre
+quadrature (:mod:`numerics.quadrature`), since ``lambdify`` cannot compile them.
+
 Backends: ``"numpy"`` (SciPy special functions available) and ``"torch"`` (any device;
 ``device="auto"`` picks CUDA when present, else CPU; a CUDA request on a machine without CUDA
 falls back to CPU with a :class:`DeviceFallbackWarning`).  float64 by default.
@@ -40,6 +44,7 @@ __all__ = [
 ]
 
 from numerics.devices import DeviceFallbackWarning, resolve_device  # noqa: E402  (one device policy)
+from numerics.quadrature import integrate_batch  # noqa: E402
 from theory.coordinates import as_expr
 
 _BACKENDS = ("numpy", "torch")
@@ -137,6 +142,8 @@ class CompiledFunction:
     cse: bool
     device: Any = None
     _fn: Callable = field(default=None, repr=False, compare=False)
+    #: the ``sympy.Integral`` nodes of ``expr`` evaluated by quadrature (empty for most expressions)
+    integrals: tuple = ()
 
     def __call__(self, *values):
         if len(values) != len(self.args):
@@ -196,7 +203,8 @@ class CompiledFunction:
 
 
 def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device: Any = "auto",
-                 dtype: Any = None) -> CompiledFunction:
+                 dtype: Any = None, quad_rtol: float = 1e-12,
+                 quad_atol: float = 1e-13) -> CompiledFunction:
     """Compile a SymPy expression (scalar, ``Matrix`` or list of scalars) into a vectorised callable.
 
     Parameters
@@ -212,6 +220,13 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
     device : torch device; ``"auto"`` → CUDA if available else CPU (ignored by numpy, which only
         accepts ``"auto"``/``"cpu"``).
     dtype : numpy / torch dtype; default float64.
+    quad_rtol, quad_atol : tolerances of the quadrature of ``sympy.Integral`` nodes (definite, finite
+        limits, one or more variables; the limits may depend on ``args``). Each call integrates
+        every point with adaptive composite Gauss–Legendre (:func:`numerics.quadrature.integrate_batch`)
+        in NumPy float64 on the CPU — also for the torch backend, whose result is then moved to the
+        device (no autograd through the integral); a point that misses the tolerance keeps its best
+        value with a :class:`numerics.quadrature.QuadratureWarning`. Indefinite integrals and
+        infinite limits are refused with :class:`CompileError`.
 
     Returns a :class:`CompiledFunction`; see the module docstring for output shapes.
     """
@@ -228,6 +243,7 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
             f"expression has free symbols {names} that are not in args {[str(s) for s in syms]}: "
             "add them to args or substitute numbers with expr.subs({...}) before compiling"
         )
+    entries, integrals = _lift_integrals(entries)
     if backend == "numpy":
         if device not in ("auto", "cpu", None):
             raise CompileError(f"the numpy backend runs on the CPU only; got device={device!r} (use backend='torch')")
@@ -245,9 +261,80 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
         modules = "torch"
         code_entries = [_fold_constants(e) for e in entries]
     target = code_entries if shape else code_entries[0]
-    fn = sp.lambdify(list(syms), target, modules=modules, cse=cse)
+    fn = sp.lambdify(list(syms) + list(integrals.values()), target, modules=modules, cse=cse)
+    if integrals:
+        fn = _with_integrals(fn, [_IntegralEvaluator(node, syms, quad_rtol, quad_atol)
+                                  for node in integrals], backend, dt, dev)
     return CompiledFunction(expr=expr, args=syms, backend=backend, shape=shape, dtype=dt, cse=cse,
-                            device=dev, _fn=fn)
+                            device=dev, _fn=fn, integrals=tuple(integrals))
+
+
+# --------------------------------------------------------------------------------------------
+# sympy.Integral nodes: lifted out of the expression and evaluated by quadrature
+# --------------------------------------------------------------------------------------------
+def _lift_integrals(entries: list) -> tuple[list, dict]:
+    """Replace every outermost ``Integral`` by a placeholder Dummy; returns (entries, {node: dummy})."""
+    table: dict = {}
+
+    def lift(e):
+        if isinstance(e, sp.Integral):
+            if e not in table:
+                table[e] = sp.Dummy(f"integral{len(table)}")
+            return table[e]
+        if not e.args or not e.has(sp.Integral):
+            return e
+        return e.func(*[lift(a) for a in e.args])
+
+    return [lift(e) for e in entries], table
+
+
+class _IntegralEvaluator:
+    """One definite ``Integral`` as a function of the arguments: integrand and limits compiled
+    with :func:`compile_expr` (nested integrals recursively), values by :func:`integrate_batch`."""
+
+    def __init__(self, node: sp.Integral, syms: tuple, rtol: float, atol: float):
+        *inner_limits, last = node.limits
+        if len(last) != 3:
+            raise CompileError(f"an indefinite integral has no value: {node}; give limits, e.g. "
+                               "Integral(f, (s, a, b))")
+        var, lo, hi = last
+        for bound in (lo, hi):
+            if bound.has(sp.oo, -sp.oo, sp.zoo):
+                raise CompileError(f"integrals with infinite limits are not compiled: {node}; "
+                                   "map the range to a finite one (e.g. s = tan(u)) first")
+        inner = node.function if not inner_limits else sp.Integral(node.function, *inner_limits)
+        s = sp.Dummy("s")
+        self.node = node
+        self._rtol, self._atol = rtol, atol
+        opts = dict(backend="numpy", quad_rtol=rtol, quad_atol=atol)
+        self._f = compile_expr(inner.xreplace({var: s}), (s, *syms), **opts)
+        self._lo = compile_expr(lo, syms, **opts)
+        self._hi = compile_expr(hi, syms, **opts)
+
+    def __call__(self, *arrays) -> np.ndarray:
+        arrs = [np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=np.float64)
+                for a in arrays]
+        arrs = np.broadcast_arrays(*arrs) if arrs else []
+        shape = arrs[0].shape if arrs else ()
+        flat = [a.reshape(-1) for a in arrs]
+        n = flat[0].size if flat else 1
+        lo = np.broadcast_to(self._lo(*flat), (n,))
+        hi = np.broadcast_to(self._hi(*flat), (n,))
+        res = integrate_batch(lambda s, rows: self._f(s, *[a[rows][:, None] for a in flat]), lo, hi,
+                              rtol=self._rtol, atol=self._atol, what=f"quadrature of {self.node}"[:120])
+        return res.value.reshape(shape)
+
+
+def _with_integrals(fn: Callable, evaluators: list, backend: str, dtype, device) -> Callable:
+    def call(*arrays):
+        values = [ev(*arrays) for ev in evaluators]
+        if backend == "torch":
+            import torch
+
+            values = [torch.as_tensor(v, dtype=dtype, device=device) for v in values]
+        return fn(*arrays, *values)
+
+    return call
 
 
 def compile_many(exprs: Sequence, args, **kwargs) -> list[CompiledFunction]:

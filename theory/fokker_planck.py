@@ -21,6 +21,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .coordinates import as_column, as_expr, as_matrix, as_square_matrix, as_theta, divergence, gradient
+from .budget import DEFAULT_BUDGET_S, Deadline, run_within
 from .identity import cached_simplify
 
 __all__ = [
@@ -54,9 +55,17 @@ def fokker_planck_operator(rho, U, D, theta, T, *, lr=1) -> sp.Expr:
     return lr * sum(sp.diff(J[i], th[i]) for i in range(len(th)))
 
 
-def stationarity_residual(rho, U, D, theta, T) -> sp.Expr:
-    """``∂·J`` of a candidate density, simplified (0 iff ρ is stationary for SC.eq10)."""
-    return cached_simplify(sp.expand(fokker_planck_operator(rho, U, D, theta, T)))
+def stationarity_residual(rho, U, D, theta, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Expr:
+    """``∂·J`` of a candidate density, simplified (0 iff ρ is stationary for SC.eq10).
+
+    ``rho`` may contain unevaluated integrals (the non-elementary ``exp(−2v/T)`` of
+    :func:`theory.effective_potential.effective_potential`): they are differentiated under the
+    integral sign / at their limits. ``budget_s`` (seconds, None = no limit; :mod:`theory.budget`)
+    bounds the simplification, which has no fallback: :class:`theory.budget.SymbolicTimeoutError`.
+    """
+    op = fokker_planck_operator(rho, U, D, theta, T)
+    return run_within(budget_s, lambda: cached_simplify(sp.expand(op)),
+                      step="simplifying the stationarity residual ∂·J")
 
 
 def langevin_sde(U, D, theta, T):
@@ -82,13 +91,15 @@ def ito_fokker_planck_operator(drift, noise_covariance, rho, theta) -> sp.Expr:
     return first + second
 
 
-def ou_stationary_covariance(H, D, T) -> sp.Matrix:
+def ou_stationary_covariance(H, D, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
     """Exact stationary covariance Σ of ``dθ = −H θ dt + sqrt(T D) dW`` (U = ½θᵀHθ, constant D).
 
     Solves the Lyapunov equation ``H Σ + Σ Hᵀ = T D`` exactly (a linear system in the entries of
     the symmetric Σ). This is the true steady state also when the curl of D⁻¹Hθ is non-zero,
     where no J = 0 density exists (SC.B1.counter); compare with the Laplace form ``(T/2) H⁻¹ D``.
+    ``budget_s`` bounds the solve (:class:`theory.budget.SymbolicTimeoutError` when it runs out).
     """
+    deadline = Deadline(budget_s)
     Hm, Dm = as_matrix(H, name="H"), as_matrix(D, name="D")
     T = as_expr(T, name="T")
     p = Hm.shape[0]
@@ -103,11 +114,12 @@ def ou_stationary_covariance(H, D, T) -> sp.Matrix:
     S = sp.Matrix(p, p, lambda i, j: syms[min(i, j) * p + max(i, j)])
     eqs = list(Hm * S + S * Hm.T - T * Dm)
     unknowns = [u for u in syms if u in S.free_symbols]
-    sol = sp.solve(eqs, unknowns, dict=True)
+    sol = deadline.run(sp.solve, eqs, unknowns, dict=True, step="solving the Lyapunov equation")
     if not sol:
         raise ValueError("Lyapunov equation has no solution: H must have eigenvalues with positive "
                          "real part (a stable minimum)")
-    return S.subs(sol[0]).applyfunc(sp.simplify)
+    return deadline.run(lambda: S.subs(sol[0]).applyfunc(sp.simplify),
+                        step="simplifying the Lyapunov covariance")
 
 
 def gaussian_density(mean, cov, theta) -> sp.Expr:

@@ -22,6 +22,7 @@ import sympy as sp
 
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
 from .coordinates import as_expr, as_matrix
+from .budget import DEFAULT_BUDGET_S, Deadline
 
 __all__ = [
     "TestLossShapeError",
@@ -344,12 +345,17 @@ def _one_symbol(x, name):
     return xs[0]
 
 
-def data_expectation(expr, data_density, x, *, center=None, limits=(-sp.oo, sp.oo)) -> sp.Expr:
+def data_expectation(expr, data_density, x, *, center=None, limits=(-sp.oo, sp.oo),
+                     budget_s=DEFAULT_BUDGET_S, _deadline: Deadline | None = None) -> sp.Expr:
     """``∫ r(x) expr(x) dx`` over one data coordinate, integrated term by term.
 
     ``center`` (e.g. the location η of a Gaussian r) substitutes x = center + z first, which
     keeps SymPy's Gaussian integrals fast; with a center the limits must be the whole line.
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the call: a
+    term SymPy cannot integrate within it stays an unevaluated definite ``sympy.Integral`` (exact),
+    and a simplification that runs out returns the unsimplified sum.
     """
+    deadline = Deadline(budget_s) if _deadline is None else _deadline
     integrand = as_expr(data_density, name="data_density") * as_expr(expr, name="expr")
     x = _one_symbol(x, "x")
     if isinstance(limits, (str, bytes, bytearray)) or len(limits) != 2:
@@ -364,17 +370,21 @@ def data_expectation(expr, data_density, x, *, center=None, limits=(-sp.oo, sp.o
         var = sp.Dummy("z", real=True)
         integrand = integrand.subs(x, var + center)
     integrand = sp.expand(sp.powsimp(sp.expand(integrand)))
-    total = sum(sp.integrate(term, (var, *limits), conds="none") for term in sp.Add.make_args(integrand))
-    return sp.simplify(total)
+    total = sp.Integer(0)
+    for term in sp.Add.make_args(integrand):
+        total += deadline.attempt(sp.integrate, term, (var, *limits), conds="none",
+                                  step="integrate", fallback=sp.Integral(term, (var, *limits)))[0]
+    return deadline.attempt(sp.simplify, total, step="simplify", fallback=total)[0]
 
 
 def shift_sensitivity(loss, data_density, x, theta, eta, *, center=None,
-                      limits=(-sp.oo, sp.oo)) -> sp.Matrix:
+                      limits=(-sp.oo, sp.oo), budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
     """RND eq. 11: ``F(θ) = ∫ r(x|η) ∂_θU(x,θ) ∂_ηR(x,η)ᵀ dx``, ``R = −log r`` (one data coordinate x).
 
     ``eta`` is the parameter of the data density (Symbol or list); the result is p×m.
-    ``center``/``limits`` as in :func:`data_expectation`.
+    ``center``/``limits``/``budget_s`` (for the whole matrix) as in :func:`data_expectation`.
     """
+    deadline = Deadline(budget_s)
     th = as_theta(theta)
     et = as_theta(eta)
     data_density = as_expr(data_density, name="data_density")
@@ -382,4 +392,5 @@ def shift_sensitivity(loss, data_density, x, theta, eta, *, center=None,
     gU = gradient(loss, th)
     gR = gradient(R, et)
     M = gU * gR.T
-    return M.applyfunc(lambda e: data_expectation(e, data_density, x, center=center, limits=limits))
+    return M.applyfunc(lambda e: data_expectation(e, data_density, x, center=center, limits=limits,
+                                                  _deadline=deadline))

@@ -132,10 +132,14 @@ def test_ex1_generic_f_is_curl_free_with_printed_gradient():
                for e in V - gradient(paper_form_function_of_loss(UR, f, T), TH))
 
 
-def test_non_elementary_line_integral_raises_integration_error():
-    # V = exp(sin x) − (T/2) cos x has no elementary antiderivative
+def test_non_elementary_line_integral_is_an_integral_or_raises_when_closed_form_only():
+    # V = exp(sin x) − (T/2) cos x has no elementary antiderivative: the exact definite integral
+    # from the base point 0 (tests/theory/test_effective_potential_integral.py has the details)
+    v = effective_potential(x, sp.exp(-sp.sin(x)), x, T)
+    assert isinstance(v, sp.Integral) and v.limits[0][1:] == (0, x)
+    assert sp.diff(v, x) - drift_field(x, sp.exp(-sp.sin(x)), x, T)[0] == 0
     with pytest.raises(IntegrationError, match="could not integrate"):
-        effective_potential(x, sp.exp(-sp.sin(x)), x, T)
+        effective_potential(x, sp.exp(-sp.sin(x)), x, T, closed_form_only=True)
 
 
 # -- SC.B1.ex2 -------------------------------------------------------------------------------
