@@ -329,3 +329,59 @@ def test_callables_may_return_nested_lists_with_scalar_entries():
     np.testing.assert_allclose(a.steady_state(), b.steady_state(), rtol=1e-12)
     with pytest.raises(FokkerPlanckError, match="grad_U must evaluate"):
         FokkerPlanckSolver(g, T=0.5, grad_U=lambda u, w: [u], D=np.eye(2))
+
+
+# -- gaps found by mutation testing (make mutation MODULE=numerics/fokker_planck.py) ------------
+@pytest.mark.parametrize("T", [0.5, 0.25])
+def test_state_dependent_D_steady_state_away_from_T_equal_one(T):
+    """The drift b = ∂U + (T/2)∂·D: at T = 1 a slip T/2 ↔ 1/(2T) is invisible, so check the exact
+    ρ ∝ ((1+x²)(1+2y²))^{−(1+2/T)} at T ≠ 1 (L1 error 2e-5 at 40² cells)."""
+    s, exact = _diag_state_dependent(40, T=T)
+    assert l1_distance(s.grid, s.steady_state(), exact) < 1e-4
+
+
+@pytest.mark.parametrize("F", [0.0, 0.7])
+def test_uniform_drift_on_a_ring_has_the_exact_constant_current(F):
+    """∂U = −F constant on a periodic line of length 2π, D = 1: ρ = 1/(2π) and
+    J = ∂U ρ + (T/2)∂ρ = −F/(2π) on every face and at every centre (periodic averaging)."""
+    g = Grid.box([(0, 2 * np.pi)], cells=32, periodic=True)
+    s = FokkerPlanckSolver(g, T=0.5, grad_U=[-F], D=[[1.0]])
+    rho = s.steady_state()
+    np.testing.assert_allclose(rho, 1 / (2 * np.pi), rtol=1e-12)
+    for J in (s.probability_current(rho, at="faces")[0], s.probability_current(rho)[0],
+              s.probability_current(rho, at="centers")[0]):
+        np.testing.assert_allclose(J, -F / (2 * np.pi), rtol=1e-12, atol=1e-15)
+
+
+def test_washboard_centre_currents_average_the_faces():
+    F, T = 0.8, 1.0
+    g = Grid.box([(0, 2 * np.pi)], cells=64, periodic=True)
+    s = FokkerPlanckSolver(g, T=T, grad_U=lambda a: (np.sin(a) - F)[None], D=[[1.0]])
+    rho = s.steady_state()
+    Jf = s.probability_current(rho, at="faces")[0]
+    Jc = s.probability_current(rho)[0]
+    np.testing.assert_allclose(Jc, Jf.mean(), rtol=1e-10)  # uniform J: the average of two faces
+    # reflecting walls: the wall faces carry no flux, so the end cells get half their inner face
+    gr = Grid.box([(0, 1)], cells=5)
+    sr = FokkerPlanckSolver(gr, T=1.0, grad_U=[1.0], D=[[1.0]])
+    r = np.linspace(1.0, 2.0, 5)
+    f = sr.probability_current(r, at="faces")[0]
+    c = sr.probability_current(r)[0]
+    np.testing.assert_allclose(c, 0.5 * (np.r_[0.0, f] + np.r_[f, 0.0]), rtol=1e-14)
+
+
+def test_propagate_default_method_is_expm():
+    s = _ou_2d(cells=10)
+    X, Y = s.grid.mesh()
+    rho0 = np.exp(-((X - 1) ** 2 + Y ** 2) / 0.3)
+    rho0 /= s.grid.integrate(rho0)
+    np.testing.assert_array_equal(s.propagate(rho0, 0.4), s.propagate(rho0, 0.4, method="expm"))
+
+
+def test_grid_accepts_three_cells_and_refuses_malformed_bounds():
+    g = Grid.box([(0, 3)], cells=3)
+    assert g.shape == (3,) and g.spacing.tolist() == [1.0]
+    with pytest.raises(FokkerPlanckError):
+        Grid.box([(0, 1, 2)], cells=4)
+    with pytest.raises(FokkerPlanckError):
+        Grid.box([(0, 1)], cells=2)
