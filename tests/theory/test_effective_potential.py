@@ -228,6 +228,9 @@ def test_lyapunov_vs_laplace_covariance_discrepancy():
     cmp = curl_free_vs_true_covariance(H_NC, D_NC, T)
     assert cmp.lyapunov == sp.Matrix([[T / 2, T / 6], [T / 6, T / 4]])
     assert cmp.laplace == sp.Matrix([[T / 2, T / 4], [T / 8, T / 4]])
+    # curl of V = D⁻¹Hθ is D⁻¹H − (D⁻¹H)ᵀ (entry (0, 1): ∂V_0/∂θ_1 − ∂V_1/∂θ_0 = −2/3)
+    assert cmp.curl == sp.Matrix([[0, -sp.Rational(2, 3)], [sp.Rational(2, 3), 0]])
+    assert cmp.laplace_symmetric == sp.Matrix([[T / 2, 3 * T / 16], [3 * T / 16, T / 4]])
     assert float(cmp.relative_error) == pytest.approx(0.048564, rel=1e-4)
     assert float(cmp.relative_error_unsymmetrised) == pytest.approx(0.153574, rel=1e-4)
     rho = gaussian_density([0, 0], cmp.lyapunov, TH)
@@ -265,5 +268,15 @@ def test_bad_theta_and_T():
         steady_state_density(UR, sp.eye(2), TH, 0)
     with pytest.raises(ValueError):
         curl_free_vs_true_covariance(sp.Matrix([[1, 1], [0, 1]]), sp.eye(2), T)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="f must be a callable"):
         paper_form_function_of_loss(UR, "log", T)
+    with pytest.raises(TypeError, match="f must be a callable"):
+        paper_form_function_of_loss(UR, 3, T)  # neither a string nor callable
+
+
+def test_line_integral_continues_past_a_component_with_zero_residual():
+    """V = (0, 2θ2, 3θ3²): the first residual is 0, the next two still need integrating, so the
+    result is the closed form θ2² + θ3³ (not an unevaluated Integral)."""
+    phi = line_integral([0, 2 * t2, 3 * t3 ** 2], [t1, t2, t3])
+    assert not phi.has(sp.Integral)
+    assert sp.expand(phi - (t2 ** 2 + t3 ** 3)).free_symbols == set()
