@@ -182,6 +182,9 @@ def test_log_space_density_survives_tiny_and_large_T():
     st = q.state(1e-7)
     assert np.all(np.isfinite(st.log_density)) and st.basin_weights.sum() == pytest.approx(1.0, rel=1e-12)
     assert st.expectation(np.ones_like(st.log_density)) == pytest.approx(1.0, rel=1e-10)
+    # and it is the right density: ρ ∝ exp(−2(x² + y²)/T), Var x = T/4, E[U] − 3 = T/2 = 5e-8
+    Xq, Yq = np.meshgrid(q.x, q.y, indexing="ij")
+    assert st.expectation(Xq ** 2 + Yq ** 2) == pytest.approx(1e-7 / 2, rel=1e-6)
 
 
 def test_sweep_reports_losses_and_matched_basins():
