@@ -102,12 +102,18 @@ def test_integrand_matches_theory_drift_field():
 
 
 def test_log_density_on_grid_extreme_temperatures():
+    from scipy.special import erf
+
     x = np.linspace(-3, 3, 6001)
     v = x ** 2 - 5.0  # deep negative potential: exp(+1e6) without log space
     for T in (1e-5, 1.0):
         lr = log_density_on_grid(v, T, x)
         assert np.all(np.isfinite(lr))
         assert np.trapezoid(np.exp(lr), x) == pytest.approx(1.0, abs=1e-9)
+        # log ρ(0) = −log ∫_{−3}^{3} exp(−2θ²/T) = −½ log(πT/2) − log erf(3 sqrt(2/T)) (the −5
+        # cancels); the trapezoid rule on a Gaussian is accurate far below 1e-9 here
+        exact = -0.5 * np.log(np.pi * T / 2) - np.log(erf(3 * np.sqrt(2 / T)))
+        assert lr[3000] == pytest.approx(exact, abs=1e-9)
 
 
 def test_effective_potential_2d_quadratic():
