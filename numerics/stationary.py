@@ -644,8 +644,9 @@ class StationaryProblem1D:
             v = grid.cumulative_integral(Vn)
             v_mu = np.array([self._v_at(grid, v, mu, T) for mu in mus])
         _require_finite(v, X, "the effective potential")
-        # shift by min v before dividing by T: −2v/T itself is ~1e13 at T = 1e-13 and its float64
-        # spacing would quantise log ρ (the shift is exact; log Z gets it back)
+        # shift by min v before dividing by T: unshifted, −2v/T is ~1e19 at T = 1e-20 and the log
+        # quadrature weights (O(10)) added to it in logsumexp were lost to rounding — that gave
+        # E[U] = −6.9e-11 instead of −0.398 (the shift is exact; log Z gets it back)
         v_low = float(np.min(v))
         g = -2.0 * (v - v_low) / T
         logw = np.log(grid.weights)

@@ -472,7 +472,7 @@ class StationaryProblem2D:
         """The stationary density at temperature ``T`` (> 0) with its basins and masses."""
         T = check_temperature(T)
         v = self.effective_potential(T)
-        v_low = float(np.min(v))  # shift before dividing by T: −2v/T itself would lose digits at small T
+        v_low = float(np.min(v))  # shift first: the log weights added to −2v/T must not be lost to rounding
         g = -2.0 * (v - v_low) / T
         log_Z_shifted = float(logsumexp(g + self._log_w))
         _check_float_resolution(T, v, g - log_Z_shifted + self._log_w)

@@ -273,7 +273,7 @@ def test_fokker_planck_theory_drift_nan_at_a_point():
     from numerics.fokker_planck import FokkerPlanckSolver, NonFiniteCoefficientError
 
     # ∂U = x − x/sqrt(1 − x²): NaN for |x| > 1, i.e. on part of the box [−2, 2]
-    with np.errstate(invalid="ignore"), pytest.raises(NonFiniteCoefficientError, match=r"not finite .*θ = \(-1\.96,\)"):
+    with np.errstate(all="ignore"), pytest.raises(NonFiniteCoefficientError, match=r"not finite .*θ = \(-1\.96,\)"):
         FokkerPlanckSolver.from_theory(X ** 2 / 2 + sp.sqrt(1 - X ** 2), 1, [X], 0.5, grid=_fp_grid())
 
 
@@ -612,3 +612,4 @@ def test_experiment_cli_unknown_device_exits_2(module, tmp_path):
     _assert_one_line_error(_run_cli("-m", f"validation.experiments.{module}", "--out", str(tmp_path / "r.json"),
                                     "--device", "tpu"), "unknown device 'tpu'", "cuda:N")
     assert not (tmp_path / "r.json").exists()
+
