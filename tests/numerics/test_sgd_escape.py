@@ -118,12 +118,16 @@ def test_no_progress_output_by_default(capsys, linear_noise_grad):
     (dict(upper=float("nan")), "^upper must not contain NaN"),
     (dict(lower=[float("nan")]), "^lower must not contain NaN"),
     (dict(lower=0.0), "not strictly inside"),  # the box is open: a start on a bound is outside
+    (dict(start=[float("nan")]), "^start must be a finite 1-D point"),
+    (dict(start=[[0.0]]), "^start must be a finite 1-D point"),
+    (dict(max_step_ratio=0.0), "^max_step_ratio must"),
 ])
 def test_bad_input_raises_value_error(linear_noise_grad, kw, msg):
     args = dict(lr=0.01, batch_size=1, n_runs=5, max_steps=10, upper=1.0)
     args.update(kw)
+    start = args.pop("start", [0.0])
     with pytest.raises(ValueError, match=msg):
-        simulate_escape(linear_noise_grad, [0.0], **args)
+        simulate_escape(linear_noise_grad, start, **args)
 
 
 def test_general_gradient_and_torch_backend_agree_with_separable():
@@ -225,6 +229,38 @@ def test_escape_result_statistics_are_exact():
     assert cens.n_censored == 1
     one = EscapeResult(steps=np.array([3]), escaped=np.array([True]), **kw)
     assert one.mean_escape_steps() == (3.0, math.inf) and one.summary()["std_steps"] == 0.0
+    two = EscapeResult(steps=np.array([3, 5]), escaped=np.array([True, True]), **kw)
+    assert two.mean_escape_steps() == pytest.approx((4.0, 1.0), rel=1e-14)  # s.d. √2 / √2
+    assert two.summary()["std_steps"] == pytest.approx(math.sqrt(2), rel=1e-14)
+
+
+def test_valley_size_is_the_smallest_box_extent():
+    from numerics.sgd_escape import valley_size
+
+    inf = math.inf
+    assert valley_size([0.0], [1.0], [-1.0]) == 2.0
+    assert valley_size([0.2], [1.0], [-inf]) == pytest.approx(0.8)     # one finite bound
+    assert valley_size([0.2], [inf], [-1.0]) == pytest.approx(1.2)
+    assert valley_size([0.0, 0.0], [1.0, inf], [-1.0, -0.5]) == pytest.approx(0.5)
+    assert valley_size([0.0], [inf], [-inf]) == inf
+
+
+def test_small_max_step_ratio_is_valid_and_default_device_is_auto(linear_noise_grad):
+    res = simulate_escape(linear_noise_grad, [0.0], lr=0.01, batch_size=2, n_runs=5,
+                          max_steps=3, upper=0.6, seed=0, max_step_ratio=0.5)
+    assert res.n_runs == 5
+    pytest.importorskip("torch")
+    g = separable_gradient(th ** 2 / 2 + SIGMA * x * th, x, th, backend="torch")
+    res = simulate_escape(g, [0.0], lr=0.01, batch_size=2, n_runs=5, max_steps=3, upper=0.6,
+                          seed=0, backend="torch")  # device="auto": CUDA when present, else CPU
+    assert res.n_runs == 5
+
+
+def test_strings_are_refused_as_symbols():
+    with pytest.raises(TypeError, match="strings are never evaluated"):
+        per_sample_gradient(th * x, ["x"], [th])
+    with pytest.raises(TypeError, match="strings are never evaluated"):
+        separable_gradient(th * x, x, "theta")
 
 
 def test_per_sample_gradient_checks_symbols_and_honours_backend():
