@@ -161,7 +161,9 @@ def test_optimal_temperature_exists_for_sc_fig4_left(two_basin):
 def test_no_optimal_temperature_when_both_losses_rise():
     m = preset("SC.fig6.left").model  # one basin: test loss only rises with T
     prob = StationaryProblem1D(m.train_loss(th), th, test_loss=m.test_loss(th), domain=(-3, 3))
-    assert optimal_temperature(prob, np.geomspace(1e-3, 0.1, 5)).T is None
+    opt = optimal_temperature(prob, np.geomspace(1e-3, 0.1, 5))
+    assert opt.T is None and opt.uncertainty is None and opt.bracket is None
+    assert opt.components == {"argmin_at_end": pytest.approx(1e-3, rel=1e-12)}  # the lowest T
 
 
 def test_errors_are_typed_and_named(two_basin):
@@ -412,3 +414,18 @@ def test_low_temperature_is_resolved_on_a_coarse_grid(T):
     st = StationaryProblem1D(c * th ** 2 / 2, th, domain=(-6, 6), coarse_panels=4).state(T)
     assert st.log_partition == pytest.approx(0.5 * np.log(np.pi * T / c), abs=1e-9)
     assert st.train_loss == pytest.approx(T / 4, rel=1e-8)
+
+
+def test_state_echoes_T_and_a_domain_may_end_at_a_maximum():
+    st = StationaryProblem1D(th ** 2 / 2, th, domain=(-4, 4)).state(0.2)
+    assert st.T == 0.2
+    # U = (θ² − 1)² on (−1.5, 0): the right end is the top (U'(0) = 0 exactly) — one basin
+    prob = StationaryProblem1D((th ** 2 - 1) ** 2, th, domain=(-1.5, 0.0))
+    (bk,) = prob.basins
+    assert bk.minimum == pytest.approx(-1.0, abs=1e-12) and bk.right == 0.0
+
+
+def test_integrand_with_identity_D_in_2d():
+    y = sp.Symbol("y", real=True)
+    V = effective_potential_integrand(th ** 2 + 2 * y ** 2, sp.eye(2), [th, y], sp.Rational(1, 2))
+    assert list(V) == [2 * th, 4 * y]
