@@ -462,14 +462,15 @@ def tf_noise_threshold(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
         n > 2(L_A − L_B) / (σ² log sqrt(det H_B / det H_A))  =  4(L_A − L_B) / (σ² log(det H_B/det H_A))
 
     TF eq. 4 prints ``(L_A − L_B)/(2σ² log sqrt(det H_B/det H_A))`` — 4× too small (the factor 2
-    of the exponent is put in the denominator instead of the numerator). If A is higher and
-    sharper the threshold is negative / undefined: A is never favoured; this returns ``oo`` then.
+    of the exponent is put in the denominator instead of the numerator). If A is not lower and
+    not flatter (L_A ≥ L_B, det H_A ≥ det H_B) then p_A ≤ p_B at every n: A is never favoured and
+    this returns ``oo`` (the formula would give a negative, zero or undefined n).
     """
     L_A, L_B, dA, dB, s2 = (as_expr(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
     log_ratio = sp.log(sp.sqrt(dB / dA))
     val = _numeric_value(log_ratio)
     dv = _numeric_value(L_A - L_B)
-    if val is not None and dv is not None and dv.real > 0 and val.real <= 0:
+    if val is not None and dv is not None and dv.real >= 0 and val.real <= 0:
         return sp.oo
     return 2 * (L_A - L_B) / (s2 * log_ratio)
 

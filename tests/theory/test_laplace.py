@@ -411,3 +411,41 @@ def test_exact_basin_masses_find_the_maxima_themselves():
     assert [float(a) for a in found] == pytest.approx([float(b) for b in given], rel=1e-12)
     with pytest.raises(LaplaceError, match="sorted"):
         exact_basin_log_masses_1d(v, x, tv, list(reversed(mins)), lower=-3, upper=3)
+
+
+def test_noise_threshold_at_equal_depths():
+    """L_A = L_B: p_A/p_B = sqrt(det H_B/det H_A) at every n — A is favoured for all n > 0 when it
+    is flatter, never when it is sharper or equally sharp (regression: 0 was returned then)."""
+    assert tf_noise_threshold(1, 1, 1, 2, 1) == 0
+    assert tf_noise_threshold(1, 1, 2, 1, 1) == sp.oo
+    assert tf_noise_threshold(1, 1, 1, 1, 1) == sp.oo
+    assert float(tf_noise_threshold(1, 0, 1, 2, 1)) == pytest.approx(4 / math.log(2), rel=1e-14)
+
+
+def test_leading_order_covariance_value_and_zero_determinant():
+    assert leading_order_covariance(sp.diag(2, 4), sp.diag(1, 3), T) == sp.diag(T / 4, 3 * T / 8)
+    with pytest.raises(LaplaceError, match=r"D_dets\[1\]"):
+        leading_order_log_weights([0, 0], [0, 0], [1, 0], [1, 1], T)
+
+
+def test_numpy_arrays_are_accepted_as_lists():
+    a = leading_order_log_weights(np.array([0.0, 0.5]), np.array([0.0, 0.1]), np.array([1.0, 2.0]),
+                                  np.array([1.0, 3.0]), T)
+    b = leading_order_log_weights([0.0, 0.5], [0.0, 0.1], [1.0, 2.0], [1.0, 3.0], T)
+    assert all(sp.simplify(u - w) == 0 for u, w in zip(a, b))
+    v = (x ** 2 - 1) ** 2
+    gm_a = gaussian_mixture(v, x, np.array([-1.0, 1.0]), sp.Rational(1, 10))
+    gm_l = gaussian_mixture(v, x, [-1.0, 1.0], sp.Rational(1, 10))
+    assert gm_a.numeric_weights() == pytest.approx(gm_l.numeric_weights(), rel=1e-15)
+
+
+def test_critical_points_on_scan_nodes_and_at_the_ends():
+    mins, maxs = find_critical_points_1d(x ** 2, x, -1, 1)  # v'(0) = 0 exactly on the middle node
+    assert [float(m) for m in mins] == [0.0] and maxs == []
+    # v = x²/2 − x⁴/4 on [0, 1.5]: v'(0) = 0 at the first node is an end point, not an extremum
+    # (v' < 0 at the last node must not be read as its left neighbour)
+    mins, maxs = find_critical_points_1d(x ** 2 / 2 - x ** 4 / 4, x, 0, sp.Rational(3, 2))
+    assert mins == [] and len(maxs) == 1 and abs(maxs[0] - 1) < 1e-25
+    with pytest.raises(LaplaceError, match="distinct"):
+        exact_basin_log_masses_1d((x ** 2 - 1) ** 2, x, sp.Rational(1, 5), [-1, -1], lower=-3, upper=3,
+                                  maxima=[])
