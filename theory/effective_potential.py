@@ -33,7 +33,7 @@ from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessia
 from .coordinates import divergence as _divergence
 from .fokker_planck import ou_stationary_covariance
 from .budget import DEFAULT_BUDGET_S, Deadline
-from .identity import cached_simplify, check_zero
+from .identity import _simplify, check_zero
 from .inputs import (  # noqa: F401  (re-exported: the errors of the T/D checks)
     DiffusionNotPositiveDefiniteError,
     TemperatureError,
@@ -99,7 +99,7 @@ class IntegrationError(ValueError):
 def _simplify_matrix(M: sp.Matrix, deadline: Deadline | None = None) -> sp.Matrix:
     """Entry-wise simplify; with a deadline, the unsimplified (equal) matrix when it runs out."""
     def simplify_all():
-        return M.applyfunc(lambda e: cached_simplify(as_expr(e)))
+        return M.applyfunc(lambda e: _simplify(as_expr(e)))
     if deadline is None:
         return simplify_all()
     return deadline.attempt(simplify_all, step="simplify", fallback=M, share=0.5)[0]
@@ -108,9 +108,9 @@ def _simplify_matrix(M: sp.Matrix, deadline: Deadline | None = None) -> sp.Matri
 def _check_invertible(Dm: sp.Matrix, deadline: Deadline | None = None) -> None:
     det = Dm.det()
     if deadline is None:
-        det = cached_simplify(det)
+        det = _simplify(det)
     else:  # out of time: only a det that is 0 without simplification counts as singular
-        det = deadline.attempt(cached_simplify, det, step="simplify det D", fallback=det,
+        det = deadline.attempt(_simplify, det, step="simplify det D", fallback=det,
                                share=0.5)[0]
     if det == 0:
         raise SingularDiffusionError(
@@ -163,7 +163,7 @@ def _curl(Vc: sp.Matrix, th: sp.Matrix, deadline: Deadline) -> sp.Matrix:
     for i in range(p):
         for j in range(i + 1, p):
             c = sp.diff(Vc[i], th[j]) - sp.diff(Vc[j], th[i])
-            c = deadline.attempt(cached_simplify, c, step="simplify curl", fallback=c,
+            c = deadline.attempt(_simplify, c, step="simplify curl", fallback=c,
                                  share=0.5)[0]
             C[i, j], C[j, i] = c, -c
     return C
@@ -177,7 +177,7 @@ def _require_zero_curl(Vc: sp.Matrix, th: sp.Matrix, what: str,
     if not nonzero:
         return
     remaining = sp.Matrix([C[i, j] for i, j in nonzero])
-    res = deadline.run(check_zero, remaining, try_exact=False,
+    res = deadline.run(check_zero, remaining, try_exact=False, budget_s=None,
                        step=f"the zero-curl check (SC.A1) of {what}")
     if res.holds:  # simplify missed a zero; the numeric spot-check supplements (identity rule)
         return
@@ -254,7 +254,7 @@ def _closed_form(Vc: sp.Matrix, th: sp.Matrix, what: str):
     """Coordinate-by-coordinate antiderivative; ``(φ, None)`` or ``(None, why not)``."""
     phi = sp.Integer(0)
     for k in range(len(th)):
-        resid = cached_simplify(Vc[k] - sp.diff(phi, th[k]))
+        resid = _simplify(Vc[k] - sp.diff(phi, th[k]))
         if resid == 0:
             continue
         piece = sp.integrate(resid, th[k], conds="none")
@@ -262,7 +262,7 @@ def _closed_form(Vc: sp.Matrix, th: sp.Matrix, what: str):
             return None, (f"SymPy could not integrate {resid} in {th[k]} (component {k} of {what})")
         phi = phi + piece
     residual = gradient(phi, th) - Vc
-    if not all(cached_simplify(e) == 0 for e in residual):
+    if not all(_simplify(e) == 0 for e in residual):
         return None, f"could not verify ∂φ = {what} exactly for φ = {phi}; residual {list(residual)}"
     return phi, None
 
@@ -428,10 +428,14 @@ def zero_current_log_density_gradient(U, D, theta, T, *, budget_s=DEFAULT_BUDGET
     return _simplify_matrix(sp.Matrix([sol[0][gk] for gk in g]), deadline)
 
 
-def equal_up_to_constant(a, b, theta):
-    """Is ``a − b`` constant in θ? Returns the :class:`theory.identity.IdentityResult` of ∂(a − b) = 0."""
+def equal_up_to_constant(a, b, theta, *, budget_s=DEFAULT_BUDGET_S):
+    """Is ``a − b`` constant in θ? Returns the :class:`theory.identity.IdentityResult` of ∂(a − b) = 0.
+
+    ``budget_s`` as in :func:`theory.identity.check_zero` (a simplify that runs out leaves the
+    decision to the numeric spot-check).
+    """
     th = as_theta(theta)
-    return check_zero(gradient(as_expr(a) - as_expr(b), th))
+    return check_zero(gradient(as_expr(a) - as_expr(b), th), budget_s=budget_s)
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,17 +454,21 @@ def _derivative_of(f: Callable) -> Callable:
 
 
 @checked_inputs
-def paper_form_isotropic(U, d, theta, T) -> sp.Expr:
+def paper_form_isotropic(U, d, theta, T, *, base_point=0, budget_s=DEFAULT_BUDGET_S,
+                         closed_form_only: bool = False) -> sp.Expr:
     """SC footnote 3 as printed: ``D = d(θ) I`` ⇒ ``v = ∫^θ (∂U/d)·dθ + (T/2) log d``.
 
     The line integral is formed with :func:`line_integral`, so it raises
     :class:`NonConservativeError` when ∂U/d is not a gradient (p ≥ 2 and d not constant on the
-    level sets of U) — the condition the footnote leaves implicit.
+    level sets of U) — the condition the footnote leaves implicit. ``base_point``, ``budget_s``
+    and ``closed_form_only`` as there: without a closed form (or not within ``budget_s``) the
+    integral is the exact ``sympy.Integral`` from ``base_point``.
     """
     th = as_theta(theta)
     U, d, T = as_expr(U, name="U"), as_expr(d, name="d"), as_expr(T, name="T")
     G = gradient(U, th) / d
-    return line_integral(G, th, what="∂U/d (SC footnote 3)") + T / 2 * sp.log(d)
+    return line_integral(G, th, what="∂U/d (SC footnote 3)", base_point=base_point,
+                         budget_s=budget_s, closed_form_only=closed_form_only) + T / 2 * sp.log(d)
 
 
 @checked_inputs
@@ -539,29 +547,39 @@ def _frobenius(M: sp.Matrix) -> sp.Expr:
 
 
 @checked_inputs
-def curl_free_vs_true_covariance(H, D, T) -> CovarianceComparison:
+def curl_free_vs_true_covariance(H, D, T, *, budget_s=DEFAULT_BUDGET_S) -> CovarianceComparison:
     """Compare the exact OU covariance with the Laplace form ``(T/2) H⁻¹ D`` (SC.B1.counter).
 
     ``U = ½ θᵀHθ`` with constant D: ``V = D⁻¹Hθ`` has curl ``D⁻¹H − (D⁻¹H)ᵀ``, zero iff H and D
     commute; then ``Σ = (T/2) H⁻¹ D`` exactly. Otherwise no J = 0 density exists and the true
     covariance solves ``HΣ + ΣH = T D`` (:func:`theory.fokker_planck.ou_stationary_covariance`).
+
+    ``budget_s`` (seconds, default 20, None = no limit) bounds the whole call: simplifications
+    that run out leave the (equal) unsimplified entries; the symmetry check of H and the Lyapunov
+    solve have no fallback and raise :class:`theory.budget.SymbolicTimeoutError`.
     """
+    deadline = Deadline(budget_s)
     Hm, Dm = as_matrix(H, name="H"), as_matrix(D, name="D")
     T = as_expr(T, name="T")
     p = Hm.shape[0]
     if Hm.shape != (p, p) or Dm.shape != (p, p):
         raise ValueError(f"H and D must be square of one size; got {Hm.shape} and {Dm.shape}")
-    if not all(cached_simplify(e) == 0 for e in Hm - Hm.T):
+    asym = Hm - Hm.T
+    if not deadline.run(lambda: all(_simplify(e) == 0 for e in asym),
+                        step="the symmetry check of H"):
         raise ValueError("H must be symmetric (a Hessian)")
-    _check_invertible(Dm)
+    _check_invertible(Dm, deadline)
     th = sp.Matrix(sp.symbols(f"_th0:{p}", real=True))
     U = sp.Rational(1, 2) * (th.T * Hm * th)[0, 0]
-    V = _simplify_matrix(Dm.LUsolve(gradient(U, th)))
-    C = curl(V, th)
-    lyap = ou_stationary_covariance(Hm, Dm, T)
-    lap = _simplify_matrix(T / 2 * Hm.inv() * Dm)
-    lap_sym = _simplify_matrix((lap + lap.T) / 2)
+    V = _simplify_matrix(Dm.LUsolve(gradient(U, th)), deadline)
+    C = _curl(V, th, deadline)
+    lyap = deadline.run(ou_stationary_covariance, Hm, Dm, T, budget_s=None,
+                        step="the Lyapunov covariance (ou_stationary_covariance)")
+    lap = _simplify_matrix(T / 2 * Hm.inv() * Dm, deadline)
+    lap_sym = _simplify_matrix((lap + lap.T) / 2, deadline)
     norm = _frobenius(lyap)
-    rel = cached_simplify(_frobenius(lap_sym - lyap) / norm)
-    rel_u = cached_simplify(_frobenius(lap - lyap) / norm)
+    rel_raw = _frobenius(lap_sym - lyap) / norm
+    rel = deadline.attempt(_simplify, rel_raw, step="simplify", fallback=rel_raw, share=0.5)[0]
+    rel_u_raw = _frobenius(lap - lyap) / norm
+    rel_u = deadline.attempt(_simplify, rel_u_raw, step="simplify", fallback=rel_u_raw)[0]
     return CovarianceComparison(lyap, lap, lap_sym, C, rel, rel_u)

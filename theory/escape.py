@@ -25,6 +25,9 @@ noise goes to zero, while the mean first-passage time *to the saddle itself* is 
 
 Every function takes numbers or SymPy expressions; :func:`mean_first_passage_time_1d`,
 :func:`laplace_escape_time_1d` and :func:`sgd_path_parameter` take numbers and return numbers.
+The functions with a symbolic eigen-decomposition (:func:`positive_part`,
+:func:`hessian_noise_covariance`, :func:`kramers_escape_time`) take ``budget_s``
+(:mod:`theory.budget`).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from typing import NamedTuple
 import mpmath
 import sympy as sp
 
+from .budget import DEFAULT_BUDGET_S, Deadline
 from .coordinates import as_theta
 from .coordinates import as_expr
 
@@ -111,9 +115,15 @@ class HessianNoise(NamedTuple):
     diffusion: object
 
 
-def positive_part(H):
+def positive_part(H, *, budget_s=DEFAULT_BUDGET_S):
     """DT's ``[H]_+``: the symmetric matrix with the eigenvalues of ``H`` replaced by their
-    absolute values (``U diag(|h_i|) Uᵀ``). Scalars: ``|H|``. Matrices must be numeric."""
+    absolute values (``U diag(|h_i|) Uᵀ``). Scalars: ``|H|``. Matrices must be numeric.
+
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the exact
+    eigen-decomposition, which has no fallback (:class:`theory.budget.SymbolicTimeoutError`: pass
+    a Float matrix for a numeric one), and the final simplify, which falls back to the equal
+    unsimplified product ``U diag(|h_i|) Uᵀ``.
+    """
     if isinstance(H, sp.MatrixBase):
         M = sp.Matrix(H)
         if M.shape[0] != M.shape[1]:
@@ -123,13 +133,18 @@ def positive_part(H):
                                    "symbolic matrix are not tractable); substitute numbers first")
         if (M - M.T).norm() != 0:
             raise EscapeInputError("positive_part needs a symmetric matrix")
-        P, Dg = M.diagonalize(normalize=True)
-        return sp.simplify(P * sp.diag(*[sp.Abs(Dg[i, i]) for i in range(M.shape[0])]) * P.T)
+        deadline = Deadline(budget_s)
+        P, Dg = deadline.run(M.diagonalize, normalize=True,
+                             step="the exact eigen-decomposition of H (substitute Floats for a "
+                                  "numeric one)")
+        prod = P * sp.diag(*[sp.Abs(Dg[i, i]) for i in range(M.shape[0])]) * P.T
+        return deadline.attempt(sp.simplify, prod, step="simplify", fallback=prod)[0]
     h = _sym(H, "H")
     return sp.Abs(h) if h.is_number else h
 
 
-def hessian_noise_covariance(H, B, lr, *, use_positive_part: bool = False) -> HessianNoise:
+def hessian_noise_covariance(H, B, lr, *, use_positive_part: bool = False,
+                             budget_s=DEFAULT_BUDGET_S) -> HessianNoise:
     """DT.eq7: near a minimum the SGD gradient-noise covariance is ``C ≈ H / B`` and DT's
     diffusion coefficient is ``D_DT = η C / 2 ≈ η H / (2B)``.
 
@@ -148,6 +163,7 @@ def hessian_noise_covariance(H, B, lr, *, use_positive_part: bool = False) -> He
     lr : learning rate η (positive)
     use_positive_part : replace ``H`` by ``[H]_+`` (DT's rule near saddles, where H has negative
         eigenvalues; numeric matrices only).
+    budget_s : seconds for :func:`positive_part` (default 20, None = no limit).
 
     Returns
     -------
@@ -157,15 +173,17 @@ def hessian_noise_covariance(H, B, lr, *, use_positive_part: bool = False) -> He
     lr = _sym(lr, "lr")
     _numeric_sign_check(B, "batch size B")
     _numeric_sign_check(lr, "learning rate lr")
-    Hm = positive_part(H) if use_positive_part else (sp.Matrix(H) if isinstance(H, sp.MatrixBase)
-                                                     else _sym(H, "H"))
+    if use_positive_part:
+        Hm = positive_part(H, budget_s=budget_s)
+    else:
+        Hm = sp.Matrix(H) if isinstance(H, sp.MatrixBase) else _sym(H, "H")
     return HessianNoise(Hm / B, lr * Hm / (2 * B))
 
 
 # --------------------------------------------------------------------------------------------
 # DT.thm3.1 and DT.thm3.2: the escape-time formulas
 # --------------------------------------------------------------------------------------------
-def _det_and_escape_eigenvalue(H_b, escape_eigenvalue):
+def _det_and_escape_eigenvalue(H_b, escape_eigenvalue, budget_s=DEFAULT_BUDGET_S):
     if isinstance(H_b, sp.MatrixBase):
         M = sp.Matrix(H_b)
         if M.shape[0] != M.shape[1]:
@@ -176,7 +194,9 @@ def _det_and_escape_eigenvalue(H_b, escape_eigenvalue):
         if M.shape == (1, 1):
             return det_b, M[0, 0]
         if all(e.is_number for e in M):
-            eigs = [sp.re(sp.N(e)) for e in M.eigenvals(multiple=True)]
+            eigs = Deadline(budget_s).run(
+                lambda: [sp.re(sp.N(e)) for e in M.eigenvals(multiple=True)],
+                step="the eigenvalues of the saddle Hessian (pass escape_eigenvalue= to skip them)")
             neg = [e for e in eigs if e < 0]
             if len(neg) != 1:
                 raise EscapeInputError(
@@ -192,7 +212,7 @@ def _det_and_escape_eigenvalue(H_b, escape_eigenvalue):
 
 
 def kramers_escape_time(hessian_minimum, hessian_saddle, barrier_height, diffusion, *,
-                        escape_eigenvalue=None) -> sp.Expr:
+                        escape_eigenvalue=None, budget_s=DEFAULT_BUDGET_S) -> sp.Expr:
     """DT.thm3.1 (SGLD, constant isotropic noise): Kramers' mean escape time
 
         τ = 2π sqrt(−det H_b / det H_a) · |H_be|^{-1} · exp(ΔL / D_DT).
@@ -206,6 +226,9 @@ def kramers_escape_time(hessian_minimum, hessian_saddle, barrier_height, diffusi
         ``sqrt(T D_SC) dW`` pass ``dt_diffusion_from_sc(D_SC, T) = T D_SC / 2``.
     escape_eigenvalue : H_be, the negative eigenvalue of H_b (found automatically for scalars and
         numeric matrices).
+    budget_s : seconds (default 20, None = no limit; :mod:`theory.budget`) for finding H_be of a
+        numeric matrix exactly; no fallback (:class:`theory.budget.SymbolicTimeoutError`: pass
+        ``escape_eigenvalue=``).
 
     In 1-D this is ``2π / sqrt(H_a |H_b|) · exp(ΔL / D_DT)``. The time is in units of
     η × iterations; it is the mean time to cross the saddle (flux over population), which the
@@ -226,7 +249,7 @@ def kramers_escape_time(hessian_minimum, hessian_saddle, barrier_height, diffusi
         p = 1
     if isinstance(hessian_saddle, sp.MatrixBase) and sp.Matrix(hessian_saddle).shape[0] != p:
         raise EscapeInputError("H_a and H_b must have the same dimension")
-    det_b, h_be = _det_and_escape_eigenvalue(hessian_saddle, escape_eigenvalue)
+    det_b, h_be = _det_and_escape_eigenvalue(hessian_saddle, escape_eigenvalue, budget_s)
     _numeric_sign_check(det_a, "det H_a (the minimum must be non-degenerate)")
     _numeric_sign_check(h_be, "the escape eigenvalue H_be of the saddle", positive=False)
     return 2 * sp.pi * sp.sqrt(-det_b / det_a) / (-h_be) * sp.exp(dL / D)

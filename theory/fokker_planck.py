@@ -22,7 +22,7 @@ import sympy as sp
 
 from .coordinates import as_column, as_expr, as_matrix, as_square_matrix, as_theta, divergence, gradient
 from .budget import DEFAULT_BUDGET_S, Deadline, run_within
-from .identity import cached_simplify
+from .identity import _simplify
 
 __all__ = [
     "probability_current",
@@ -64,7 +64,7 @@ def stationarity_residual(rho, U, D, theta, T, *, budget_s=DEFAULT_BUDGET_S) -> 
     bounds the simplification, which has no fallback: :class:`theory.budget.SymbolicTimeoutError`.
     """
     op = fokker_planck_operator(rho, U, D, theta, T)
-    return run_within(budget_s, lambda: cached_simplify(sp.expand(op)),
+    return run_within(budget_s, lambda: _simplify(sp.expand(op)),
                       step="simplifying the stationarity residual ∂·J")
 
 
@@ -97,7 +97,8 @@ def ou_stationary_covariance(H, D, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix
     Solves the Lyapunov equation ``H Σ + Σ Hᵀ = T D`` exactly (a linear system in the entries of
     the symmetric Σ). This is the true steady state also when the curl of D⁻¹Hθ is non-zero,
     where no J = 0 density exists (SC.B1.counter); compare with the Laplace form ``(T/2) H⁻¹ D``.
-    ``budget_s`` bounds the solve (:class:`theory.budget.SymbolicTimeoutError` when it runs out).
+    ``budget_s`` bounds the call — the stability check, the solve and its simplification — with no
+    fallback (:class:`theory.budget.SymbolicTimeoutError` when it runs out).
     """
     deadline = Deadline(budget_s)
     Hm, Dm = as_matrix(H, name="H"), as_matrix(D, name="D")
@@ -106,7 +107,8 @@ def ou_stationary_covariance(H, D, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix
     if Hm.shape != (p, p) or Dm.shape != (p, p):
         raise ValueError(f"H and D must be square of the same size; got {Hm.shape}, {Dm.shape}")
     if not Hm.free_symbols:
-        unstable = [ev for ev in Hm.eigenvals() if sp.re(sp.N(ev)) <= 0]
+        unstable = deadline.run(lambda: [ev for ev in Hm.eigenvals() if sp.re(sp.N(ev)) <= 0],
+                                step="the stability check (eigenvalues of H)")
         if unstable:
             raise ValueError(f"H has eigenvalues {unstable} with non-positive real part: the OU process "
                              "has no stationary state (θ must sit at a strict minimum)")

@@ -7,6 +7,11 @@ non-zero value is a counterexample and is returned as such.
 
 Simplifications are cached in-process (``functools.lru_cache`` keyed by the expression), never on
 disk, so repeated checks of the same expression in one test run are cheap.
+
+Every entry point takes ``budget_s`` (seconds, default :data:`theory.budget.DEFAULT_BUDGET_S` =
+20 s, None = no limit; :mod:`theory.budget`). A simplification that does not finish within it falls
+back to the unsimplified expression (equal to it), which the numeric spot-check then decides; a
+spot-check that does not finish raises :class:`theory.budget.SymbolicTimeoutError`.
 """
 from __future__ import annotations
 
@@ -18,16 +23,35 @@ import mpmath
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from .budget import DEFAULT_BUDGET_S, Deadline
 from .coordinates import as_expr, as_matrix
 
 __all__ = ["IdentityResult", "check_identity", "check_zero", "cached_simplify", "is_zero"]
 
+#: Share of a check_zero budget the simplifications may use; the rest is left for the spot-check.
+SIMPLIFY_SHARE = 0.75
 
-def cached_simplify(expr):
-    """``sympy.simplify`` with an in-process cache (expressions are hashable)."""
+
+def cached_simplify(expr, *, budget_s=DEFAULT_BUDGET_S):
+    """``sympy.simplify`` with an in-process cache (expressions are hashable).
+
+    ``budget_s`` (seconds, default 20, None = no limit): when simplify does not finish within it,
+    ``expr`` is returned unsimplified (the same expression, so the result is still exact).
+    """
+    e = _scalar(expr)
+    return Deadline(budget_s).attempt(_cached_simplify, e, step="simplify", fallback=e)[0]
+
+
+def _scalar(expr):
     if isinstance(expr, sp.MatrixBase):
         raise TypeError("cached_simplify takes a scalar expression; map it over matrix entries")
-    return _cached_simplify(as_expr(expr))
+    return as_expr(expr)
+
+
+def _simplify(expr):
+    """Cached simplify without a budget of its own: for theory's steps that already run inside a
+    :class:`theory.budget.Deadline` (so that their ``budget_s=None`` means no limit)."""
+    return _cached_simplify(_scalar(expr))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -99,19 +123,32 @@ def _sample_value(sym: sp.Symbol, rng: random.Random):
 
 
 def check_zero(expr, *, points: int = 6, seed: int = 0, tol: float = 1e-25,
-               dps: int = 40, try_exact: bool = True) -> IdentityResult:
+               dps: int = 40, try_exact: bool = True, budget_s=DEFAULT_BUDGET_S) -> IdentityResult:
     """Decide whether ``expr`` (scalar or Matrix) is identically zero.
 
     First ``simplify`` each entry (cached). Entries that do not simplify to 0 are evaluated at
     ``points`` random points with ``dps`` significant digits; a value ≥ ``tol`` is a
     counterexample. Expressions with undefined functions (``Function('f')(x)``) cannot be
     spot-checked and are decided by simplify alone.
+
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the call.
+    The simplifications share the first 3/4 of it (each entry a fair part of what is left); an
+    entry whose simplify runs out stays unsimplified and goes to the spot-check (the result then
+    says ``exact=False`` and, in ``notes``, that simplify ran out of time). A spot-check that does
+    not finish within the budget raises :class:`theory.budget.SymbolicTimeoutError`.
     """
+    deadline = Deadline(budget_s)
     entries = _entries(expr)
     remaining = []
     residual = sp.Integer(0)
-    for e in entries:
-        s = cached_simplify(e) if try_exact else e
+    notes = []
+    if try_exact:
+        entries, timed_out = _simplify_entries(entries, deadline)
+        if timed_out:
+            notes.append(f"simplify ran out of the time budget ({deadline.budget_s:g} s) for "
+                         f"{timed_out} of {len(entries)} entries; those were spot-checked "
+                         "unsimplified")
+    for s in entries:
         if s != 0:
             remaining.append(s)
             if residual == 0:
@@ -120,7 +157,29 @@ def check_zero(expr, *, points: int = 6, seed: int = 0, tol: float = 1e-25,
         return IdentityResult(exact=True, numeric=None, max_abs=0.0, residual=sp.Integer(0))
     if any(r.has(AppliedUndef) for r in remaining):
         return IdentityResult(exact=False, numeric=None, max_abs=None, residual=residual,
-                              notes=("undefined functions: no numeric spot-check",))
+                              notes=tuple(notes) + ("undefined functions: no numeric spot-check",))
+    return deadline.run(_spot_check, remaining, residual, points, seed, tol, dps, tuple(notes),
+                        step="the numeric spot-check of check_zero (fewer points= or a smaller dps= "
+                             "make it cheaper)")
+
+
+def _simplify_entries(entries: list, deadline: Deadline) -> tuple[list, int]:
+    """Simplify every entry within the first :data:`SIMPLIFY_SHARE` of the budget, each entry a
+    fair part of what is left; an entry that runs out stays as it is. Returns (entries, how many
+    ran out)."""
+    if deadline.deadline is None:
+        return [_cached_simplify(e) for e in entries], 0
+    phase = Deadline(max(deadline.remaining() * SIMPLIFY_SHARE, 1e-6))
+    out, timed_out = [], 0
+    for k, e in enumerate(entries):
+        s, ok = phase.attempt(_cached_simplify, e, step="simplify", fallback=e,
+                              share=1.0 / (len(entries) - k))
+        out.append(s)
+        timed_out += not ok
+    return out, timed_out
+
+
+def _spot_check(remaining, residual, points, seed, tol, dps, notes) -> IdentityResult:
     rng = random.Random(seed)
     syms = sorted(set().union(*[r.free_symbols for r in remaining]), key=lambda s: s.name)
     max_abs = 0.0
@@ -133,18 +192,21 @@ def check_zero(expr, *, points: int = 6, seed: int = 0, tol: float = 1e-25,
                     mag = float(abs(complex(val)))
                 except TypeError:
                     return IdentityResult(exact=False, numeric=False, max_abs=None, residual=residual,
-                                          notes=(f"non-numeric value {val} at {subs}",))
+                                          notes=notes + (f"non-numeric value {val} at {subs}",))
                 max_abs = max(max_abs, mag)
                 if mag >= tol:
                     ce = {s.name: float(v) for s, v in subs.items()}
                     ce["|difference|"] = mag
                     return IdentityResult(exact=False, numeric=False, max_abs=max_abs,
-                                          counterexample=ce, residual=residual, points=points)
-    return IdentityResult(exact=False, numeric=True, max_abs=max_abs, residual=residual, points=points)
+                                          counterexample=ce, residual=residual, points=points,
+                                          notes=notes)
+    return IdentityResult(exact=False, numeric=True, max_abs=max_abs, residual=residual, points=points,
+                          notes=notes)
 
 
 def check_identity(a, b, **kwargs) -> IdentityResult:
-    """:func:`check_zero` of ``a − b`` (scalars or equal-shape matrices)."""
+    """:func:`check_zero` of ``a − b`` (scalars or equal-shape matrices); keywords as there,
+    ``budget_s`` included."""
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
         A, B = as_matrix(a, name="a"), as_matrix(b, name="b")
         if A.shape != B.shape:
@@ -153,6 +215,14 @@ def check_identity(a, b, **kwargs) -> IdentityResult:
     return check_zero(as_expr(a) - as_expr(b), **kwargs)
 
 
-def is_zero(expr) -> bool:
-    """True iff ``expr`` simplifies to 0 (exact only; no spot-check)."""
-    return all(cached_simplify(e) == 0 for e in _entries(expr))
+def is_zero(expr, *, budget_s=DEFAULT_BUDGET_S) -> bool:
+    """True iff ``expr`` simplifies to 0 (exact only; no spot-check).
+
+    ``budget_s`` (seconds, default 20, None = no limit) bounds the simplifications; there is no
+    fallback (an unfinished simplify proves nothing either way), so running out raises
+    :class:`theory.budget.SymbolicTimeoutError` — use :func:`check_zero`, which falls back to a
+    numeric spot-check, or pass a larger budget.
+    """
+    entries = _entries(expr)
+    return Deadline(budget_s).run(lambda: all(_cached_simplify(e) == 0 for e in entries),
+                                  step="is_zero's simplify")

@@ -22,6 +22,8 @@ Conventions (SC)
 
 Everything here returns SymPy expressions; :func:`exact_basin_log_masses_1d` and
 :func:`find_critical_points_1d` are high-precision (mpmath) references for 1-D potentials.
+The functions that simplify user expressions (:func:`gaussian_mixture`,
+:func:`leading_order_covariance`) take ``budget_s`` (:mod:`theory.budget`).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
+from .budget import DEFAULT_BUDGET_S, Deadline
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
 from .coordinates import as_expr, as_matrix
 
@@ -93,9 +96,11 @@ def _numeric_value(expr):
     return complex(sp.N(expr, 30))
 
 
-def _decidably_nonzero(expr, *, atol: float, seed: int = 0) -> float | None:
+def _decidably_nonzero(expr, *, atol: float, seed: int = 0, deadline: Deadline | None = None,
+                       step: str = "simplify") -> float | None:
     """|expr| when it is decidably non-zero (numerically, or at a random point of its free
-    symbols where every symbol is sampled positive), else None."""
+    symbols where every symbol is sampled positive), else None. The confirming simplify runs
+    within ``deadline`` (no fallback: :class:`theory.budget.SymbolicTimeoutError` naming ``step``)."""
     val = _numeric_value(expr)
     if val is not None:
         return abs(val) if abs(val) > atol else None
@@ -111,7 +116,8 @@ def _decidably_nonzero(expr, *, atol: float, seed: int = 0) -> float | None:
         if abs(v) <= atol:
             return None
     # non-zero at every sampled point; only trust it if simplify also fails to reduce it to 0
-    return abs(v) if sp.simplify(expr) != 0 else None
+    deadline = Deadline(None) if deadline is None else deadline
+    return abs(v) if deadline.run(sp.simplify, expr, step=step) != 0 else None
 
 
 def log_sum_exp(terms: Sequence) -> sp.Expr:
@@ -210,7 +216,7 @@ class GaussianMixture:
 
 
 def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
-                     atol: float = 1e-8) -> GaussianMixture:
+                     atol: float = 1e-8, budget_s=DEFAULT_BUDGET_S) -> GaussianMixture:
     """Laplace approximation of ``ρ ∝ exp(−2v(θ,T)/T)`` around the given minima (SC.eq6).
 
     ``w_k ∝ exp(−2 v(μ_k, T)/T) · det(∂²v(μ_k, T))^{−1/2}``, ``Σ_k = (T/2)(∂²v(μ_k, T))⁻¹``,
@@ -226,6 +232,11 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
     T : temperature, a positive number or a positive symbol.
     check_minima : verify ``∂v(μ_k) = 0`` (to ``atol``, when decidable) and that ``∂²v(μ_k)`` is
         positive definite (when decidable); raise :class:`NotAMinimumError` otherwise.
+    budget_s : seconds (default 20, None = no limit; :mod:`theory.budget`) for the symbolic
+        checks of ``check_minima``. A leading minor or determinant whose simplify runs out is
+        judged unsimplified (only a minor that is decidably ≤ 0 without simplification rejects
+        the point); the simplify that confirms a numerically non-zero gradient has no fallback
+        and raises :class:`theory.budget.SymbolicTimeoutError` (``check_minima=False`` skips it).
 
     >>> x = sp.Symbol('x'); gm = gaussian_mixture((x**2 - 1)**2, x, [-1, 1], sp.Rational(1, 10))
     >>> gm.weights
@@ -248,6 +259,7 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
     if len({tuple(m) for m in points}) != len(points):
         raise LaplaceError("minima contains the same point twice; each basin once")
 
+    deadline = Deadline(budget_s)
     grad = gradient(v, th)
     hess = hessian(v, th)
     means, hessians, covs, vals, ells = [], [], [], [], []
@@ -257,13 +269,15 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
         if check_minima:
             g = grad.subs(subs)
             for i, gi in enumerate(g):
-                bad = _decidably_nonzero(gi, atol=atol)
+                bad = _decidably_nonzero(
+                    gi, atol=atol, deadline=deadline,
+                    step=f"the critical-point check of minima[{k}] (check_minima=False skips it)")
                 if bad is not None:
                     raise NotAMinimumError(
                         f"minima[{k}] = {list(mu)} is not a critical point of v: "
                         f"|∂_{th[i]} v| = {bad:.3g} > atol = {atol:g}. Pass the minima of v(·, T) "
                         "(e.g. from find_critical_points_1d or a root finder), or raise atol.")
-            _check_positive_definite(H, k, list(mu))
+            _check_positive_definite(H, k, list(mu), deadline)
         detH = H.det() if p > 1 else H[0, 0]
         vk = v.subs(subs)
         means.append(mu)
@@ -281,8 +295,10 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
     )
 
 
-def _check_positive_definite(H: sp.Matrix, k: int, mu) -> None:
-    """Sylvester's criterion on the leading principal minors, where decidable."""
+def _check_positive_definite(H: sp.Matrix, k: int, mu, deadline: Deadline | None = None) -> None:
+    """Sylvester's criterion on the leading principal minors, where decidable. Out of time, a
+    minor or determinant is judged unsimplified (decidable less often, never wrongly)."""
+    deadline = Deadline(None) if deadline is None else deadline
     p = H.shape[0]
     for r in range(1, p + 1):
         minor = H[:r, :r].det() if r > 1 else H[0, 0]
@@ -290,11 +306,15 @@ def _check_positive_definite(H: sp.Matrix, k: int, mu) -> None:
         if val is not None:
             ok = val.real > 0 and abs(val.imag) <= 1e-12 * max(1.0, abs(val.real))
         else:
-            ok = sp.simplify(minor).is_positive is not False
+            minor_s = deadline.attempt(sp.simplify, minor, step="simplify", fallback=minor,
+                                       share=0.5)[0]
+            ok = minor_s.is_positive is not False
         if not ok:
             det = H.det() if p > 1 else H[0, 0]
             dval = _numeric_value(det)
-            if (dval is not None and abs(dval) <= 1e-12) or (dval is None and sp.simplify(det) == 0):
+            if dval is None:
+                det = deadline.attempt(sp.simplify, det, step="simplify", fallback=det)[0]
+            if (dval is not None and abs(dval) <= 1e-12) or (dval is None and det == 0):
                 raise NotAMinimumError(
                     f"minima[{k}] = {mu}: the Hessian of v there is singular (det = 0): a degenerate "
                     "minimum (e.g. θ⁴), where the Laplace (Gaussian) weights and covariances (SC.eq6) do "
@@ -361,7 +381,7 @@ def leading_order_weights(v_tilde, a_tilde, D_dets, C_dets, T) -> list:
     return [sp.exp(lw) for lw in leading_order_log_weights(v_tilde, a_tilde, D_dets, C_dets, T)]
 
 
-def leading_order_covariance(C, D, T) -> sp.Matrix:
+def leading_order_covariance(C, D, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
     """RND eq. 22 / SC.B2.cov leading order: ``Σ_k ≈ (T/2) C̃_k⁻¹ D̃_k``.
 
     A covariance must be symmetric, and ``C⁻¹D`` is symmetric iff C and D commute — which the
@@ -369,7 +389,12 @@ def leading_order_covariance(C, D, T) -> sp.Matrix:
     :class:`LaplaceError` when ``CD − DC`` is decidably non-zero: then no J = 0 steady state
     exists and the stationary covariance solves the Lyapunov equation ``CΣ + ΣC = T D``
     (``theory.fokker_planck.ou_stationary_covariance``).
+
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the simplify
+    that confirms a numerically non-zero commutator; it has no fallback and raises
+    :class:`theory.budget.SymbolicTimeoutError` when the budget runs out.
     """
+    deadline = Deadline(budget_s)
     C = as_matrix(C, name="C")
     p = C.shape[0]
     C = as_square_matrix(C, p, name="C")
@@ -377,7 +402,8 @@ def leading_order_covariance(C, D, T) -> sp.Matrix:
     T = _check_temperature(T)
     comm = C * D - D * C
     for e in comm:
-        if _decidably_nonzero(e, atol=1e-12) is not None:
+        if _decidably_nonzero(e, atol=1e-12, deadline=deadline,
+                              step="the commutator check CD − DC = 0 (SC.A1)") is not None:
             raise LaplaceError(
                 "C and D do not commute, so (T/2) C⁻¹D is not symmetric and cannot be a "
                 "covariance; the zero-curl condition (SC.A1) fails at this minimum. Use the "

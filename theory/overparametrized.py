@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .budget import DEFAULT_BUDGET_S, run_within
 from .coordinates import as_square_matrix, as_theta, gradient
 from .effective_potential import effective_potential
 from .coordinates import as_expr
@@ -77,30 +78,49 @@ def modified_sgd_step_moments(U, D, theta, *, lr, T, alpha, beta):
     return mean, cov
 
 
-def modified_effective_potential(U, D, theta, T, *, alpha, beta) -> sp.Expr:
+def modified_effective_potential(U, D, theta, T, *, alpha, beta, base_point=0,
+                                 budget_s=DEFAULT_BUDGET_S, closed_form_only: bool = False) -> sp.Expr:
     """SC.eq5 effective potential of the modified SGD: ``v`` for ``U + α|θ|²/2`` and ``D + β²I``.
 
     Raises the errors of :func:`theory.effective_potential.effective_potential`
-    (``NonConservativeError`` when the modified drift has non-zero curl).
+    (``NonConservativeError`` when the modified drift has non-zero curl). ``base_point``,
+    ``budget_s`` (seconds, default 20, None = no limit) and ``closed_form_only`` as there: without
+    a closed form (or not within the budget) v is the exact ``sympy.Integral`` from the base point.
     """
     th = as_theta(theta)
     T = as_expr(T, name="T")
     return effective_potential(regularized_potential(U, th, alpha),
-                               regularized_diffusion(D, th, beta), th, T)
+                               regularized_diffusion(D, th, beta), th, T, base_point=base_point,
+                               budget_s=budget_s, closed_form_only=closed_form_only)
 
 
-def modified_steady_state(U, D, theta, T, *, alpha, beta) -> sp.Expr:
-    """Unnormalised steady state ``exp(−2v/T)`` of the modified SGD (SC.eq13 + SC.eq5)."""
+def modified_steady_state(U, D, theta, T, *, alpha, beta, base_point=0, budget_s=DEFAULT_BUDGET_S,
+                          closed_form_only: bool = False) -> sp.Expr:
+    """Unnormalised steady state ``exp(−2v/T)`` of the modified SGD (SC.eq13 + SC.eq5); keywords
+    as in :func:`modified_effective_potential`."""
     T = as_expr(T, name="T")
-    return sp.exp(-2 * modified_effective_potential(U, D, theta, T, alpha=alpha, beta=beta) / T)
+    v = modified_effective_potential(U, D, theta, T, alpha=alpha, beta=beta, base_point=base_point,
+                                     budget_s=budget_s, closed_form_only=closed_form_only)
+    return sp.exp(-2 * v / T)
 
 
-def flat_directions(U, D, theta) -> list[int]:
-    """Indices j with ∂_jU ≡ 0, D independent of θ_j, and row and column j of D identically 0."""
+def flat_directions(U, D, theta, *, budget_s=DEFAULT_BUDGET_S) -> list[int]:
+    """Indices j with ∂_jU ≡ 0, D independent of θ_j, and row and column j of D identically 0.
+
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the
+    simplifications that decide "≡ 0"; there is no fallback (an unfinished simplify decides
+    nothing): :class:`theory.budget.SymbolicTimeoutError` when the budget runs out.
+    """
     th = as_theta(theta)
     p = len(th)
     Dm = as_square_matrix(D, p)
     U = as_expr(U, name="U")
+    return run_within(budget_s, _flat_directions, U, Dm, th,
+                      step="deciding the flat directions (simplify of ∂_jU and of D)")
+
+
+def _flat_directions(U, Dm, th) -> list[int]:
+    p = len(th)
     out = []
     for j, s in enumerate(th):
         if sp.simplify(sp.diff(U, s)) != 0:

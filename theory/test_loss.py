@@ -200,32 +200,47 @@ def _per_basin(weights, basins):
     return weights, basins
 
 
-def _std_normal_moment(k: int) -> sp.Expr:
+def _std_normal_moment(k: int, deadline: Deadline | None = None) -> sp.Expr:
+    """``E[z^k]``, z ~ N(0, 1), by symbolic integration; out of time, the exact unevaluated
+    ``Integral`` (divided by √(2π))."""
     z = sp.Symbol("z", real=True)
-    return sp.integrate(z**k * sp.exp(-z**2 / 2), (z, -sp.oo, sp.oo)) / sp.sqrt(2 * sp.pi)
+    args = (z**k * sp.exp(-z**2 / 2), (z, -sp.oo, sp.oo))
+    deadline = Deadline(None) if deadline is None else deadline
+    value = deadline.attempt(sp.integrate, *args, step="integrate", fallback=sp.Integral(*args))[0]
+    return value / sp.sqrt(2 * sp.pi)
 
 
-def gaussian_expectation(poly, x, mean, chol) -> sp.Expr:
+def gaussian_expectation(poly, x, mean, chol, *, budget_s=DEFAULT_BUDGET_S) -> sp.Expr:
     """Exact ``E[poly(x)]`` for ``x = mean + L z``, z ~ N(0, I) (so Cov x = L Lᵀ).
 
     ``poly`` must be polynomial in the coordinates ``x``; monomials in z are replaced by
     products of one-dimensional standard-normal moments, each obtained by symbolic
     integration, so the result does not presuppose the Gaussian moment formulas it checks.
+
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the call: a
+    moment whose integral does not finish within it stays the exact unevaluated ``sympy.Integral``;
+    expanding ``poly`` in z has no fallback (:class:`theory.budget.SymbolicTimeoutError`).
     """
+    deadline = Deadline(budget_s)
     xs = as_theta(x)
     p = len(xs)
     mu = _column(mean, p, "mean")
     L = _square(chol, p, "chol")
     zs = sp.symbols(f"_z0:{p}", real=True)
-    expr = sp.expand(as_expr(poly).subs(dict(zip(xs, mu + L * sp.Matrix(zs))), simultaneous=True))
-    poly_z = sp.Poly(expr, *zs)
+    poly = as_expr(poly)
+
+    def expand_in_z():
+        expr = sp.expand(poly.subs(dict(zip(xs, mu + L * sp.Matrix(zs))), simultaneous=True))
+        return sp.Poly(expr, *zs).terms()
+
+    terms = deadline.run(expand_in_z, step="expanding poly in the standard-normal coordinates")
     cache: dict[int, sp.Expr] = {}
     out = sp.Integer(0)
-    for powers, coeff in poly_z.terms():
+    for powers, coeff in terms:
         term = coeff
         for k in powers:
             if k not in cache:
-                cache[k] = _std_normal_moment(k)
+                cache[k] = _std_normal_moment(k, deadline)
             term *= cache[k]
         out += term
     return out
@@ -242,25 +257,39 @@ def gaussian_quadratic_expectation(C, center, mean, cov) -> sp.Expr:
 # --------------------------------------------------------------------------------------------
 # SC.eq12 — overparametrized shift
 # --------------------------------------------------------------------------------------------
-def range_projector(M) -> sp.Matrix:
-    """Orthogonal projector onto the column space of ``M`` (``A(AᵀA)⁻¹Aᵀ``, A a basis)."""
+def range_projector(M, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
+    """Orthogonal projector onto the column space of ``M`` (``A(AᵀA)⁻¹Aᵀ``, A a basis).
+
+    ``budget_s`` (seconds, default 20, None = no limit; :mod:`theory.budget`) bounds the call: the
+    final simplify falls back to the equal unsimplified ``A(AᵀA)⁻¹Aᵀ``; the column space and the
+    inverse have no fallback (:class:`theory.budget.SymbolicTimeoutError`).
+    """
+    deadline = Deadline(budget_s)
     Mm = as_matrix(M, name="M")
-    basis = Mm.columnspace()
-    if not basis:
+
+    def projector():
+        basis = Mm.columnspace()
+        if not basis:
+            return None
+        A = sp.Matrix.hstack(*basis)
+        return A * (A.T * A).inv() * A.T
+
+    P = deadline.run(projector, step="the column space of M and A(AᵀA)⁻¹Aᵀ")
+    if P is None:
         return sp.zeros(Mm.shape[0], Mm.shape[0])
-    A = sp.Matrix.hstack(*basis)
-    return sp.simplify(A * (A.T * A).inv() * A.T)
+    return deadline.attempt(sp.simplify, P, step="simplify", fallback=P)[0]
 
 
-def projected_shift(C_test, raw_shift) -> sp.Matrix:
+def projected_shift(C_test, raw_shift, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
     """SC.eq12: ``s_k = Proj_G(θ_k^test − θ_k^tr)`` with G = range(C_k^test), the span of the test
     Hessian's non-zero eigen-directions (the paper's per-test-sample-gradient span coincides
-    with it only where that span is locally constant, SC App. D.2)."""
+    with it only where that span is locally constant, SC App. D.2). ``budget_s`` as in
+    :func:`range_projector`."""
     p = _dim_of(C_test)
     C = _square(C_test, p, "C_test")
     if not C.is_symmetric():
         raise TestLossShapeError("C_test must be symmetric (a Hessian)")
-    return range_projector(C) * _column(raw_shift, p, "raw_shift")
+    return range_projector(C, budget_s=budget_s) * _column(raw_shift, p, "raw_shift")
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,11 +304,16 @@ def _positive_size(N, name):
     return N
 
 
-def effective_sample_size(N_test, N_train) -> sp.Expr:
-    """RND eq. 11: ``N_eff⁻¹ = ½(N_e⁻¹ + N_ℓ⁻¹)`` — the harmonic mean of the two set sizes."""
+def effective_sample_size(N_test, N_train, *, budget_s=DEFAULT_BUDGET_S) -> sp.Expr:
+    """RND eq. 11: ``N_eff⁻¹ = ½(N_e⁻¹ + N_ℓ⁻¹)`` — the harmonic mean of the two set sizes.
+
+    ``budget_s`` (seconds, default 20, None = no limit): a simplify that does not finish within it
+    returns the equal unsimplified ``2/(1/N_e + 1/N_ℓ)``.
+    """
     Ne = _positive_size(N_test, "N_test")
     Nl = _positive_size(N_train, "N_train")
-    return sp.simplify(2 / (1 / Ne + 1 / Nl))
+    n_eff = 2 / (1 / Ne + 1 / Nl)
+    return Deadline(budget_s).attempt(sp.simplify, n_eff, step="simplify", fallback=n_eff)[0]
 
 
 def _inv(C, p):

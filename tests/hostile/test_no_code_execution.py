@@ -113,14 +113,17 @@ def _cases():
     add("theory.effective_potential.divergence", ep.divergence, D, th)
     add("theory.effective_potential.drift_field", ep.drift_field, U, D, th, T)
     add("theory.effective_potential.curl", ep.curl, [x, y], th)
-    add("theory.effective_potential.line_integral", ep.line_integral, [x, y], th)
-    add("theory.effective_potential.effective_potential", ep.effective_potential, U, D, th, T)
-    add("theory.effective_potential.steady_state_density", ep.steady_state_density, U, D, th, T)
-    add("theory.effective_potential.rnd_split", ep.rnd_split, U, D, th)
+    add("theory.effective_potential.line_integral", ep.line_integral, [x, y], th, base_point=[E(0), E(1)])
+    add("theory.effective_potential.effective_potential", ep.effective_potential, U, D, th, T,
+        base_point=[E(0), E(1)])
+    add("theory.effective_potential.steady_state_density", ep.steady_state_density, U, D, th, T,
+        base_point=E(0))
+    add("theory.effective_potential.rnd_split", ep.rnd_split, U, D, th, base_point=[E(1), E(0)])
     add("theory.effective_potential.zero_current_log_density_gradient",
         ep.zero_current_log_density_gradient, U, D, th, T)
     add("theory.effective_potential.equal_up_to_constant", ep.equal_up_to_constant, x**2, x**2 + 1, th)
-    add("theory.effective_potential.paper_form_isotropic", ep.paper_form_isotropic, U, 1 + U, th, T)
+    add("theory.effective_potential.paper_form_isotropic", ep.paper_form_isotropic, U, 1 + U, th, T,
+        base_point=[E(0), E(0)])
     add("theory.effective_potential.paper_form_function_of_loss", ep.paper_form_function_of_loss,
         1 + U, sp.log, T)
     add("theory.effective_potential.paper_form_quadratic_inverse_hessian",
@@ -216,9 +219,9 @@ def _cases():
     add("theory.overparametrized.modified_sgd_step_moments", op.modified_sgd_step_moments, U, D, th,
         lr=lr, T=T, alpha=E(1), beta=E(1))
     add("theory.overparametrized.modified_effective_potential", op.modified_effective_potential, U, D, th, T,
-        alpha=E(1), beta=E(1))
+        alpha=E(1), beta=E(1), base_point=[E(0), E(0)])
     add("theory.overparametrized.modified_steady_state", op.modified_steady_state, U, D, th, T,
-        alpha=E(1), beta=E(1))
+        alpha=E(1), beta=E(1), base_point=E(0))
     add("theory.overparametrized.flat_directions", op.flat_directions, x**2, sp.Matrix([[1, 0], [0, 0]]), th)
     add("theory.overparametrized.flat_direction_variance", op.flat_direction_variance, T, E(1), E(1))
     add("theory.overparametrized.printed_flat_direction_variance", op.printed_flat_direction_variance, T,
@@ -340,6 +343,8 @@ NOT_APPLICABLE = {
     "theory.overparametrized": {},
     "theory.reparametrization": {},
     "theory.temperature": {},
+    "theory.budget": {"check_budget": "a number of seconds", "Deadline": "a number of seconds",
+                      "run_within": "a number of seconds and a callable with its arguments"},
     "numerics.compile": {"CompiledFunction": "result type (called with arrays)",
                          "resolve_device": "device names"},
     "numerics.devices": ALL_NAMES,  # device names and torch devices only
@@ -347,6 +352,8 @@ NOT_APPLICABLE = {
     "numerics.fokker_planck": {"Grid": "floats", "DetailedBalanceDistance": "result type",
                                "bernoulli": "arrays", "l1_distance": "arrays"},
     "numerics.gradient_noise": ALL_NAMES,  # torch models and tensors only
+    "numerics.quadrature": {"QuadratureResult": "result type",
+                            "integrate_batch": "a NumPy callable and float arrays"},
     "numerics.landscapes": {"STYBLINSKI_TANG_1D": "data", "Preset": "result type",
                             "preset": "a preset name (a key, never evaluated)",
                             "preset_names": "no arguments"},
