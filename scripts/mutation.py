@@ -6,7 +6,8 @@
 1. copies the working tree (git-tracked and untracked-but-not-ignored files) to a scratch directory
    (``$MUTATION_WORKDIR``, default ``/tmp/sgd-mutation/<module>``) — the checkout is never mutated;
 2. writes a ``[tool.mutmut]`` section there so that only MODULE is mutated and only the tests that
-   mirror it run (``tests/<package>/test_<name>.py``; ``--tests`` overrides);
+   mirror it run (``tests/<package>/test_<name>.py`` and ``test_<name>_<topic>.py``; ``--tests``
+   overrides);
 3. generates the mutants (``mutmut run`` with a filter that matches none: generation and the
    per-test coverage stats only) and classifies each one from the AST of the mutated function:
    a change that lies inside a ``raise`` statement only alters the error message, so it is
@@ -44,11 +45,18 @@ DETECTED = {"killed", "timeout", "segfault"}
 
 
 def mirrored_tests(module: str) -> list[str]:
+    """``tests/<pkg>/test_<name>.py`` and ``test_<name>_<topic>.py`` — unless ``<pkg>/<name>_<topic>.py``
+    is itself a module (``test_stationary_2d.py`` mirrors ``stationary_2d.py``, not ``stationary.py``)."""
     p = Path(module)
-    t = Path("tests") / p.parent / f"test_{p.stem}.py"
-    if not (ROOT / t).exists():
-        raise SystemExit(f"no mirrored test file {t} for {module}; pass --tests")
-    return [str(t)]
+    tdir = Path("tests") / p.parent
+    out = []
+    for t in sorted((ROOT / tdir).glob(f"test_{p.stem}*.py")):
+        rest = t.stem[len("test_"):]
+        if rest == p.stem or (rest.startswith(p.stem + "_") and not (ROOT / p.parent / f"{rest}.py").exists()):
+            out.append(str(tdir / t.name))
+    if not out:
+        raise SystemExit(f"no mirrored test file tests/{p.parent}/test_{p.stem}.py for {module}; pass --tests")
+    return out
 
 
 def copy_tree(dst: Path) -> None:
