@@ -406,3 +406,20 @@ def test_periodic_torus_with_off_diagonal_D_matches_exact_density():
 def test_bernoulli_of_integer_input_is_float():
     np.testing.assert_allclose(bernoulli([0, 1, -1]), [1.0, 1 / np.expm1(1), np.e / np.expm1(1)],
                                rtol=1e-14)
+
+
+def test_bernoulli_near_zero_and_at_infinity():
+    x = np.array([-1e-9, 1e-9, np.inf, -np.inf])
+    B = bernoulli(x)
+    np.testing.assert_allclose(B[:2], 1 - x[:2] / 2, rtol=1e-15)   # B(x) = 1 − x/2 + x²/12 − …
+    assert B[2] == 0.0 and B[3] == np.inf
+
+
+def test_solver_accepts_sympy_numbers_and_flat_densities():
+    g = Grid.box([(-2, 2)], cells=16)
+    s = FokkerPlanckSolver(g, T=sp.Rational(1, 2), grad_U=lambda a: a[None], D=[[1.0]])
+    assert s.T == 0.5
+    rho = s.steady_state()
+    assert s.mass(rho.ravel()) == pytest.approx(s.mass(rho), rel=1e-15) == pytest.approx(1.0)
+    with pytest.raises(FokkerPlanckError, match="upper"):
+        Grid.box([(1.0, 1.0)], cells=4)
