@@ -1,14 +1,31 @@
 """Compile theory expressions into vectorised NumPy / PyTorch callables.
 
 The rule of the project is that ``numerics`` never re-derives a formula that ``theory`` has: it
-*compiles* it.  :func:`compile_expr` is the one entry point.  It wraps ``sympy.lambdify`` with
-common-subexpression elimination (``cse=True``), checks that every free symbol is an argument,
-broadcasts constant entries to the shape of the inputs, and stacks Matrix / list outputs into one
-array with trailing dimensions:
+*compiles* it.  :func:`compile_expr` is the one entry point.  It wraps ``sympy.lambdify``, checks
+that every free symbol is an argument, broadcasts constant entries to the shape of the inputs, and
+stacks Matrix / list outputs into one array with trailing dimensions:
 
 * scalar expression            → array of the broadcast input shape ``S``;
 * ``Matrix`` of shape (m, n)   → array of shape ``S + (m, n)`` (a p×1 column gives ``S + (p, 1)``);
 * list / tuple of k expressions → array of shape ``S + (k,)``.
+
+Generated code (see :func:`codegen_plan`):
+
+* **small integer powers are products.**  ``b**n`` with an integer ``3 ≤ n ≤ expand_pow``
+  (default 8) is written ``b*b*…*b``, and ``b**-n`` (``2 ≤ n ≤ expand_pow``) ``1/(b*…*b)``, a
+  compound base ``b`` first bound to a temporary (as SymPy's ``create_expand_pow_optimization``
+  does for symbol bases).  NumPy evaluates ``a**3`` by the general ``pow`` — ~60× slower than
+  ``a*a*a`` — and only squares, square roots and reciprocals by fast paths (so ``b**2`` and
+  ``b**-1`` stay as they are: in place on a temporary base); ``b*b*b`` differs from
+  ``pow(b, 3)`` by a few ulps at most.
+* **CSE only where it pays** (``cse="auto"``, the default): common-subexpression elimination is
+  used when it cuts the weighted operation count of the generated code (:func:`operation_cost`:
+  a transcendental function or a general power 10, a square root 2, an arithmetic operation 1,
+  constant subexpressions 0) by at least 10 %.  Below that, the extra live temporaries (NumPy
+  cannot reuse them in place) cost more than the few operations saved.  The rule is
+  deterministic — no timing at compile time — and ``CompiledFunction.cse`` records the choice;
+  ``cse=True`` / ``False`` force it.  ``benchmarks/bench_compile.py`` measures the choice against
+  plain ``lambdify`` on every benchmark expression.
 
 Unevaluated definite integrals (``sympy.Integral`` with finite limits, e.g. the effective potential
 theory returns when it has no closed form) are evaluated by vectorised adaptive Gauss–Legendre
@@ -40,6 +57,8 @@ __all__ = [
     "DeviceFallbackWarning",
     "CompiledFunction",
     "compile_expr",
+    "codegen_plan",
+    "operation_cost",
     "resolve_device",
 ]
 
@@ -125,13 +144,174 @@ def _fold_constants(e: sp.Expr) -> sp.Expr:
     return sp.N(e, 17) if e.free_symbols else sp.Float(sp.N(e, 17)) if e.is_number else e
 
 
+#: default ``expand_pow``: integer powers up to this |n| are written as products
+EXPAND_POW_LIMIT = 8
+#: ``cse="auto"`` uses CSE when it removes at least this fraction of the weighted operation count
+CSE_MIN_SAVING = 0.10
+
+_EXPENSIVE = 10  # a transcendental function or a general (non-expanded) power, in multiplies
+_CHEAP_EXPONENTS = {sp.Integer(-1): 1, sp.Integer(2): 1, sp.Rational(1, 2): 2, sp.Rational(-1, 2): 3}
+_CHEAP_FUNCTIONS = (sp.Abs, sp.sign, sp.Min, sp.Max, sp.re, sp.im, sp.floor, sp.ceiling, sp.Heaviside)
+
+
+def operation_cost(exprs) -> int:
+    """Weighted count of the array operations that code for ``exprs`` performs per element.
+
+    ``exprs`` is an expression or a list (e.g. the right-hand sides of CSE replacements plus the
+    reduced expressions).  Weights, in multiplies: ``+ − × /`` and comparisons 1; a square root 2;
+    ``x**-1`` / ``x**2`` 1 (NumPy fast paths); ``Abs``, ``Min``, ``Max``, ``sign`` and the like 1;
+    any other power or a function call (exp, log, erf, Piecewise, …) 10; a subexpression without free symbols 0 (a scalar computed once per call).  A repeated
+    subtree counts each time it occurs — plain code recomputes it.
+
+    >>> x = sp.Symbol('x')
+    >>> operation_cost(sp.exp(x) + x*x), operation_cost(x**3), operation_cost(sp.sqrt(2)*x)
+    (12, 10, 1)
+    """
+    memo: dict = {}
+
+    def walk(e) -> tuple[int, bool]:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if e.is_Atom:
+            res = (0, bool(e.free_symbols))
+        else:
+            parts = [walk(a) for a in e.args]
+            varying = any(v for _, v in parts)
+            inner = sum(c for c, _ in parts)
+            if not varying:
+                res = (0, False)
+            elif isinstance(e, (sp.Add, sp.Mul)):
+                res = (inner + len(e.args) - 1, True)
+            elif isinstance(e, sp.Pow):
+                res = (inner + _CHEAP_EXPONENTS.get(e.exp, _EXPENSIVE), True)
+            elif isinstance(e, sp.UnevaluatedExpr):
+                res = (inner, True)
+            elif isinstance(e, sp.Function) and not isinstance(e, _CHEAP_FUNCTIONS):
+                res = (inner + _EXPENSIVE, True)
+            else:
+                res = (inner + 1, True)
+        memo[e] = res
+        return res
+
+    return int(sum(walk(e)[0] for e in _expr_list(exprs, "exprs")))
+
+
+def _expands(e, limit: int) -> bool:
+    """``b**n`` written as a product: integer ``3 ≤ n ≤ limit`` or ``−limit ≤ n ≤ −2``.  ``b**2``
+    and ``b**-1`` stay: NumPy and PyTorch square / invert by fast paths, and in place on a
+    temporary base, which a named product factor would prevent."""
+    if not (isinstance(e, sp.Pow) and e.exp.is_Integer):
+        return False
+    n = int(e.exp)
+    return 3 <= n <= limit or -limit <= n <= -2
+
+
+def _expr_list(exprs, name: str) -> list:
+    """An expression or a list/tuple of scalar expressions as a list; strings refused (TypeError)."""
+    if isinstance(exprs, (list, tuple)):
+        return [as_expr(e, name=f"{name}[{i}]") for i, e in enumerate(exprs)]
+    return [as_expr(exprs, name=name)]
+
+
+def _fresh_symbols(prefix: str, taken: set):
+    """``prefix0, prefix1, …`` as plain Symbols, skipping every name in ``taken`` — by name, not
+    by symbol equality: a user's ``Symbol('x0', real=True)`` differs from ``Symbol('x0')`` but
+    prints the same, and generated code must not shadow an argument."""
+    i = 0
+    while True:
+        name = f"{prefix}{i}"
+        i += 1
+        if name not in taken:
+            yield sp.Symbol(name)
+
+
+def _expand_small_powers(replacements, reduced, limit: int, taken: set = frozenset()):
+    """Bind the compound base of every expanded power (:func:`_expands`) to a temporary and write
+    the power as a product, as SymPy's ``create_expand_pow_optimization`` does for symbol bases:
+    ``b**3 → b*b*b``, ``b**-3 → 1/(b*b*b)`` (an unevaluated ``Mul``).  Returns new
+    (replacements, reduced) in dependency order."""
+    if limit < 2:
+        return list(replacements), list(reduced)
+    names = _fresh_symbols("pb", taken)
+    bases: dict = {}
+    out: list = []
+
+    def rewrite(e):
+        if e.is_Atom or not e.free_symbols:
+            return e
+        args = [rewrite(a) for a in e.args]
+        if any(a is not b for a, b in zip(args, e.args)):
+            e = e.func(*args)
+        if not _expands(e, limit):
+            return e
+        base, n = e.base, int(e.exp)
+        if not base.is_Symbol:
+            if base not in bases:
+                bases[base] = next(names)
+                out.append((bases[base], base))
+            base = bases[base]
+        prod = sp.UnevaluatedExpr(sp.Mul(*([base] * abs(n)), evaluate=False))
+        return prod if n > 0 else 1 / prod
+
+    for sym, rhs in replacements:
+        rhs = rewrite(rhs)
+        out.append((sym, rhs))
+    red = [rewrite(e) for e in reduced]
+    return out, red
+
+
+def codegen_plan(entries, *, cse="auto", expand_pow: int = EXPAND_POW_LIMIT):
+    """How :func:`compile_expr` writes code for the scalar ``entries``: ``(use_cse, replacements,
+    reduced)``, the ``(symbol, expression)`` assignments and the output expressions handed to
+    ``lambdify``, with small integer powers written as products.
+
+    ``cse="auto"`` chooses CSE iff it lowers :func:`operation_cost` by at least
+    :data:`CSE_MIN_SAVING` (10 %); ``True`` / ``False`` force the choice."""
+    if cse not in ("auto", True, False):
+        raise CompileError(f"cse must be 'auto', True or False; got {cse!r}")
+    if isinstance(expand_pow, bool) or not isinstance(expand_pow, (int, np.integer)) or expand_pow < 0:
+        raise CompileError(f"expand_pow must be an integer >= 0 (0: keep powers); got {expand_pow!r}")
+    entries = _expr_list(entries, "entries")
+    taken = {str(s) for e in entries for s in e.free_symbols}
+    plain = _expand_small_powers([], list(entries), int(expand_pow), taken)
+    if cse is False:
+        return False, *plain
+    # x0, x1, … as lambdify(cse=True) names them (the printed order of terms follows the names)
+    repl, red = sp.cse(list(entries), symbols=_fresh_symbols("x", taken))
+    if not repl and cse == "auto":
+        return False, *plain
+    with_cse = _expand_small_powers(repl, red, int(expand_pow), taken)
+    if cse == "auto":
+        cost_plain = operation_cost([r for _, r in plain[0]] + plain[1])
+        cost_cse = operation_cost([r for _, r in with_cse[0]] + with_cse[1])
+        if cost_cse > (1.0 - CSE_MIN_SAVING) * cost_plain:
+            return False, *plain
+    return True, *with_cse
+
+
+def _broadcast_shape(shapes) -> tuple:
+    """The broadcast of ``shapes`` (NumPy rules); a RuntimeError, like ``torch.broadcast_shapes``,
+    when they do not broadcast.  Pure Python: ``torch.broadcast_shapes`` costs ~25 µs a call."""
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        for i, d in enumerate(s, nd - len(s)):
+            if d != 1 and d != out[i]:
+                if out[i] != 1:
+                    raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast together")
+                out[i] = d
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class CompiledFunction:
     """A compiled expression: call it with one array per argument (broadcast together).
 
     Attributes: ``expr`` (the source expression), ``args`` (the argument symbols, in call order),
     ``backend``, ``shape`` (trailing output shape: ``()`` scalar, ``(m, n)`` Matrix, ``(k,)``
-    list), ``device`` (torch only), ``dtype``, ``cse``.
+    list), ``device`` (torch only), ``dtype``, ``cse`` (whether CSE was used: the ``cse="auto"``
+    decision).
     """
 
     expr: Any
@@ -153,14 +333,25 @@ class CompiledFunction:
             )
         if self.backend == "numpy":
             arrays = [np.asarray(v, dtype=self.dtype) for v in values]
-            bshape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+            bshape = (np.broadcast(*arrays).shape if 0 < len(arrays) <= 32
+                      else np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ())
             raw = self._fn(*arrays)
+            if (not self.shape and type(raw) is np.ndarray and raw.shape == bshape
+                    and raw.dtype == self.dtype and raw.flags.owndata
+                    and not any(raw is a for a in arrays)):
+                return raw  # a fresh array already: no copy (it shares memory with no input)
             return self._assemble_numpy(raw, bshape)
         import torch
 
-        tensors = [torch.as_tensor(v, dtype=self.dtype, device=self.device) for v in values]
-        bshape = torch.broadcast_shapes(*(t.shape for t in tensors)) if tensors else torch.Size([])
+        dt, dev = self.dtype, self.device
+        tensors = [v if type(v) is torch.Tensor and v.dtype is dt and v.device == dev
+                   else torch.as_tensor(v, dtype=dt, device=dev) for v in values]
+        bshape = torch.Size(_broadcast_shape([t.shape for t in tensors]))
         raw = self._fn(*tensors)
+        if (not self.shape and isinstance(raw, torch.Tensor) and raw.shape == bshape
+                and raw.dtype == self.dtype and raw._base is None
+                and not any(raw is t for t in tensors)):
+            return raw  # a fresh tensor already (not a view, not an input): no copy
         return self._assemble_torch(raw, tuple(bshape))
 
     def at_points(self, points):
@@ -202,9 +393,9 @@ class CompiledFunction:
         return out.reshape(bshape + self.shape)
 
 
-def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device: Any = "auto",
-                 dtype: Any = None, quad_rtol: float = 1e-12,
-                 quad_atol: float = 1e-13) -> CompiledFunction:
+def compile_expr(expr, args, *, backend: str = "numpy", cse: Any = "auto", device: Any = "auto",
+                 dtype: Any = None, quad_rtol: float = 1e-12, quad_atol: float = 1e-13,
+                 expand_pow: int = EXPAND_POW_LIMIT) -> CompiledFunction:
     """Compile a SymPy expression (scalar, ``Matrix`` or list of scalars) into a vectorised callable.
 
     Parameters
@@ -216,7 +407,11 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
         Undefined functions (``sp.Function('f')(x)``), ``zoo`` and ``nan`` in ``expr`` are refused
         with :class:`CompileError` too, here rather than when the result is called.
     backend : ``"numpy"`` (default) or ``"torch"``.
-    cse : common-subexpression elimination in the generated code (default True).
+    cse : common-subexpression elimination: ``"auto"`` (default) uses it where it cuts the
+        weighted operation count by ≥ 10 % (module docstring, :func:`codegen_plan`); ``True`` /
+        ``False`` force it.
+    expand_pow : integer powers ``b**n`` with ``3 ≤ n ≤ expand_pow`` (``b**-n``: ``2 ≤ n ≤
+        expand_pow``) are written as products (default 8; 0 keeps every power).
     device : torch device; ``"auto"`` → CUDA if available else CPU (ignored by numpy, which only
         accepts ``"auto"``/``"cpu"``).
     dtype : numpy / torch dtype; default float64.
@@ -260,12 +455,14 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: bool = True, device
         dev = resolve_device(device)
         modules = "torch"
         code_entries = [_fold_constants(e) for e in entries]
-    target = code_entries if shape else code_entries[0]
-    fn = sp.lambdify(list(syms) + list(integrals.values()), target, modules=modules, cse=cse)
+    use_cse, replacements, reduced = codegen_plan(code_entries, cse=cse, expand_pow=expand_pow)
+    target = reduced if shape else reduced[0]
+    fn = sp.lambdify(list(syms) + list(integrals.values()), target, modules=modules,
+                     cse=lambda _expr: (replacements, target))
     if integrals:
         fn = _with_integrals(fn, [_IntegralEvaluator(node, syms, quad_rtol, quad_atol)
                                   for node in integrals], backend, dt, dev)
-    return CompiledFunction(expr=expr, args=syms, backend=backend, shape=shape, dtype=dt, cse=cse,
+    return CompiledFunction(expr=expr, args=syms, backend=backend, shape=shape, dtype=dt, cse=use_cse,
                             device=dev, _fn=fn, integrals=tuple(integrals))
 
 

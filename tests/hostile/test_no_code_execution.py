@@ -285,6 +285,8 @@ def _cases():
     # numerics.compile
     add("numerics.compile.compile_expr", ncompile.compile_expr, sp.exp(-x**2) + y, th)
     add("numerics.compile.compile_many", ncompile.compile_many, [x + y, x * y], th)
+    add("numerics.compile.codegen_plan", ncompile.codegen_plan, [x + y, (x * y) ** 3])
+    add("numerics.compile.operation_cost", ncompile.operation_cost, [sp.exp(x) + y, x ** 3])
     # numerics.fokker_planck
     add("numerics.fokker_planck.FokkerPlanckSolver.from_theory", nfp.FokkerPlanckSolver.from_theory, U, D, th,
         0.5, grid=grid)

@@ -98,3 +98,110 @@ def test_errors():
     f = compile_expr(x + y, [x, y])
     with pytest.raises(TypeError, match="2 argument"):
         f(1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# generated code (issue 9): small integer powers as products, CSE only where it pays
+# --------------------------------------------------------------------------------------------------
+def _source(f):
+    import inspect
+
+    return inspect.getsource(f._fn)
+
+
+POWERS = [(x - y) ** 3, x ** 5 - 2 * y ** 4, (x + 3) ** -2, 1 / (x ** 2 + 1) ** 3, x ** 8, (x * y) ** -8]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("k", range(len(POWERS)))
+def test_small_integer_powers_are_products_and_agree_with_evalf(backend, k):
+    e = POWERS[k]
+    f = compile_expr(e, [x, y], backend=backend, device="cpu")
+    src = _source(f)
+    for n in range(3, 9):  # no general pow for |n| >= 3 (nor for n = -2), whatever the printer
+        assert f"**{n}" not in src and f"**(-{n}" not in src and f", {n})" not in src, src
+    assert "**(-2" not in src and ", -2)" not in src, src
+    xs, ys = _points(seed=k)
+    xs = xs + 0.5 * np.sign(xs)  # |x| >= 0.5: (x*y)**-8 stays far from overflow
+    got = np.asarray(f(xs, ys), dtype=float)
+    ref = np.array([float(e.subs({x: a, y: b}).evalf(30)) for a, b in zip(xs, ys)])
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=0)
+
+
+def test_power_expansion_limits_and_kept_powers():
+    from numerics.compile import codegen_plan
+
+    # n = 9 is over the default limit of 8: left to pow; squares and reciprocals stay (fast paths)
+    assert "**9" in _source(compile_expr(x ** 9, [x]))
+    src = _source(compile_expr((x - 2 * y) ** 2 + 1 / (x + y), [x, y], cse=False))
+    assert "(x - 2*y)**2" in src and "(x + y)**(-1" in src and "pb0" not in src, src
+    assert "**3" in _source(compile_expr(x ** 3, [x], expand_pow=0))
+    assert "x*x*x" in _source(compile_expr(x ** 3, [x]))
+    # a compound base is computed once, bound to a temporary
+    _, repl, red = codegen_plan([(x - y) ** 3 + (x - y) ** 4], cse=False)
+    assert [rhs for _, rhs in repl] == [x - y]
+    with pytest.raises(CompileError, match="expand_pow"):
+        compile_expr(x, [x], expand_pow=-1)
+    with pytest.raises(CompileError, match="expand_pow"):
+        compile_expr(x, [x], expand_pow=2.5)
+
+
+def test_cse_is_chosen_only_where_it_pays():
+    from numerics.compile import CSE_MIN_SAVING, codegen_plan, operation_cost
+
+    nothing_repeated = 36 * x ** 4 - 48 * x ** 2 + 124
+    assert compile_expr(nothing_repeated, [x]).cse is False
+    shared = [sp.exp(-(x - 1) ** 2) * sp.sin(x * y), sp.exp(-(x - 1) ** 2) * sp.cos(x * y) + sp.sin(x * y)]
+    assert compile_expr(shared, [x, y]).cse is True
+    # forced either way, and the same numbers
+    a, b = compile_expr(shared, [x, y], cse=False), compile_expr(nothing_repeated, [x], cse=True)
+    assert a.cse is False and b.cse is True
+    xs, ys = _points(5)
+    np.testing.assert_allclose(a(xs, ys), compile_expr(shared, [x, y])(xs, ys), rtol=1e-14)
+    # the rule: CSE iff it cuts the weighted operation count by >= CSE_MIN_SAVING
+    for e in (shared, [nothing_repeated], [sp.exp(x) + sp.exp(x) * y], [x * y + (x * y) ** 2]):
+        use, _, _ = codegen_plan(e)
+        _, r0, e0 = codegen_plan(e, cse=False)
+        _, r1, e1 = codegen_plan(e, cse=True)
+        c0 = operation_cost([v for _, v in r0] + e0)
+        c1 = operation_cost([v for _, v in r1] + e1)
+        assert use == (c1 <= (1 - CSE_MIN_SAVING) * c0), (e, c0, c1)
+    with pytest.raises(CompileError, match="cse must be"):
+        compile_expr(x, [x], cse="yes")
+
+
+def test_operation_cost_weights():
+    from numerics.compile import operation_cost
+
+    assert operation_cost(sp.exp(x) + x * x) == 12      # exp 10, one mul, one add
+    assert operation_cost(x ** 3) == 10                  # a general pow
+    assert operation_cost(sp.sqrt(2) * x) == 1           # constants cost nothing
+    assert operation_cost(sp.sqrt(x)) == 2 and operation_cost(x ** 2) == 1 and operation_cost(1 / x) == 1
+    assert operation_cost(sp.Abs(x)) == 1 and operation_cost(sp.erf(x)) == 10
+    assert operation_cost([sp.exp(x), sp.exp(x)]) == 20  # a repeated subtree counts each time
+    assert operation_cost(sp.Integer(3)) == 0 and operation_cost(x) == 0
+
+
+def test_generated_names_never_shadow_arguments():
+    x0, x1, pb0 = sp.Symbol("x0", real=True), sp.Symbol("x1"), sp.Symbol("pb0", positive=True)
+    e = [sp.exp(x0 + pb0) * (x0 - x1) ** 3, sp.exp(x0 + pb0) + (x1 - pb0) ** 4, sp.exp(x0 + pb0)]
+    f = compile_expr(e, [x0, x1, pb0])
+    assert f.cse is True
+    got = f(0.3, -0.7, 1.1)
+    ref = [float(v.subs({x0: 0.3, x1: -0.7, pb0: 1.1})) for v in e]
+    np.testing.assert_allclose(got, ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_result_never_aliases_an_input(backend):
+    """A scalar result that is already a fresh array is returned without a copy; one that is an
+    input (``x``) or a view of it (``re(x)``) is copied."""
+    for e in (x, sp.re(x), 2 * x):
+        f = compile_expr(e, [x], backend=backend, device="cpu")
+        a = np.array([1.0, 2.0, 3.0]) if backend == "numpy" else torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+        out = f(a)
+        out[0] = 99.0
+        assert float(a[0]) == 1.0, e
+    b = np.array([1.0, 2.0])
+    out = compile_expr(x + y, [x, y])(b, np.array([[1.0], [2.0]]))
+    assert out.shape == (2, 2) and not np.shares_memory(out, b)

@@ -275,3 +275,61 @@ def test_per_sample_gradient_checks_symbols_and_honours_backend():
     gt = per_sample_gradient(th ** 3 / 3 + x * th, [x], [th], backend="torch", device="cpu")
     out = gt(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[2.0]], dtype=torch.float64))
     assert isinstance(out, torch.Tensor) and float(out.reshape(-1)[0]) == 5.0
+
+
+# --------------------------------------------------------------------------------------------------
+# the in-place NumPy loop (issue 9) keeps the dynamics and the random stream
+# --------------------------------------------------------------------------------------------------
+def _reference_numpy(grad, start, *, lr, batch_size, n_runs, max_steps, upper, lower, seed,
+                     noise_scale=1.0):
+    """The plain loop: a fresh (n, B, p) draw of default_rng(seed) per step, θ ← θ − η·mean_b ∂L."""
+    rng = np.random.default_rng(seed)
+    th = np.tile(np.asarray(start, dtype=float), (n_runs, 1))
+    alive, steps, escaped = np.arange(n_runs), np.full(n_runs, max_steps), np.zeros(n_runs, bool)
+    for t in range(1, max_steps + 1):
+        xs = rng.standard_normal((th.shape[0], batch_size, th.shape[1]))
+        if noise_scale != 1.0:
+            xs = xs * noise_scale
+        th = th - lr * np.asarray(grad(xs, th[:, None, :])).mean(1)
+        out = ((th >= upper) | (th <= lower)).any(1)
+        steps[alive[out]], escaped[alive[out]] = t, True
+        th, alive = th[~out], alive[~out]
+        if alive.size == 0:
+            break
+    return steps, escaped
+
+
+@pytest.mark.parametrize("B, p, scale", [(1, 1, 1.0), (10, 1, 1.0), (3, 2, 0.5)])
+def test_numpy_loop_matches_plain_reference_exactly(linear_noise_grad, B, p, scale):
+    """Same seed → the same samples (Generator.standard_normal(out=…) draws the same stream as
+    fresh (n, B, p) arrays) and the same arithmetic: identical escape steps, run by run."""
+    kw = dict(lr=0.02, batch_size=B, n_runs=200, max_steps=2000, upper=[0.3] * p,
+              lower=[-0.35] * p, seed=13, noise_scale=scale)
+    res = simulate_escape(linear_noise_grad, [0.05] * p, **kw)
+    ref, ref_escaped = _reference_numpy(linear_noise_grad, [0.05] * p, **kw)
+    assert res.n_censored < res.n_runs // 2 and len(set(res.steps.tolist())) > 20
+    np.testing.assert_array_equal(res.steps, ref)
+    np.testing.assert_array_equal(res.escaped, ref_escaped)
+
+
+def test_custom_gradient_of_another_shape_or_type_is_averaged():
+    """A hand-written ``grad`` may return a list or a (n, 1, p) array (no sample dependence): the
+    update still uses the mean over the minibatch axis, θ_t = θ_0 (1 + η)^t → exit at step 48."""
+    kw = dict(lr=0.05, batch_size=4, n_runs=3, max_steps=1000, upper=1.0, seed=0)
+    for grad in (lambda xs, ts: -ts,                                # shape (n, 1, p)
+                 lambda xs, ts: (-ts * np.ones_like(xs)).tolist(),  # a nested list
+                 lambda xs, ts: (-ts * np.ones_like(xs)).astype(np.float32)):
+        res = simulate_escape(grad, [0.1], **kw)
+        assert res.steps.tolist() == [48] * 3, grad
+
+
+def test_only_finite_bounds_are_tested(linear_noise_grad):
+    """Lower bound only, upper bound only, both, none (censored): each exit is on the bound hit."""
+    g = separable_gradient(-th ** 2 / 2 + SIGMA * x * th, x, th)
+    kw = dict(lr=0.05, batch_size=2, n_runs=4, max_steps=100, noise_scale=0.0, seed=0)
+    assert simulate_escape(g, [-0.1], lower=-1.0, **kw).steps.tolist() == [48] * 4
+    assert simulate_escape(g, [0.1], upper=1.0, **kw).steps.tolist() == [48] * 4
+    assert simulate_escape(g, [0.1, -0.2], upper=[1.0, math.inf], lower=[-math.inf, -1.0],
+                           **kw).steps.tolist() == [33] * 4
+    free = simulate_escape(g, [0.1], **kw)
+    assert free.n_censored == 4 and free.steps.tolist() == [100] * 4

@@ -1,4 +1,5 @@
-"""Report section: speed-up of the compiled theory (benchmarks/bench_compile.py)."""
+"""Report section: speed-up of the compiled theory (benchmarks/bench_compile.py) and the throughput
+of the SGD escape simulator (benchmarks/bench_sgd_escape.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,10 +12,12 @@ ORDER = 50
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks" / "bench_compile.py"
 RESULT = ROOT / "benchmarks" / "results" / "bench_compile.json"
+BENCH_SGD = ROOT / "benchmarks" / "bench_sgd_escape.py"
+RESULT_SGD = ROOT / "benchmarks" / "results" / "bench_sgd_escape.json"
 
 
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_compile", BENCH)
+def _bench_module(path=BENCH, name="bench_compile"):
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -32,9 +35,11 @@ def build(outdir: Path) -> str:
         source = "a small live run (no recorded result)"
     prov = result.get("provenance", {})
     lines = [
-        "Compiled theory (`numerics.compile.compile_expr`: lambdify + common-subexpression elimination) "
-        "against a naive per-point SymPy `subs`/`evalf` loop (timed on a subset, scaled per point) and "
-        f"plain `lambdify` without CSE, on the same grid; {source}.",
+        "Compiled theory (`numerics.compile.compile_expr`: lambdify with small integer powers written as "
+        "products and common-subexpression elimination where it cuts the operation count) against plain "
+        "`lambdify`, `lambdify` with CSE always on (the earlier default), the torch backend, and a naive "
+        "per-point SymPy `subs`/`evalf` loop (timed on a subset, scaled per point), on the same inputs; "
+        f"{source}.",
         "",
         bench.format_table(result),
         "",
@@ -47,4 +52,19 @@ def build(outdir: Path) -> str:
         f"sympy {prov.get('versions', {}).get('sympy', '?')}, torch {prov.get('versions', {}).get('torch', '?')}, "
         f"{prov.get('date', '?')}.",
     ]
+    if RESULT_SGD.exists():
+        sgd = json.loads(RESULT_SGD.read_text(encoding="utf-8"))
+        w, sp_ = sgd.get("workload", {}), sgd.get("provenance", {})
+        lines += [
+            "",
+            f"SGD escape simulator (`numerics.sgd_escape.simulate_escape`, NumPy backend), chain-steps/s "
+            f"on the DT §4 1-D workload (B = {w.get('batch_size', '?')}, {w.get('n_runs', '?')} runs, "
+            f"{w.get('max_steps', '?')} steps), medians of {sgd.get('repeat', '?')} interleaved repetitions "
+            "(recorded in `benchmarks/results/bench_sgd_escape.json`):",
+            "",
+            _bench_module(BENCH_SGD, "bench_sgd_escape").format_table(sgd),
+            "",
+            f"Provenance: commit `{str(sp_.get('git_commit', 'unknown'))[:12]}`, {sp_.get('cpu_count', '?')} CPUs "
+            f"({sp_.get('cpu', '?')}), numpy {sp_.get('numpy', '?')}, {sp_.get('date_utc', '?')}.",
+        ]
     return "\n".join(lines) + "\n"
