@@ -12,7 +12,8 @@ In one run, on the same inputs, every benchmark expression is evaluated by
     thread — NumPy's ufuncs use one, and spinning threads on a loaded machine only add noise);
 (5) a naive per-point ``subs(...).evalf()`` loop (run on a small subset, scaled per point).
 
-Timings are medians of ``--repeat`` (≥ 3) interleaved repetitions (the method order rotates), so the
+Timings are medians of ``--repeat`` (≥ 3) interleaved repetitions (a seeded random method order in
+each round; the NumPy and the torch methods timed as two groups), so the
 ratios of the same run cancel the machine's load (recorded: ``os.getloadavg``) to first order.
 Nothing is asserted on time: the JSON records, per expression, ``plain_lambdify_over_ours`` (≥ 1:
 ours is not slower) and the CSE choice.  Each method's output includes the assembly of a list
@@ -62,11 +63,15 @@ from numerics.stationary import T_SYMBOL, effective_potential_integrand  # noqa:
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_compile.json"
 
 
-def _interleaved_medians(fns: dict, repeat: int, block_s: float = 0.05) -> dict:
+def _interleaved_medians(fns: dict, repeat: int, block_s: float = 0.05, seed: int = 0) -> dict:
     """Median seconds per call of each callable over ``repeat`` rounds.  A round times every
     callable once, as a block of ``number`` calls (chosen so that a block lasts ≈ ``block_s``:
-    fast expressions are not timed at the clock's resolution), the order rotating from round to
-    round so that load drifts hit all methods alike."""
+    fast expressions are not timed at the clock's resolution), in a fresh seeded random order — so
+    that load drifts hit all methods alike and no method always runs after the same neighbour
+    (whose freed memory or cache state would bias it)."""
+    import random
+
+    order = random.Random(seed)
     names = list(fns)
     number = {}
     for k in names:
@@ -74,8 +79,8 @@ def _interleaved_medians(fns: dict, repeat: int, block_s: float = 0.05) -> dict:
         fns[k]()
         number[k] = max(1, min(1000, int(block_s / max(time.perf_counter() - t0, 1e-7))))
     times: dict = {k: [] for k in names}
-    for r in range(repeat):
-        for k in names[r % len(names):] + names[:r % len(names)]:
+    for _ in range(repeat):
+        for k in order.sample(names, len(names)):
             f, m = fns[k], number[k]
             t0 = time.perf_counter()
             for _ in range(m):
@@ -151,16 +156,15 @@ def _workload(name, entries, args, arg_values, naive_points, repeat, post=None):
         raw = tplain(*targs)
         return sync(torch.stack(list(raw), -1) if isinstance(raw, (list, tuple)) else raw)
 
-    methods = {
+    numpy_methods = {
         "compile_expr": lambda: ours(*arg_values),
         "lambdify_plain": lambda: _assemble(plain(*arg_values), shape),
         "lambdify_cse": lambda: _assemble(old(*arg_values), shape),
-        "torch_compile_expr": lambda: sync(tours(*targs)),
-        "torch_lambdify_plain": torch_plain,
     }
-    for f in methods.values():  # warm-up
+    torch_methods = {"torch_compile_expr": lambda: sync(tours(*targs)), "torch_lambdify_plain": torch_plain}
+    for f in (*numpy_methods.values(), *torch_methods.values()):  # warm-up
         f()
-    sec = _interleaved_medians(methods, repeat)
+    sec = {**_interleaved_medians(numpy_methods, repeat), **_interleaved_medians(torch_methods, repeat)}
     ref = np.asarray(ours(*arg_values)).reshape(shape + (len(entries),))
 
     def rel(a, b):
@@ -206,7 +210,7 @@ def _workload(name, entries, args, arg_values, naive_points, repeat, post=None):
     return res
 
 
-def run_benchmark(*, points: int = 100_000, naive_points: int = 30, repeat: int = 5, T: float = 0.02) -> dict:
+def run_benchmark(*, points: int = 100_000, naive_points: int = 30, repeat: int = 7, T: float = 0.02) -> dict:
     """Run every workload and return the result dict (with provenance)."""
     if repeat < 1:
         raise ValueError("repeat must be >= 1")
@@ -311,7 +315,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points", type=int, default=100_000)
     p.add_argument("--naive-points", type=int, default=30)
-    p.add_argument("--repeat", type=int, default=5,
+    p.add_argument("--repeat", type=int, default=7,
                    help="Interleaved repetitions per method (median; at least 3).")
     p.add_argument("--out", default=str(DEFAULT_OUT),
                    help="Where to write the JSON result. An existing file is replaced only when it is an "

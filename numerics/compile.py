@@ -11,13 +11,13 @@ stacks Matrix / list outputs into one array with trailing dimensions:
 
 Generated code (see :func:`codegen_plan`):
 
-* **small integer powers are products.**  ``b**n`` with an integer ``3 ≤ n ≤ expand_pow``
-  (default 8) is written ``b*b*…*b``, and ``b**-n`` (``2 ≤ n ≤ expand_pow``) ``1/(b*…*b)``, a
-  compound base ``b`` first bound to a temporary (as SymPy's ``create_expand_pow_optimization``
-  does for symbol bases).  NumPy evaluates ``a**3`` by the general ``pow`` — ~60× slower than
-  ``a*a*a`` — and only squares, square roots and reciprocals by fast paths (so ``b**2`` and
-  ``b**-1`` stay as they are: in place on a temporary base); ``b*b*b`` differs from
-  ``pow(b, 3)`` by a few ulps at most.
+* **small integer powers are products.**  ``b**n`` with an integer ``|n| ≤ expand_pow``
+  (default 8) is written ``b*b*…*b`` (``1/(b*…*b)`` for ``n < 0``), a compound base ``b`` first
+  bound to a temporary (as SymPy's ``create_expand_pow_optimization`` does for symbol bases) —
+  except the exponents the backend has a fast path for (:data:`FAST_EXPONENTS`: NumPy squares and
+  inverts, PyTorch also cubes and inverts squares), which stay powers, evaluated in place on a
+  temporary base.  NumPy evaluates ``a**3`` by the general ``pow``, ~60× slower than ``a*a*a``;
+  ``b*b*b`` differs from ``pow(b, 3)`` by a few ulps at most.
 * **CSE only where it pays** (``cse="auto"``, the default): common-subexpression elimination is
   used when it cuts the weighted operation count of the generated code (:func:`operation_cost`:
   a transcendental function or a general power 10, a square root 2, an arithmetic operation 1,
@@ -197,14 +197,18 @@ def operation_cost(exprs) -> int:
     return int(sum(walk(e)[0] for e in _expr_list(exprs, "exprs")))
 
 
-def _expands(e, limit: int) -> bool:
-    """``b**n`` written as a product: integer ``3 ≤ n ≤ limit`` or ``−limit ≤ n ≤ −2``.  ``b**2``
-    and ``b**-1`` stay: NumPy and PyTorch square / invert by fast paths, and in place on a
-    temporary base, which a named product factor would prevent."""
+#: integer exponents each backend evaluates by a fast path (NumPy: square, reciprocal; PyTorch's
+#: ``pow_tensor_scalar`` also cube and inverse square): left as powers — on a temporary base they
+#: run in place, which a named product factor would prevent
+FAST_EXPONENTS = {"numpy": frozenset({-1, 0, 1, 2}), "torch": frozenset({-2, -1, 0, 1, 2, 3})}
+
+
+def _expands(e, limit: int, fast: frozenset) -> bool:
+    """``b**n`` written as a product: an integer ``n`` with ``|n| ≤ limit`` and no fast path."""
     if not (isinstance(e, sp.Pow) and e.exp.is_Integer):
         return False
     n = int(e.exp)
-    return 3 <= n <= limit or -limit <= n <= -2
+    return abs(n) <= limit and n not in fast
 
 
 def _expr_list(exprs, name: str) -> list:
@@ -226,7 +230,8 @@ def _fresh_symbols(prefix: str, taken: set):
             yield sp.Symbol(name)
 
 
-def _expand_small_powers(replacements, reduced, limit: int, taken: set = frozenset()):
+def _expand_small_powers(replacements, reduced, limit: int, taken: set = frozenset(),
+                         fast: frozenset = FAST_EXPONENTS["numpy"]):
     """Bind the compound base of every expanded power (:func:`_expands`) to a temporary and write
     the power as a product, as SymPy's ``create_expand_pow_optimization`` does for symbol bases:
     ``b**3 → b*b*b``, ``b**-3 → 1/(b*b*b)`` (an unevaluated ``Mul``).  Returns new
@@ -243,7 +248,7 @@ def _expand_small_powers(replacements, reduced, limit: int, taken: set = frozens
         args = [rewrite(a) for a in e.args]
         if any(a is not b for a, b in zip(args, e.args)):
             e = e.func(*args)
-        if not _expands(e, limit):
+        if not _expands(e, limit, fast):
             return e
         base, n = e.base, int(e.exp)
         if not base.is_Symbol:
@@ -261,10 +266,11 @@ def _expand_small_powers(replacements, reduced, limit: int, taken: set = frozens
     return out, red
 
 
-def codegen_plan(entries, *, cse="auto", expand_pow: int = EXPAND_POW_LIMIT):
+def codegen_plan(entries, *, cse="auto", expand_pow: int = EXPAND_POW_LIMIT, backend: str = "numpy"):
     """How :func:`compile_expr` writes code for the scalar ``entries``: ``(use_cse, replacements,
     reduced)``, the ``(symbol, expression)`` assignments and the output expressions handed to
-    ``lambdify``, with small integer powers written as products.
+    ``lambdify``, with small integer powers (``|n| ≤ expand_pow``, except the ``backend``'s
+    :data:`FAST_EXPONENTS`) written as products.
 
     ``cse="auto"`` chooses CSE iff it lowers :func:`operation_cost` by at least
     :data:`CSE_MIN_SAVING` (10 %); ``True`` / ``False`` force the choice."""
@@ -272,16 +278,19 @@ def codegen_plan(entries, *, cse="auto", expand_pow: int = EXPAND_POW_LIMIT):
         raise CompileError(f"cse must be 'auto', True or False; got {cse!r}")
     if isinstance(expand_pow, bool) or not isinstance(expand_pow, (int, np.integer)) or expand_pow < 0:
         raise CompileError(f"expand_pow must be an integer >= 0 (0: keep powers); got {expand_pow!r}")
+    if backend not in FAST_EXPONENTS:
+        raise CompileError(f"backend must be one of {tuple(FAST_EXPONENTS)}; got {backend!r}")
+    fast = FAST_EXPONENTS[backend]
     entries = _expr_list(entries, "entries")
     taken = {str(s) for e in entries for s in e.free_symbols}
-    plain = _expand_small_powers([], list(entries), int(expand_pow), taken)
+    plain = _expand_small_powers([], list(entries), int(expand_pow), taken, fast)
     if cse is False:
         return False, *plain
     # x0, x1, … as lambdify(cse=True) names them (the printed order of terms follows the names)
     repl, red = sp.cse(list(entries), symbols=_fresh_symbols("x", taken))
     if not repl and cse == "auto":
         return False, *plain
-    with_cse = _expand_small_powers(repl, red, int(expand_pow), taken)
+    with_cse = _expand_small_powers(repl, red, int(expand_pow), taken, fast)
     if cse == "auto":
         cost_plain = operation_cost([r for _, r in plain[0]] + plain[1])
         cost_cse = operation_cost([r for _, r in with_cse[0]] + with_cse[1])
@@ -410,8 +419,8 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: Any = "auto", devic
     cse : common-subexpression elimination: ``"auto"`` (default) uses it where it cuts the
         weighted operation count by ≥ 10 % (module docstring, :func:`codegen_plan`); ``True`` /
         ``False`` force it.
-    expand_pow : integer powers ``b**n`` with ``3 ≤ n ≤ expand_pow`` (``b**-n``: ``2 ≤ n ≤
-        expand_pow``) are written as products (default 8; 0 keeps every power).
+    expand_pow : integer powers ``b**n`` with ``|n| ≤ expand_pow`` are written as products,
+        except the backend's fast-path exponents (default 8; 0 keeps every power).
     device : torch device; ``"auto"`` → CUDA if available else CPU (ignored by numpy, which only
         accepts ``"auto"``/``"cpu"``).
     dtype : numpy / torch dtype; default float64.
@@ -455,7 +464,8 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: Any = "auto", devic
         dev = resolve_device(device)
         modules = "torch"
         code_entries = [_fold_constants(e) for e in entries]
-    use_cse, replacements, reduced = codegen_plan(code_entries, cse=cse, expand_pow=expand_pow)
+    use_cse, replacements, reduced = codegen_plan(code_entries, cse=cse, expand_pow=expand_pow,
+                                                  backend=backend)
     target = reduced if shape else reduced[0]
     fn = sp.lambdify(list(syms) + list(integrals.values()), target, modules=modules,
                      cse=lambda _expr: (replacements, target))
