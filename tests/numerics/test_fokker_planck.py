@@ -7,6 +7,7 @@ import sympy as sp
 from numerics.fokker_planck import (
     FokkerPlanckError,
     FokkerPlanckSolver,
+    FokkerPlanckTypeError,
     Grid,
     bernoulli,
     l1_distance,
@@ -423,3 +424,146 @@ def test_solver_accepts_sympy_numbers_and_flat_densities():
     assert s.mass(rho.ravel()) == pytest.approx(s.mass(rho), rel=1e-15) == pytest.approx(1.0)
     with pytest.raises(FokkerPlanckError, match="upper"):
         Grid.box([(1.0, 1.0)], cells=4)
+
+
+# -- steady state by a pinned cell (issue 9) -----------------------------------------------------
+def _double_well_1d(cells, *, periodic=False):
+    g = Grid.box([(-2.5, 2.5)], cells=cells, periodic=periodic)
+    return FokkerPlanckSolver(g, T=0.5, grad_U=lambda a: (4 * a * (a**2 - 1))[None], D=[[0.8]])
+
+
+def _normalisation_row_solve(s):
+    """The solve issue 9 replaced: one row of A swapped for the dense normalisation row."""
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    N = s.grid.size
+    k = int(np.argmax(np.abs(s.generator.diagonal())))
+    keep = np.ones(N)
+    keep[k] = 0.0
+    row = sps.csr_matrix((np.full(N, s.grid.cell_volume), (np.full(N, k), np.arange(N))), shape=(N, N))
+    rhs = np.zeros(N)
+    rhs[k] = 1.0
+    return spla.spsolve((sps.diags(keep) @ s.generator + row).tocsc(), rhs).reshape(s.grid.shape)
+
+
+def test_steady_state_does_not_depend_on_method_or_pinned_cell():
+    s = _double_well_1d(400)
+    ref = s.steady_state()
+    assert s.log_density_estimate().argmax() == np.argmax(ref)
+    for kw in ({"method": "banded"}, {"method": "splu"}, {"method": "banded", "pin": 0},
+               {"method": "splu", "pin": (399,)}, {"method": "banded", "pin": 123}):
+        np.testing.assert_allclose(s.steady_state(**kw), ref, rtol=1e-8, atol=1e-14 * ref.max())
+    ring = Grid.box([(-np.pi, np.pi)], cells=90, periodic=True)          # constant current J ≠ 0
+    sr = FokkerPlanckSolver(ring, T=0.7, grad_U=lambda a: (np.sin(a) + 0.4)[None], D=[[1.0]])
+    a = sr.steady_state()
+    for kw in ({"method": "splu"}, {"pin": 0}, {"pin": 89}, {"pin": 45, "method": "splu"}):
+        np.testing.assert_allclose(sr.steady_state(**kw), a, rtol=1e-12)
+    # 2-D with cross terms, one periodic axis: the pinned cell changes nothing
+    g2 = Grid.box([(-2, 2), (0, 2 * np.pi)], cells=(14, 12), periodic=(False, True))
+    s2 = FokkerPlanckSolver(g2, T=0.6, grad_U=lambda u, v: np.stack([u + 0.2 * np.sin(v), np.cos(v) + 0.3]),
+                            D=[[1.0, 0.3], [0.3, 0.8]])
+    b = s2.steady_state()
+    for pin in ((0, 0), (13, 11), (7, 3), 100):
+        np.testing.assert_allclose(s2.steady_state(pin=pin), b, rtol=1e-10, atol=1e-13 * b.max())
+
+
+def test_steady_state_residual_positivity_and_accuracy_not_worse_than_the_normalisation_row():
+    exact_1d = np.exp(-2 * (_double_well_1d(4000).grid.axes[0] ** 2 - 1) ** 2 / (0.5 * 0.8))
+    s = _double_well_1d(4000)
+    exact_1d /= s.grid.integrate(exact_1d)
+    rho = s.steady_state()
+    assert s.generator_residual(rho) < 1e-13 and rho.min() > 0
+    new, old = l1_distance(s.grid, rho, exact_1d), l1_distance(s.grid, _normalisation_row_solve(s), exact_1d)
+    assert new <= old and new < 1e-12                 # 4th-order scheme: round-off is all that is left
+    s2, exact = _diag_state_dependent(40)
+    rho2 = s2.steady_state()
+    assert s2.generator_residual(rho2) < 1e-13 and rho2.min() > 0 and s2.mass(rho2) == pytest.approx(1, abs=1e-14)
+    new, old = l1_distance(s2.grid, rho2, exact), l1_distance(s2.grid, _normalisation_row_solve(s2), exact)
+    assert new <= old * (1 + 1e-8) + 1e-15
+    assert s2.generator_residual(np.ones(s2.grid.shape)) > 1e-3          # not a steady state
+
+
+def test_log_density_estimate_is_the_1d_steady_state_and_a_2d_guess():
+    s = _double_well_1d(300)
+    psi = s.log_density_estimate()
+    rho = np.exp(psi - psi.max())
+    np.testing.assert_allclose(rho / s.grid.integrate(rho), s.steady_state(method="banded"), rtol=1e-9,
+                               atol=1e-15)
+    s2, exact = _diag_state_dependent(30)
+    est = s2.log_density_estimate()
+    assert est.shape == (30, 30) and np.unravel_index(est.argmax(), est.shape) == np.unravel_index(
+        exact.argmax(), exact.shape)
+
+
+def test_steady_state_refuses_bad_methods_and_pins():
+    s = _double_well_1d(20)
+    s2, _ = _diag_state_dependent(8)
+    ring = FokkerPlanckSolver(Grid.box([(0, 1)], cells=8, periodic=True), T=1.0, grad_U=[0.5], D=[[1.0]])
+    with pytest.raises(FokkerPlanckError, match="unknown method"):
+        s.steady_state(method="arpack")
+    with pytest.raises(FokkerPlanckError, match="1-D"):
+        s2.steady_state(method="banded")
+    with pytest.raises(FokkerPlanckError, match="reflecting"):
+        ring.steady_state(method="zero-flux")
+    for bad in (20, -1, (3, 4), (25,)):
+        with pytest.raises(FokkerPlanckError, match="pin"):
+            s.steady_state(pin=bad, method="banded")
+    for bad in ("3", 2.0, True):
+        with pytest.raises(FokkerPlanckTypeError):
+            s.steady_state(pin=bad)
+
+
+# -- propagate: shift-and-invert Krylov above EXPM_MULTIPLY_MAX_NORM ------------------------------
+def test_expm_krylov_path_matches_dense_expm_and_expm_multiply(monkeypatch):
+    import scipy.linalg
+    import scipy.sparse.linalg as spla
+
+    import numerics.fokker_planck as fpm
+
+    s = _ou_2d(cells=12)
+    X, Y = s.grid.mesh()
+    rho0 = np.exp(-((X - 1) ** 2 + (Y + 0.5) ** 2) / 0.3)
+    rho0 /= s.grid.integrate(rho0)
+    A = s.generator.toarray()
+    for t in (0.05, 2.0):
+        dense = (scipy.linalg.expm(t * A) @ rho0.ravel()).reshape(s.grid.shape)
+        old = spla.expm_multiply(s.generator * t, rho0.ravel()).reshape(s.grid.shape)
+        monkeypatch.setattr(fpm, "EXPM_MULTIPLY_MAX_NORM", 0.0)            # force the Krylov path
+        new = s.propagate(rho0, t)
+        monkeypatch.undo()
+        scale = np.abs(dense).max()
+        assert np.abs(new - dense).max() < 1e-10 * scale and np.abs(old - dense).max() < 1e-10 * scale
+        assert s.mass(new) == pytest.approx(1.0, abs=1e-13)
+    # too few Krylov vectors for one step: the time is split into substeps, same answer
+    t = 2.0
+    sub = fpm._expm_shift_invert_krylov(s.generator, rho0.ravel(), t, m_max=15, every=3)
+    dense = scipy.linalg.expm(t * A) @ rho0.ravel()
+    assert np.abs(sub - dense).max() < 1e-9 * np.abs(dense).max()
+    with pytest.raises(FokkerPlanckError, match="rtol"):
+        s.propagate(rho0, 1.0, rtol=0.0)
+
+
+def test_expm_follows_the_closed_form_ou_transient():
+    """dθ = −kθ dt + √(T) dW from N(μ₀, s₀²): N(μ₀e^{−kt}, s₀²e^{−2kt} + T(1 − e^{−2kt})/(2k)); on a
+    fine grid ‖tA‖₁ ≫ EXPM_MULTIPLY_MAX_NORM, so this runs the Krylov path (second order in h)."""
+    from numerics.fokker_planck import EXPM_MULTIPLY_MAX_NORM
+
+    k, T, mu0, s0 = 1.5, 0.4, 1.0, 0.3
+    errs = []
+    for n in (200, 400):
+        g = Grid.box([(-4, 4)], cells=n)
+        s = FokkerPlanckSolver(g, T=T, grad_U=lambda a: (k * a)[None], D=[[1.0]])
+        xs = g.axes[0]
+
+        def gauss(m, v):
+            return np.exp(-((xs - m) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v)
+
+        t = 0.7
+        import scipy.sparse.linalg as spla
+
+        assert spla.norm(s.generator, 1) * t > 5 * EXPM_MULTIPLY_MAX_NORM
+        out = s.propagate(gauss(mu0, s0**2), t)
+        var = s0**2 * np.exp(-2 * k * t) + T * (1 - np.exp(-2 * k * t)) / (2 * k)
+        errs.append(l1_distance(g, out, gauss(mu0 * np.exp(-k * t), var)))
+    assert errs[1] < 5e-4 and 1.7 < _order(*errs) < 2.3
