@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from numerics.devices import DeviceFallbackWarning, resolve_device
+import numerics.gradient_noise as gn
 from numerics.gradient_noise import (gaussian_reference_noise, minibatch_noise, per_sample_gradients,
                                      principal_directions, standardized_moments)
+
+nn = torch.nn
+F = torch.nn.functional
 
 
 def test_per_sample_gradients_match_autograd_loop():
@@ -20,6 +24,167 @@ def test_per_sample_gradients_match_autograd_loop():
         torch.nn.functional.cross_entropy(model(X[i:i + 1]), y[i:i + 1]).backward()
         g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
         assert torch.allclose(G[i], g, atol=1e-12)
+
+
+def _loop_gradients(model, loss_fn, X, y):
+    """Reference: one autograd backward per sample, ``loss_fn(model(x_i[None]), y_i[None])``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = []
+    for i in range(X.shape[0]):
+        g = torch.autograd.grad(loss_fn(model(X[i:i + 1]), y[i:i + 1]), params)
+        rows.append(torch.cat([t.reshape(-1) for t in g]))
+    return torch.stack(rows)
+
+
+def _assert_rel(G, ref, rel=1e-12):
+    """Equal to ``rel`` relative to the largest entry of the reference."""
+    assert G.shape == ref.shape and G.dtype == ref.dtype
+    torch.testing.assert_close(G, ref, rtol=rel, atol=rel * float(ref.abs().max()))
+
+
+def _mlp(*layers):
+    torch.manual_seed(4)
+    return nn.Sequential(*layers).double()
+
+
+LINEAR_STACKS = {
+    "tanh_mlp": lambda: _mlp(nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 9), nn.Tanh(), nn.Linear(9, 4)),
+    "relu_inplace_nested_nobias": lambda: _mlp(nn.Flatten(), nn.Linear(6, 9, bias=False), nn.ReLU(inplace=True),
+                                               nn.Sequential(nn.Linear(9, 7), nn.GELU()), nn.Dropout(0.0),
+                                               nn.Linear(7, 4)),
+    "softplus_first_layer_frozen": lambda: _frozen_first(
+        _mlp(nn.Linear(6, 9), nn.Softplus(), nn.Identity(), nn.Linear(9, 4), nn.SiLU(), nn.Linear(4, 4))),
+}
+
+
+def _frozen_first(model):
+    model[0].weight.requires_grad_(False)
+    return model
+
+
+LOSSES = {
+    "F.cross_entropy": (F.cross_entropy, "class"),
+    "CrossEntropyLoss(sum, smoothing)": (nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1), "class"),
+    "CrossEntropyLoss(weight) (vmap over the loss)": (
+        nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)), "class"),
+    "F.cross_entropy, soft targets": (F.cross_entropy, "probs"),
+    "MSELoss(sum)": (nn.MSELoss(reduction="sum"), "dense"),
+    "MSELoss()": (nn.MSELoss(), "dense"),
+    "F.mse_loss": (F.mse_loss, "dense"),
+    "callable (vmap over the loss)": (lambda out, t: (out.logsumexp(1) - out[:, 0] * t.double()).mean(), "class"),
+}
+
+
+def _data(kind, n=23):
+    gen = torch.Generator().manual_seed(5)
+    X = torch.randn(n, 6, dtype=torch.float64, generator=gen)
+    if kind == "class":
+        return X, torch.randint(0, 4, (n,), generator=gen)
+    y = torch.randn(n, 4, dtype=torch.float64, generator=gen)
+    return X, (y.softmax(1) if kind == "probs" else y)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("arch", list(LINEAR_STACKS))
+def test_linear_stack_route_equals_per_sample_loop(arch, loss):
+    model = LINEAR_STACKS[arch]()
+    loss_fn, kind = LOSSES[loss]
+    X, y = _data(kind)
+    ref = _loop_gradients(model, loss_fn, X, y)
+    G = per_sample_gradients(model, loss_fn, X, y, method="linear")
+    _assert_rel(G, ref)
+    _assert_rel(per_sample_gradients(model, loss_fn, X, y), ref)  # "auto" takes the same route
+    _assert_rel(per_sample_gradients(model, loss_fn, X, y, method="vmap"), ref)
+
+
+def test_generic_model_takes_the_vmap_route_and_equals_loop():
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Tanh(), nn.Linear(8, 3)).double()
+    X, y = _data("class")
+    y = y % 3
+    with pytest.raises(TypeError, match="LayerNorm"):
+        per_sample_gradients(model, F.cross_entropy, X, y, method="linear")
+    ref = _loop_gradients(model, F.cross_entropy, X, y)
+    _assert_rel(per_sample_gradients(model, F.cross_entropy, X, y), ref)
+
+
+def test_chunked_and_unchunked_agree(monkeypatch):
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class", n=37)
+    ref = per_sample_gradients(model, F.cross_entropy, X, y, method="vmap", chunk_size=None)
+    for chunk in (1, 5, 36, 37, 100, "auto"):
+        _assert_rel(per_sample_gradients(model, F.cross_entropy, X, y, method="vmap", chunk_size=chunk), ref)
+    monkeypatch.setattr(gn, "AUTO_CHUNK_BYTES", 3 * 8 * 200 * 4)  # "auto" now works in chunks of 4
+    _assert_rel(per_sample_gradients(model, F.cross_entropy, X, y, method="vmap"), ref)
+    _assert_rel(per_sample_gradients(model, F.cross_entropy, X, y, method="linear"), ref)
+
+
+def test_float32_routes_agree():
+    model = LINEAR_STACKS["tanh_mlp"]().float()
+    X, y = _data("class")
+    G = per_sample_gradients(model, F.cross_entropy, X.float(), y)
+    assert G.dtype == torch.float32
+    _assert_rel(G, per_sample_gradients(model, F.cross_entropy, X.float(), y, method="vmap"), rel=1e-5)
+
+
+def test_out_buffer_is_filled_and_checked():
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    ref = _loop_gradients(model, F.cross_entropy, X, y)
+    for method in ("linear", "vmap"):
+        buf = torch.full_like(ref, float("nan"))
+        assert per_sample_gradients(model, F.cross_entropy, X, y, method=method, out=buf) is buf
+        _assert_rel(buf, ref)
+    with pytest.raises(ValueError, match="out must be"):
+        per_sample_gradients(model, F.cross_entropy, X, y, out=torch.empty(3, 3, dtype=torch.float64))
+
+
+def test_parameters_changed_between_calls_are_seen():
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    G0 = per_sample_gradients(model, F.cross_entropy, X, y)
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)
+    G1 = per_sample_gradients(model, F.cross_entropy, X, y)
+    assert not torch.allclose(G0, G1)
+    _assert_rel(G1, _loop_gradients(model, F.cross_entropy, X, y))
+
+
+def test_bad_method_and_chunk_size():
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    with pytest.raises(ValueError, match="method"):
+        per_sample_gradients(model, F.cross_entropy, X, y, method="backpack")
+    for bad in (0, -3, 2.5, True, "all"):
+        for method in ("auto", "vmap"):
+            with pytest.raises(ValueError, match="chunk_size"):
+                per_sample_gradients(model, F.cross_entropy, X, y, method=method, chunk_size=bad)
+    with pytest.raises(ValueError, match="scalar"):
+        per_sample_gradients(model, lambda out, t: out.square(), X, y)
+    frozen = LINEAR_STACKS["tanh_mlp"]().requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        per_sample_gradients(frozen, F.cross_entropy, X, y)
+
+
+def test_equals_backpack_batch_grad():
+    backpack = pytest.importorskip("backpack")  # optional extra `bench`
+    from backpack.extensions import BatchGrad
+
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    G = per_sample_gradients(model, F.cross_entropy, X, y)
+    ext = backpack.extend(LINEAR_STACKS["tanh_mlp"]())
+    ext.load_state_dict(model.state_dict())
+    loss = backpack.extend(nn.CrossEntropyLoss(reduction="sum"))(ext(X), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BackPACK's full backward hooks on inputs without grad
+        with backpack.backpack(BatchGrad()):
+            loss.backward()
+    ref = torch.cat([p.grad_batch.reshape(X.shape[0], -1) for p in ext.parameters()], dim=1)
+    _assert_rel(G, ref)
+    # a BackPACK-extended model carries hooks: the Linear-stack route declines it, the vmap route is exact
+    with pytest.raises(TypeError, match="hooks"):
+        per_sample_gradients(ext, F.cross_entropy, X, y, method="linear")
 
 
 def test_minibatch_noise_covariance_is_D_over_B():
