@@ -442,6 +442,8 @@ def test_numpy_arrays_are_accepted_as_lists():
 def test_critical_points_on_scan_nodes_and_at_the_ends():
     mins, maxs = find_critical_points_1d(x ** 2, x, -1, 1)  # v'(0) = 0 exactly on the middle node
     assert [float(m) for m in mins] == [0.0] and maxs == []
+    mins, maxs = find_critical_points_1d(-(x ** 2), x, -1, 1)
+    assert mins == [] and [float(m) for m in maxs] == [0.0]
     # v = x²/2 − x⁴/4 on [0, 1.5]: v'(0) = 0 at the first node is an end point, not an extremum
     # (v' < 0 at the last node must not be read as its left neighbour)
     mins, maxs = find_critical_points_1d(x ** 2 / 2 - x ** 4 / 4, x, 0, sp.Rational(3, 2))
