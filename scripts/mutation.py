@@ -17,7 +17,11 @@
 4. runs the rest — all of them, or with ``--sample N`` a deterministic sample of N (every k-th in
    (function, number) order) — with ``mutmut run NAMES`` (fork-server isolation, so no worker
    inherits an ``lru_cache`` a clean run filled);
-5. merges counts, score ``killed / (run − equivalent by review)`` (timeouts count as killed: the
+5. re-runs each survivor against the whole mirrored test files (``MUTANT_UNDER_TEST`` set):
+   mutmut runs per mutant only the tests it saw calling the function, which misses tests that use
+   a result cached in a module-scoped fixture; those kills are counted as ``killed`` and
+   ``killed_by_confirmation`` (``--no-confirm`` skips this);
+6. merges counts, score ``killed / (run − equivalent by review)`` (timeouts count as killed: the
    mutant made a test hang) and every survivor with its change into
    ``benchmarks/results/mutation.json`` under ``modules[MODULE][LABEL]``.
 """
@@ -155,6 +159,32 @@ def classify(mutated_file: Path) -> dict[str, dict]:
     return out
 
 
+def confirm_survivors(work: Path, names: list[str], tests: list[str], jobs: int) -> set[str]:
+    """Survivors that the *whole* mirrored test files kill (``MUTANT_UNDER_TEST`` set, ``pytest -x``).
+
+    mutmut runs, per mutant, only the tests it saw calling the mutated function; a result computed
+    once in a module-scoped fixture is credited to the first test only, so the other tests that
+    use it never see the mutant and it is reported as a (false) survivor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def killed(name: str) -> bool:
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+               "-W", "ignore", *tests]
+        try:
+            r = subprocess.run(cmd, cwd=work / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 1
+
+    if names:
+        print(f"[mutation] confirming {len(names)} survivors against {tests}", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+        return {n for n, k in zip(names, ex.map(killed, names)) if k}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("module", help="e.g. theory/laplace.py")
@@ -164,6 +194,10 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default=os.environ.get("MUTATION_WORKDIR"))
     ap.add_argument("--label", default="latest", help="key of this run in the results file")
     ap.add_argument("--no-record", action="store_true", help="do not write the results file")
+    ap.add_argument("--no-confirm", action="store_true",
+                    help="skip re-running survivors against the whole mirrored test files")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the mutants and results already in the work dir (no copy, no run)")
     a = ap.parse_args(argv)
     module = a.module.strip("/")
     if not (module.startswith(("theory/", "numerics/")) and module.endswith(".py")
@@ -172,11 +206,11 @@ def main(argv=None) -> int:
     tests = a.tests or mirrored_tests(module)
     work = Path(a.workdir or f"/tmp/sgd-mutation/{module.replace('/', '_')[:-3]}")
     start = _dt.datetime.now()
-    copy_tree(work)
-    write_config(work, module, tests)
-
-    print(f"[mutation] generating mutants of {module} in {work}", flush=True)
-    mutmut(work, "run", "--max-children", str(a.jobs), "zz_generate_only_no_such_mutant*", quiet=True)
+    if not a.reuse:
+        copy_tree(work)
+        write_config(work, module, tests)
+        print(f"[mutation] generating mutants of {module} in {work}", flush=True)
+        mutmut(work, "run", "--max-children", str(a.jobs), "zz_generate_only_no_such_mutant*", quiet=True)
     meta_path = work / "mutants" / f"{module}.meta"
     if not meta_path.exists():
         print("mutmut generated no mutants (see `mutmut run` in the work dir)", file=sys.stderr)
@@ -198,16 +232,22 @@ def main(argv=None) -> int:
         chosen = [runnable[int(i * step)] for i in range(a.sample)]
     print(f"[mutation] {len(keys)} mutants: {len(message)} only change an error message "
           f"(equivalent by rule, not run); running {len(chosen)} of {len(runnable)}", flush=True)
-    rc = mutmut(work, "run", "--max-children", str(a.jobs), *chosen)
+    rc = 0 if a.reuse else mutmut(work, "run", "--max-children", str(a.jobs), *chosen)
     if rc:
         print(f"mutmut run failed (exit {rc})", file=sys.stderr)
         return rc
     codes = json.loads(meta_path.read_text())["exit_code_by_key"]
+    confirmed = set() if a.no_confirm else confirm_survivors(
+        work, [k for k in chosen if STATUS.get(codes.get(k)) == "survived"
+               and reviewed.get(k, {}).get("change") != meta_of(k)["change"]], tests, a.jobs)
 
     counts: dict[str, int] = {}
     survivors, stale = [], []
     for key in chosen:
         status = STATUS.get(codes.get(key), "suspicious")
+        if key in confirmed:
+            status = "killed"
+            counts["killed_by_confirmation"] = counts.get("killed_by_confirmation", 0) + 1
         change = meta_of(key)["change"]
         rev = reviewed.get(key)
         if status not in DETECTED and rev is not None:
