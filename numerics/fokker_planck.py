@@ -780,8 +780,9 @@ class FokkerPlanckSolver:
         sparse (a dense normalisation row would not); then ρ is normalised. The result does not
         depend on ``k`` beyond round-off.
 
-        * ``pin``: the cell to pin (flat index or one index per axis); default the maximum of
-          :meth:`log_density_estimate`, so that ρ_k is large and nothing overflows.
+        * ``pin``: the cell to pin (flat index or one index per axis; checked, unused by
+          zero-flux); default the maximum of :meth:`log_density_estimate`, so that ρ_k is large
+          and nothing overflows.
         * ``method``: ``"zero-flux"`` (1-D with reflecting walls: zero flux through the walls and
           ``∂·J = 0`` give ``J = 0`` on every face, so ``ρ_R/ρ_L = B(Pe)/B(−Pe) = e^{−Pe}`` and
           ``log ρ`` is a cumulative sum — O(n), no pin, no solve, no round-off growth with n);
@@ -795,7 +796,7 @@ class FokkerPlanckSolver:
         :class:`FokkerPlanckError` when one fails.
         """
         g = self.grid
-        k = self._pin_cell(pin)
+        k = self._pin_cell(pin) if pin is not None else None
         if method == "auto":
             method = ("zero-flux" if not g.periodic[0] else "banded") if g.ndim == 1 else "splu"
         if method == "zero-flux":
@@ -804,19 +805,22 @@ class FokkerPlanckSolver:
                                         "the steady state has J = 0 on every face); use 'banded' or 'splu'")
             psi = self.log_density_estimate().ravel()
             x = np.exp(psi - psi.max())
-        elif method == "banded":
+        elif method in ("banded", "splu") and k is None:
+            k = self._pin_cell(None)
+        if method == "banded":
             if g.ndim != 1:
                 raise FokkerPlanckError(f"method='banded' needs a 1-D grid; this one has {g.ndim} axes "
                                         "(use 'splu' or 'auto')")
             x = self._solve_pinned_banded(k)
         elif method == "splu":
             x = self._solve_pinned_splu(k)
-        else:
+        elif method != "zero-flux":
             raise FokkerPlanckError(f"unknown method {method!r}; use 'auto', 'zero-flux', 'banded' or 'splu'")
         mass = float(np.sum(x)) * g.cell_volume
         if not (np.all(np.isfinite(x)) and np.isfinite(mass) and mass > 0):
             raise FokkerPlanckError(
-                f"steady-state solve failed (non-finite or non-positive total mass with cell {k} pinned); "
+                f"steady-state solve failed (non-finite or non-positive total mass, method {method!r}, pinned "
+                f"cell {k}); "
                 "check D and the grid, or pin a cell of higher density (pin=...)")
         rho = x / mass
         res = self.generator_residual(rho)

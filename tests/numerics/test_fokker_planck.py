@@ -567,3 +567,27 @@ def test_expm_follows_the_closed_form_ou_transient():
         var = s0**2 * np.exp(-2 * k * t) + T * (1 - np.exp(-2 * k * t)) / (2 * k)
         errs.append(l1_distance(g, out, gauss(mu0 * np.exp(-k * t), var)))
     assert errs[1] < 5e-4 and 1.7 < _order(*errs) < 2.3
+
+
+def test_steady_state_reports_a_failed_or_inaccurate_solve(monkeypatch):
+    import numerics.fokker_planck as fpm
+
+    s, _ = _diag_state_dependent(8)
+    n = s.grid.size
+    monkeypatch.setattr(FokkerPlanckSolver, "_solve_pinned_splu", lambda self, k: np.full(n, np.nan))
+    with pytest.raises(FokkerPlanckError, match="non-finite"):
+        s.steady_state()
+    rng = np.random.default_rng(1)
+    monkeypatch.setattr(FokkerPlanckSolver, "_solve_pinned_splu", lambda self, k: 1 + rng.random(n))
+    with pytest.raises(FokkerPlanckError, match="residual"):
+        s.steady_state()
+    monkeypatch.undo()
+
+    def singular(*a, **k):
+        raise RuntimeError("Factor is exactly singular")
+
+    monkeypatch.setattr(fpm.spla, "splu", singular)
+    with pytest.raises(FokkerPlanckError, match="singular"):
+        s.steady_state()
+    monkeypatch.undo()
+    assert s.steady_state().min() > 0
