@@ -67,10 +67,13 @@ def test_no_escape_gives_infinite_mean(linear_noise_grad):
 
 def test_divergence_raises_typed_error_naming_lr():
     g = separable_gradient(styblinski_tang_per_sample(x, th, k=1), x, th)
-    with pytest.raises(SGDDivergedError, match=r"η = 0\.5"):
+    with pytest.raises(SGDDivergedError, match=r"η = 0\.5") as err:
         simulate_escape(g, [-2.9], lr=0.5, batch_size=1, n_runs=50, max_steps=200,
                         upper=1e300, seed=0)
     assert issubclass(SGDDivergedError, FloatingPointError)
+    e = err.value  # a non-finite iterate: step_ratio inf
+    assert (e.lr, e.batch_size, e.step_ratio) == (0.5, 1, math.inf) and 1 <= e.iteration <= 200
+
 
 
 def test_seeding_is_reproducible(linear_noise_grad):
@@ -333,3 +336,19 @@ def test_only_finite_bounds_are_tested(linear_noise_grad):
                            **kw).steps.tolist() == [33] * 4
     free = simulate_escape(g, [0.1], **kw)
     assert free.n_censored == 4 and free.steps.tolist() == [100] * 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_step_far_beyond_the_valley_is_divergence_not_escape(backend):
+    """Constant gradient −1 without noise, η = 500, box (−1, 1) (size 2): the first step moves θ by
+    500 = 250 valley sizes > max_step_ratio = 100 — SGDDivergedError at iteration 1, not an exit."""
+    g = _grad(-th + x * th, backend)
+    with pytest.raises(SGDDivergedError, match="valley size") as err:
+        _run(g, [0.0], backend, lr=500.0, batch_size=2, n_runs=3, max_steps=5, upper=1.0,
+             lower=-1.0, noise_scale=0.0)
+    e = err.value
+    assert (e.lr, e.batch_size, e.iteration) == (500.0, 2, 1)
+    assert e.step_ratio == pytest.approx(250.0)
+    res = _run(g, [0.0], backend, lr=500.0, batch_size=2, n_runs=3, max_steps=5, upper=1.0,
+               lower=-1.0, noise_scale=0.0, max_step_ratio=300.0)  # a looser limit: an exit
+    assert res.steps.tolist() == [1, 1, 1]
