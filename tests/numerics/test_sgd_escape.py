@@ -75,7 +75,6 @@ def test_divergence_raises_typed_error_naming_lr():
     assert (e.lr, e.batch_size, e.step_ratio) == (0.5, 1, math.inf) and 1 <= e.iteration <= 200
 
 
-
 def test_seeding_is_reproducible(linear_noise_grad):
     kw = dict(lr=0.02, batch_size=1, n_runs=50, max_steps=10_000, upper=0.6)
     a = simulate_escape(linear_noise_grad, [0.0], seed=7, **kw)
