@@ -429,3 +429,28 @@ def test_integrand_with_identity_D_in_2d():
     y = sp.Symbol("y", real=True)
     V = effective_potential_integrand(th ** 2 + 2 * y ** 2, sp.eye(2), [th, y], sp.Rational(1, 2))
     assert list(V) == [2 * th, 4 * y]
+
+
+def test_three_point_grid_uses_simpson_and_2d_state_dependent_D():
+    # three nodes: Simpson's rule, exact for the quadratic integrand 3θ² (trapezoid would give 9)
+    v = effective_potential_1d(th ** 3, 1, th, 0.1, [0.0, 1.0, 2.0])
+    assert v[-1] == pytest.approx(8.0, rel=1e-14)
+    # 2-D, D = diag(1 + x², 1 + y²), U = x² + y²: v = (1 + T/2)(log(1 + x²) + log(1 + y²))
+    y = sp.Symbol("y", real=True)
+    T, xs, ys = 0.5, np.linspace(-1, 1.5, 41), np.linspace(-2, 1, 31)
+    v2 = effective_potential_2d(th ** 2 + y ** 2, sp.diag(1 + th ** 2, 1 + y ** 2), [th, y], T, xs, ys)
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    exact = (1 + T / 2) * (np.log(1 + X ** 2) + np.log(1 + Y ** 2))
+    np.testing.assert_allclose(v2 - v2[0, 0], exact - exact[0, 0], atol=2e-4)  # Simpson, h = 0.06
+
+
+def test_no_optimal_temperature_when_the_test_loss_still_falls(two_basin):
+    grid = np.geomspace(1e-3, 4e-3, 4)  # below SC.fig4.left's optimum (~0.02): L falls throughout
+    opt = optimal_temperature(two_basin, grid)
+    assert opt.T is None and opt.components == {"argmin_at_end": pytest.approx(4e-3, rel=1e-12)}
+
+
+def test_a_domain_may_start_at_a_maximum():
+    prob = StationaryProblem1D((th ** 2 - 1) ** 2, th, domain=(0.0, 1.5))  # U'(0) = 0 exactly
+    (bk,) = prob.basins
+    assert bk.left == 0.0 and bk.minimum == pytest.approx(1.0, abs=1e-12)
