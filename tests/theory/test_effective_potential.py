@@ -280,3 +280,12 @@ def test_line_integral_continues_past_a_component_with_zero_residual():
     phi = line_integral([0, 2 * t2, 3 * t3 ** 2], [t1, t2, t3])
     assert not phi.has(sp.Integral)
     assert sp.expand(phi - (t2 ** 2 + t3 ** 3)).free_symbols == set()
+
+
+def test_singular_D_is_refused_by_the_covariance_comparison_and_closed_form_only_passes_through():
+    with pytest.raises(SingularDiffusionError):
+        curl_free_vs_true_covariance(sp.diag(1, 2), sp.Matrix([[1, 1], [1, 1]]), T)
+    V = sp.exp(sp.sin(x))  # no elementary antiderivative
+    assert isinstance(line_integral(V, x), sp.Integral)
+    with pytest.raises(IntegrationError, match="could not integrate"):
+        line_integral(V, x, closed_form_only=True)
