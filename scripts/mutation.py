@@ -238,7 +238,7 @@ def main(argv=None) -> int:
         return rc
     codes = json.loads(meta_path.read_text())["exit_code_by_key"]
     confirmed = set() if a.no_confirm else confirm_survivors(
-        work, [k for k in chosen if STATUS.get(codes.get(k)) == "survived"
+        work, [k for k in chosen if STATUS.get(codes.get(k)) in ("survived", "no_tests")
                and reviewed.get(k, {}).get("change") != meta_of(k)["change"]], tests, a.jobs)
 
     counts: dict[str, int] = {}
