@@ -64,7 +64,7 @@ __all__ = [
 
 from numerics.devices import DeviceFallbackWarning, resolve_device  # noqa: E402  (one device policy)
 from numerics.quadrature import integrate_batch  # noqa: E402
-from theory.coordinates import as_expr
+from theory.coordinates import as_expr, strip_assumptions
 
 _BACKENDS = ("numpy", "torch")
 
@@ -448,6 +448,9 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: Any = "auto", devic
             "add them to args or substitute numbers with expr.subs({...}) before compiling"
         )
     entries, integrals = _lift_integrals(entries)
+    # code generation and lambdify on assumption-free symbols: the same code, without SymPy's
+    # assumption queries on real/positive symbols (theory.coordinates.strip_assumptions)
+    (entries, code_syms), _ = strip_assumptions((entries, list(syms)))
     if backend == "numpy":
         if device not in ("auto", "cpu", None):
             raise CompileError(f"the numpy backend runs on the CPU only; got device={device!r} (use backend='torch')")
@@ -467,7 +470,7 @@ def compile_expr(expr, args, *, backend: str = "numpy", cse: Any = "auto", devic
     use_cse, replacements, reduced = codegen_plan(code_entries, cse=cse, expand_pow=expand_pow,
                                                   backend=backend)
     target = reduced if shape else reduced[0]
-    fn = sp.lambdify(list(syms) + list(integrals.values()), target, modules=modules,
+    fn = sp.lambdify(code_syms + list(integrals.values()), target, modules=modules,
                      cse=lambda _expr: (replacements, target))
     if integrals:
         fn = _with_integrals(fn, [_IntegralEvaluator(node, syms, quad_rtol, quad_atol)

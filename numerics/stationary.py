@@ -37,7 +37,7 @@ from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 from theory.laplace import laplace_log_mass
 from theory.test_loss import test_loss_terms
-from theory.coordinates import as_expr, as_matrix
+from theory.coordinates import as_expr, as_matrix, assumption_sensitive, strip_assumptions
 from theory.effective_potential import SingularDiffusionError
 
 __all__ = [
@@ -465,21 +465,31 @@ class StationaryProblem1D:
                                            bytes_per_point=_SCAN_BYTES_PER_POINT, minimum=3)
         self.domain = self._check_domain(domain)
         x = self.theta
-        U, D = self.train_loss_expr, self.diffusion_expr
+        U, D, Ut = self.train_loss_expr, self.diffusion_expr, self.test_loss_expr
+        self.constant_diffusion = not (D.free_symbols & {x})
+        T = T_SYMBOL
+        # Query, differentiate and compile on assumption-free symbols (theory.coordinates.
+        # strip_assumptions): with a real θ / positive T, SymPy's assumption queries (D.is_zero, and
+        # those run while diff builds products) made the RND Fig. H.4 right build ~10× slower. The
+        # compiled functions are the same; the *_expr attributes keep the user's symbols. Not for
+        # Abs/sign/re/im, whose derivatives need the assumptions.
+        if not assumption_sensitive([U, D] + ([] if Ut is None else [Ut])):
+            (U, D, x, T, *rest), _ = strip_assumptions((U, D, x, T) + (() if Ut is None else (Ut,)))
+            Ut = rest[0] if rest else None
         if D.is_zero or D.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise DiffusionNotPositiveError(
-                f"the diffusion D = {D} is singular (zero or not finite), so the SC.eq5 integrand "
-                "D⁻¹(U' + (T/2)D') is undefined (overparametrized case). Remedy (SC.eq13): add ℓ2 "
-                "regularisation α θ²/2 to U and isotropic noise β² to D, i.e. diffusion=D + β²")
-        self.constant_diffusion = not (D.free_symbols & {x})
-        self._U = compile_expr([U, sp.diff(U, x), sp.diff(U, x, 2)], x)
+                f"the diffusion D = {self.diffusion_expr} is singular (zero or not finite), so the SC.eq5 "
+                "integrand D⁻¹(U' + (T/2)D') is undefined (overparametrized case). Remedy (SC.eq13): add "
+                "ℓ2 regularisation α θ²/2 to U and isotropic noise β² to D, i.e. diffusion=D + β²")
+        dU = sp.diff(U, x)
+        self._U = compile_expr([U, dU, sp.diff(dU, x)], x)
         self._D = compile_expr(D, x)
-        V = effective_potential_integrand(U, D, x, T_SYMBOL)[0]
-        self._V = compile_expr([V, sp.diff(V, x)], [x, T_SYMBOL])
+        V = effective_potential_integrand(U, D, x, T)[0]
+        self._V = compile_expr([V, sp.diff(V, x)], [x, T])
         self._v_closed = compile_expr(U / D, x) if self.constant_diffusion else None
-        if self.test_loss_expr is not None:
-            Ut = self.test_loss_expr
-            self._Ut = compile_expr([Ut, sp.diff(Ut, x), sp.diff(Ut, x, 2)], x)
+        if Ut is not None:
+            dUt = sp.diff(Ut, x)
+            self._Ut = compile_expr([Ut, dUt, sp.diff(dUt, x)], x)
         else:
             self._Ut = None
         self._scan = np.linspace(*self.domain, self.scan_points)

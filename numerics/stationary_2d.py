@@ -62,7 +62,8 @@ from numerics.stationary import (
     effective_potential_integrand,
     line_integral_2d,
 )
-from theory.coordinates import as_expr, as_square_matrix, as_theta, gradient, jacobian
+from theory.coordinates import (as_expr, as_square_matrix, as_theta, assumption_sensitive, gradient, jacobian,
+                                restore_assumptions, strip_assumptions)
 from theory.effective_potential import NonConservativeError
 from theory.laplace import laplace_log_mass
 
@@ -326,24 +327,36 @@ class StationaryProblem2D:
         self._log_w = trapezoid_log_weights_2d(self.x, self.y)
         self._check_diffusion()
 
-        V = effective_potential_integrand(self.train_loss_expr, D, th, T_SYMBOL)
+        # differentiate and compile on assumption-free symbols (theory.coordinates.strip_assumptions;
+        # as numerics.stationary.StationaryProblem1D): the same functions without SymPy's assumption
+        # queries on a real θ / positive T. Not for Abs/sign/re/im, whose derivatives need them.
+        U, Ut, T = self.train_loss_expr, self.test_loss_expr, T_SYMBOL
+        v = None if v is None else as_expr(v)
+        extra = tuple(e for e in (Ut, v) if e is not None)
+        self._restore = {}
+        if not assumption_sensitive([U, D, *extra]):
+            (U, D, th, T, *extra), self._restore = strip_assumptions((U, D, th, T_SYMBOL, *extra))
+            extra = iter(extra)
+            Ut = None if Ut is None else next(extra)
+            v = None if v is None else next(extra)
+        V = effective_potential_integrand(U, D, th, T)
         JV = jacobian(V, th)  # ∂_j V_i = ∂²v when the curl vanishes
-        args = [th[0], th[1], T_SYMBOL]
+        args = [th[0], th[1], T]
         self._V = compile_expr(V, args)
         self._JV = compile_expr(JV, args)
-        self._curl_expr = JV[0, 1] - JV[1, 0]
+        self._curl_expr = JV[0, 1] - JV[1, 0]  # in the stripped symbols (restored in the error)
         self._curl = compile_expr(self._curl_expr, args)
-        self._U = compile_expr(self.train_loss_expr, th)
-        self._Ut = None if self.test_loss_expr is None else compile_expr(self.test_loss_expr, th)
+        self._U = compile_expr(U, th)
+        self._Ut = None if Ut is None else compile_expr(Ut, th)
         constant_D = not any(e.free_symbols & set(th) for e in D)
         if force_line_integral:
             self._v = None
             self.v_source = "line integral of V (Simpson)"
         elif v is not None:
-            self._v = compile_expr(as_expr(v), args)
+            self._v = compile_expr(v, args)
             self.v_source = "closed form (given)"
         elif constant_D and D.is_diagonal() and D[0, 0] == D[1, 1]:
-            self._v = compile_expr(self.train_loss_expr / D[0, 0], args)
+            self._v = compile_expr(U / D[0, 0], args)
             self.v_source = "closed form U/D (SC.fn3)"
         else:
             self._v = None
@@ -391,7 +404,8 @@ class StationaryProblem2D:
         if rel.max() > CURL_TOLERANCE:
             i, j = np.unravel_index(np.argmax(rel), rel.shape)
             where = (float(self.x[i]), float(self.y[j]))
-            C = sp.Matrix([[0, self._curl_expr], [-self._curl_expr, 0]]).subs(T_SYMBOL, T)
+            C = restore_assumptions(sp.Matrix([[0, self._curl_expr], [-self._curl_expr, 0]]),
+                                    self._restore).subs(T_SYMBOL, T)
             raise NonConservativeError(
                 f"the drift V = D⁻¹(∂U + (T/2)∂·D) has non-zero curl at T = {T:g}: ∂_yV_x − ∂_xV_y = "
                 f"{float(curl[i, j]):.3g} at θ = {where} (relative {rel[i, j]:.2e}); no J = 0 steady state "

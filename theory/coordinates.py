@@ -24,6 +24,10 @@ __all__ = [
     "gradient",
     "hessian",
     "jacobian",
+    "ASSUMPTION_SENSITIVE",
+    "assumption_sensitive",
+    "strip_assumptions",
+    "restore_assumptions",
 ]
 
 
@@ -153,6 +157,91 @@ def divergence(D, theta) -> sp.Matrix:
     M = as_square_matrix(D, len(th))
     p = len(th)
     return sp.Matrix([sum(sp.diff(M[i, j], th[j]) for j in range(p)) for i in range(p)])
+
+
+#: Functions whose derivative (or value) depends on the assumptions of their argument: for real x,
+#: ``diff(Abs(x), x)`` is ``sign(x)``; for an assumption-free x it is an expression in ``re``/``im``
+#: and their unevaluated derivatives, which has no numeric value.
+ASSUMPTION_SENSITIVE = (sp.Abs, sp.sign, sp.re, sp.im, sp.conjugate, sp.arg)
+
+
+def assumption_sensitive(expr) -> bool:
+    """True when ``expr`` (expression, Matrix, or list/tuple of them) contains a function of
+    :data:`ASSUMPTION_SENSITIVE`, whose derivative changes when its symbols lose their assumptions:
+    do not differentiate such an expression on the symbols of :func:`strip_assumptions`.
+
+    >>> x = sp.Symbol('x', real=True)
+    >>> assumption_sensitive(x**2), assumption_sensitive(sp.Abs(x))
+    (False, True)
+    """
+    return any(e.has(*ASSUMPTION_SENSITIVE) for e in _leaves(expr))
+
+
+def _leaves(expr):
+    if isinstance(expr, sp.MatrixBase):
+        return list(expr)
+    if isinstance(expr, (list, tuple)):
+        return [leaf for e in expr for leaf in _leaves(e)]
+    return [as_expr(expr)]
+
+
+def _map_leaves(expr, f):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(f)
+    if isinstance(expr, (list, tuple)):
+        return type(expr)(_map_leaves(e, f) for e in expr)
+    return f(as_expr(expr))
+
+
+def strip_assumptions(expr):
+    """``(plain, restore)``: ``expr`` with every symbol that carries assumptions (``real=True``,
+    ``positive=True``, …) replaced by an assumption-free symbol of the same name, and the map
+    ``restore`` (plain symbol → original) that :func:`restore_assumptions` applies to put them back.
+
+    Why: SymPy asks assumption queries (``is_positive``, ``is_zero``, …) while it builds every
+    ``Mul``/``Add``/``Pow``; on a plain symbol they answer ``None`` at once, on a ``real=True`` one
+    they recurse through the whole expression.  Differentiating a sum of Gaussian wells in a real θ
+    is ~10× slower than in a plain one (``benchmarks/bench_ledger.py``).
+
+    Use it where the operation does not depend on assumptions — ``diff`` (unless
+    :func:`assumption_sensitive`), ``lambdify``/``compile_expr``, ``cse``, substituting numbers —
+    and restore afterwards if the symbols are needed.  Do not ``simplify`` on the plain symbols:
+    simplifications such as ``sqrt(x**2) → x`` (positive x) or ``log(x*y) → log(x) + log(y)`` need
+    the assumptions.  ``expr`` may be an expression, a Matrix or a list/tuple of them (one map for
+    all, so shared symbols stay shared); the result has the same shape.  A plain symbol keeps the
+    name of the original (a ``Dummy`` of that name where two symbols share a name, or for a Dummy);
+    non-commutative symbols are kept.
+
+    >>> x = sp.Symbol('x', real=True)
+    >>> plain, restore = strip_assumptions(x**2 + 1)
+    >>> plain.free_symbols.pop().is_real is None, restore_assumptions(sp.diff(plain, *restore), restore)
+    (True, 2*x)
+    """
+    leaves = _leaves(expr)
+    atoms = set().union(*(e.atoms(sp.Symbol) for e in leaves)) if leaves else set()
+    names: dict = {}
+    for s in atoms:
+        names[s.name] = names.get(s.name, 0) + 1
+    forward: dict = {}
+    for s in sorted(atoms, key=sp.default_sort_key):
+        if type(s) not in (sp.Symbol, sp.Dummy) or s.is_commutative is not True:
+            continue
+        if s.assumptions0 == {"commutative": True}:
+            continue  # already plain
+        unique = type(s) is sp.Symbol and names[s.name] == 1
+        forward[s] = sp.Symbol(s.name) if unique else sp.Dummy(s.name)
+    restore = {v: k for k, v in forward.items()}
+    if not forward:
+        return expr, restore
+    return _map_leaves(expr, lambda e: e.xreplace(forward)), restore
+
+
+def restore_assumptions(expr, restore: dict):
+    """Put back the symbols that :func:`strip_assumptions` replaced (``restore``: plain → original);
+    ``expr`` may be an expression, a Matrix or a list/tuple of them."""
+    if not restore:
+        return expr
+    return _map_leaves(expr, lambda e: e.xreplace(restore))
 
 
 def _short_repr(x, limit: int = 60) -> str:

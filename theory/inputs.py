@@ -29,6 +29,7 @@ import inspect
 import itertools
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from .coordinates import as_square_matrix, as_theta
 
@@ -135,9 +136,12 @@ def check_diffusion(D, theta, *, name: str = "D") -> sp.Matrix:
                 f"known to be ≤ 0{remedy}")
     if Dm.free_symbols - set(th):  # parameters: no sample values to trust; assumptions only
         return Dm
-    for point in itertools.islice(itertools.product(_SAMPLES, repeat=p), 9):
+    # a minor with an undefined function U(θ) has no value at any point: sampling it only cost time
+    # (complex() tried to split the unevaluated expression into real and imaginary parts, ~1 s)
+    numeric = [(r, m) for r, m in enumerate(minors, start=1) if not m.has(AppliedUndef)]
+    for point in itertools.islice(itertools.product(_SAMPLES, repeat=p), 9) if numeric else ():
         subs = {s: sp.Float(_sample_value(s, v)) for s, v in zip(th, point)}
-        for r, m in enumerate(minors, start=1):
+        for r, m in numeric:
             try:
                 val = complex(sp.N(m.subs(subs), 15))
             except (TypeError, ValueError):

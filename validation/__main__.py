@@ -8,7 +8,7 @@ import sys
 def _claims(args) -> int:
     from . import ledger as L
 
-    statuses = L.ledger(args.ids or None, progress=args.progress)
+    statuses = L.ledger(args.ids or None, progress=args.progress, jobs=args.jobs)
     if args.json:
         print(L.ledger_json(statuses))
     else:
@@ -18,6 +18,16 @@ def _claims(args) -> int:
         print(f"\n{len(broken)} check(s) raised: {', '.join(broken)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number >= 1; got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number >= 1 (1: no worker processes); got {n}")
+    return n
 
 
 def _report(args) -> int:
@@ -45,6 +55,10 @@ def main(argv=None) -> int:
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("--width", type=int, default=100, help="detail column width in the table")
     c.add_argument("--progress", action="store_true", help="show a progress bar")
+    c.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="Worker processes for the checks (default: one per CPU); the checks of one module "
+                        "run in one process, sharing its caches. --jobs 1 runs them in this process. The "
+                        "output is the same for any N.")
     c.set_defaults(func=_claims)
 
     r = sub.add_parser("report", help="write the report (ledger, notebooks, figures)")

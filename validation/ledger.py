@@ -37,9 +37,12 @@ with ``python scripts/update_expected_verdicts.py`` and say why in the commit).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
+import os
+import pickle
 import pkgutil
 import time
 import traceback
@@ -62,6 +65,10 @@ __all__ = [
     "all_checks",
     "load_checks",
     "run_check",
+    "run_checks",
+    "check_groups",
+    "default_jobs",
+    "one_thread_per_process",
     "claim_status",
     "ledger",
     "combine",
@@ -442,16 +449,208 @@ def claim_status(claim_id: str, *, run=True) -> ClaimStatus:
     return ClaimStatus(claim_id, SECTION_OF[claim_id], verdict, detail, tuple(results))
 
 
-def ledger(ids=None, *, progress: bool = False) -> list[ClaimStatus]:
-    """Run the checks and return the status of every claim (or of ``ids``), in THEORY.md order."""
+def ledger(ids=None, *, progress: bool = False, jobs: int | None = 1) -> list[ClaimStatus]:
+    """Run the checks and return the status of every claim (or of ``ids``), in THEORY.md order.
+
+    ``jobs``: worker processes for the checks (:func:`run_checks`; ``None``: :func:`default_jobs`);
+    1 runs them here, one after the other. The result is the same either way."""
     ids = list(CLAIM_IDS) if ids is None else check_claim_ids(ids)  # all ids checked before any runs
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs != 1:
+        wanted = {c.key: c for i in ids for c in checks_for(i)}
+        run_checks([wanted[k] for k in sorted(wanted)], jobs=jobs, progress=progress)
+        return [claim_status(i) for i in ids]  # every result is cached now
     if progress:
         from tqdm.auto import tqdm
 
         it = tqdm(ids, desc="claims", unit="claim")
     else:
         it = ids
-    return [claim_status(i) for i in it]
+    with one_thread_per_process():
+        return [claim_status(i) for i in it]
+
+
+# --------------------------------------------------------------------------------------------------
+# parallel runs
+# --------------------------------------------------------------------------------------------------
+#: Scheduling hint for parallel runs, with no effect on any result: the check modules that take
+#: longest (live network training, large symbolic derivations — per-check ``seconds`` of
+#: ``python -m validation claims --json``), longest first. Their tasks start first, so that no long
+#: task starts last while the other workers idle; modules not listed follow, most checks first.
+LONG_MODULES_FIRST = ("effective_potential", "temperature_scan", "shift_curvature", "laplace", "laplace_2d",
+                      "gradient_noise", "test_loss", "synthetic", "free_energy")
+
+
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def one_thread_per_process():
+    """Run the enclosed checks with one BLAS/OpenMP thread and one torch intra-op thread, restored
+    afterwards. The ledger runs every check so, with any ``jobs``: (1) results do not depend on
+    ``jobs`` (a dot product or a torch reduction split over another number of threads rounds
+    differently); (2) worker processes do not oversubscribe the CPUs — two workers whose torch /
+    OpenMP pools spin for the same two cores made a 3 s training check take 25 s. Parallelism comes
+    from processes. Libraries loaded inside the block start with one thread (``OMP_NUM_THREADS`` and
+    kin are set meanwhile); torch, if first loaded inside, is left with one thread per CPU."""
+    import sys
+
+    old_env = {k: os.environ.get(k) for k in _THREAD_ENV}
+    for k in _THREAD_ENV:
+        os.environ[k] = "1"
+    torch = sys.modules.get("torch")
+    old_torch = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(1)
+    try:
+        with limits:
+            yield
+    finally:
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(old_torch if old_torch is not None else default_jobs())
+
+
+def default_jobs() -> int:
+    """Worker processes for :func:`ledger` by default: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_groups(checks) -> list[list[Check]]:
+    """The checks as tasks for worker processes: the checks of one module form one task, run in
+    one process one after the other, because they share that module's in-process caches (its
+    ``functools.lru_cache`` helpers, and the one live training run of an experiment behind
+    ``validation.experiments.ledger_evidence``) — split up, each process would redo that work.
+    Tasks come in module order, checks in key order."""
+    groups: dict[str, list[Check]] = {}
+    for c in sorted(checks, key=lambda c: c.key):
+        groups.setdefault(c.module, []).append(c)
+    return [groups[m] for m in sorted(groups)]
+
+
+def run_checks(checks, *, jobs: int | None = None, progress: bool = False) -> list[CheckResult]:
+    """Run ``checks`` (cached, as :func:`run_check`) and return their results in the given order.
+
+    With ``jobs > 1`` the checks not cached yet run in ``jobs`` worker processes, one task per
+    module (:func:`check_groups`), the long ones first (:data:`LONG_MODULES_FIRST`); workers are
+    forked (or started from a fork server, see :func:`_start_method`) — a script that calls this
+    needs the usual ``if __name__ == "__main__":`` guard. Every check runs with one thread per
+    process (:func:`one_thread_per_process`), here and in the workers. A result comes back as the
+    :class:`Verdict` itself (pickled), or — where the verdict holds something that does not
+    pickle — as its JSON form (``to_dict`` values), which prints the same. A worker that dies
+    leaves its checks ``open`` with the error. ``progress`` shows a bar over checks."""
+    checks = list(checks)
+    jobs = default_jobs() if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1 (1: run the checks in this process); got {jobs}")
+    todo = [c for c in checks if c.key not in _RESULTS]
+    groups = check_groups(todo)
+    if jobs == 1 or len(groups) <= 1:
+        it = todo
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(todo, desc="checks", unit="check")
+        with one_thread_per_process():
+            for c in it:
+                run_check(c)
+        return [run_check(c) for c in checks]
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    groups.sort(key=_schedule_key)
+    ctx = mp.get_context(_start_method())
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload([__name__] + sorted({c.module for c in all_checks()}))
+    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_worker_init)
+    bar = None
+    try:
+        futures = {pool.submit(_run_group, [c.key for c in g]): g for g in groups}
+        if progress:  # after the workers started: no tqdm monitor thread is forked
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), desc="checks", unit="check")
+        for fut in cf.as_completed(futures):
+            group = futures[fut]
+            try:
+                rows = fut.result()
+            except Exception as exc:  # the worker died or its results did not come back
+                err = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                rows = [(c.key, Verdict("open", f"check did not run: its worker process failed ({err})"),
+                         0.0, err) for c in group]
+            for key, verdict, seconds, error in rows:
+                _RESULTS[key] = CheckResult(_REGISTRY[key], _as_verdict(verdict), seconds, error)
+            if bar is not None:
+                bar.update(len(group))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    pool.shutdown()
+    return [run_check(c) for c in checks]
+
+
+def _start_method() -> str:
+    """``fork`` (workers inherit the imported checks: cheapest) unless torch is loaded here — forking
+    a process whose torch/OpenMP thread pools may be running can deadlock the child — or the
+    platform is not Linux; then ``forkserver`` (a clean server process imports the checks once).
+    ``spawn`` would import them again in every worker (~3 s each)."""
+    import sys
+
+    return "fork" if sys.platform == "linux" and "torch" not in sys.modules else "forkserver"
+
+
+def _schedule_key(group: list[Check]):
+    name = group[0].module.rsplit(".", 1)[-1]
+    rank = LONG_MODULES_FIRST.index(name) if name in LONG_MODULES_FIRST else len(LONG_MODULES_FIRST)
+    return rank, -len(group), group[0].module
+
+
+def _worker_init() -> None:
+    """Worker start: the checks are registered (inherited, or imported by the fork server)."""
+    load_checks()
+
+
+def _run_group(keys: list[str]) -> list[tuple]:
+    """Worker task: run the checks ``keys`` in order; ``(key, verdict, seconds, error)`` rows."""
+    load_checks()
+    rows = []
+    for key in keys:
+        with one_thread_per_process():
+            res = run_check(_REGISTRY[key])
+        verdict = res.verdict
+        try:
+            pickle.dumps(verdict)
+        except Exception:  # noqa: BLE001 - anything unpicklable travels as its JSON form
+            verdict = verdict.to_dict()
+        rows.append((key, verdict, res.seconds, res.error))
+    return rows
+
+
+def _as_verdict(v) -> Verdict:
+    """A :class:`Verdict` from a worker's row: the object itself, or rebuilt from ``to_dict``."""
+    if isinstance(v, Verdict):
+        return v
+    findings = tuple(Finding(**f) for f in v.get("findings") or ())
+    return Verdict(v["verdict"], v["detail"], printed=v.get("printed"), corrected_form=v.get("corrected"),
+                   condition=v.get("condition"), counterexample=v.get("counterexample"),
+                   metrics=v.get("metrics"), findings=findings, paper_range=v.get("paper_range"))
 
 
 def ledger_json(statuses: list[ClaimStatus]) -> str:

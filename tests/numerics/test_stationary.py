@@ -431,6 +431,22 @@ def test_integrand_with_identity_D_in_2d():
     assert list(V) == [2 * th, 4 * y]
 
 
+def test_real_theta_builds_on_plain_symbols_with_the_same_result():
+    """The build differentiates and compiles on assumption-free symbols (issue 9): a real θ and a
+    positive-D parameter give the same compiled functions and weights as plain symbols, the *_expr
+    attributes keep the user's symbols."""
+    p = sp.Symbol("theta")
+    U = lambda t: (t ** 2 - 1) ** 2 + t / 4  # noqa: E731
+    D = lambda t: 1 + t ** 2 / 2  # noqa: E731
+    real = StationaryProblem1D(U(th), th, diffusion=D(th), test_loss=U(th) / 2, domain=(-2, 2))
+    plain = StationaryProblem1D(U(p), p, diffusion=D(p), test_loss=U(p) / 2, domain=(-2, 2))
+    assert real.train_loss_expr.free_symbols == {th} and real.diffusion_expr.free_symbols == {th}
+    x = np.linspace(-2, 2, 101)
+    np.testing.assert_array_equal(real._V(x, 0.1), plain._V(x, 0.1))
+    np.testing.assert_array_equal(real._Ut(x), plain._Ut(x))
+    np.testing.assert_array_equal(real.state(0.1).basin_weights, plain.state(0.1).basin_weights)
+
+
 def test_three_point_grid_uses_simpson_and_2d_state_dependent_D():
     # three nodes: Simpson's rule, exact for the quadratic integrand 3θ² (trapezoid would give 9)
     v = effective_potential_1d(th ** 3, 1, th, 0.1, [0.0, 1.0, 2.0])

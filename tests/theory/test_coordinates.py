@@ -44,3 +44,31 @@ def test_gradient_hessian_jacobian():
     H = hessian(f, [x, y, z])
     assert H == H.T and H[0, 1] == 2 * x
     assert jacobian(gradient(f, [x, y, z]), [x, y, z]) == H
+
+
+def test_strip_assumptions_replaces_assumed_symbols_and_restores_them():
+    from theory.coordinates import assumption_sensitive, restore_assumptions, strip_assumptions
+
+    r = sp.Symbol("r", real=True)
+    T = sp.Symbol("T", positive=True)
+    plain = sp.Symbol("p")
+    expr = sp.exp(-(r - 1) ** 2 / T) + plain * r
+    (e, th, M), restore = strip_assumptions((expr, r, sp.Matrix([[T, r]])))
+    assert {s.name for s in e.free_symbols} == {"r", "T", "p"}
+    assert all(s.assumptions0 == {"commutative": True} for s in e.free_symbols)
+    assert plain in e.free_symbols and plain not in restore  # plain symbols are kept as they are
+    assert isinstance(M, sp.MatrixBase) and M.free_symbols == {th} | {s for s in e.free_symbols if s.name == "T"}
+    d = restore_assumptions(sp.diff(e, th), restore)
+    assert sp.simplify(d - sp.diff(expr, r)) == 0 and d.free_symbols <= {r, T, plain}
+    # two symbols named alike stay apart (a Dummy for the assumed one)
+    r2 = sp.Symbol("r")
+    (e2,), restore2 = strip_assumptions([r + 2 * r2])
+    assert len(e2.free_symbols) == 2 and restore_assumptions(e2, restore2) == r + 2 * r2
+    # nothing to strip: the same object back, an empty map
+    same, none = strip_assumptions(x + y)
+    assert same == x + y and none == {}
+    # derivatives of Abs/sign/re/im depend on the assumptions: those expressions are flagged
+    assert assumption_sensitive(sp.Abs(r)) and assumption_sensitive([r, sp.sign(r)])
+    assert not assumption_sensitive(sp.Matrix([r ** 2, sp.exp(r)]))
+    rp = strip_assumptions(r)[0]
+    assert sp.diff(sp.Abs(r), r) == sp.sign(r) and sp.diff(sp.Abs(rp), rp) != sp.sign(rp)

@@ -200,3 +200,47 @@ def test_readme_ledger_counts_match_the_pinned_verdicts():
         counts[v] = counts.get(v, 0) + 1
     assert int(m.group(1)) == len(EXPECTED["claims"]) and stated == counts, (
         f"README states {stated}, the pinned verdicts give {counts}: update the README line")
+
+
+# ---------------------------------------------------------------------------- parallel runs
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_parallel_checks_match_the_serial_ones(method, monkeypatch):
+    """``run_checks(jobs=2)`` (worker processes, one task per module) gives the verdicts a serial run
+    gives, in the given order, and fills the in-process cache — with forked workers and with workers
+    from a fork server (used when torch is loaded in the calling process)."""
+    monkeypatch.setattr(L, "_start_method", lambda: method)
+    chks = [c for c in L.all_checks() if c.module.rsplit(".", 1)[-1] in ("fokker_planck_solver", "overparametrized")]
+    assert len({c.module for c in chks}) == 2
+    saved = {c.key: L._RESULTS.pop(c.key) for c in chks if c.key in L._RESULTS}
+    try:
+        par = L.run_checks(chks, jobs=2)
+        assert [r.check.key for r in par] == [c.key for c in chks]
+        assert all(L._RESULTS[c.key] is r for c, r in zip(chks, par))
+        for c, r in zip(chks, par):
+            ser = L.run_check(c, use_cache=False)
+            assert r.error is None and r.seconds > 0
+            assert r.verdict.to_dict() == ser.verdict.to_dict(), c.key
+    finally:
+        L._RESULTS.update(saved)
+
+
+def test_check_groups_keep_a_module_together():
+    groups = L.check_groups(L.all_checks())
+    mods = [{c.module for c in g} for g in groups]
+    assert all(len(m) == 1 for m in mods) and len(mods) == len({c.module for c in L.all_checks()})
+    assert sum(len(g) for g in groups) == len(L.all_checks())
+
+
+def test_a_verdict_survives_its_json_form():
+    """A verdict that does not pickle comes back from a worker as ``to_dict()``; rebuilt, it prints the same."""
+    f = L.Finding("beyond-paper-range", "falls beyond", evidence={"rho": 0.5})
+    v = L.Verdict.corrected("off by 2", printed="a", corrected="2a", counterexample={"a": 1.0}, findings=[f],
+                            paper_range=L.PaperRange("T", None, 0.1, "src").report([0.05, 0.2]), err=0.5)
+    assert L._as_verdict(v.to_dict()).to_dict() == v.to_dict()
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two"])
+def test_cli_jobs_must_be_a_positive_integer(bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["claims", "SC.eq5", "--jobs", bad])
+    assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err
