@@ -241,6 +241,12 @@ def restore_assumptions(expr, restore: dict):
     ``expr`` may be an expression, a Matrix or a list/tuple of them."""
     if not restore:
         return expr
+    if not isinstance(restore, dict):
+        kind = "a string (strings are never evaluated)" if isinstance(restore, (str, bytes)) else \
+            type(restore).__name__
+        raise TypeError(f"restore must be the dict that strip_assumptions returned; got {kind}")
+    restore = {as_expr(k, name="restore key"): as_expr(v, name="restore value")
+               for k, v in restore.items()}
     return _map_leaves(expr, lambda e: e.xreplace(restore))
 
 

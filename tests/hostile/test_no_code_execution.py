@@ -109,6 +109,10 @@ def _cases():
     add("theory.coordinates.hessian", co.hessian, U, th)
     add("theory.coordinates.jacobian", co.jacobian, [x * y, x], th)
     add("theory.coordinates.divergence", co.divergence, D, th)
+    xr = sp.Symbol("x", real=True)
+    add("theory.coordinates.assumption_sensitive", co.assumption_sensitive, U)
+    add("theory.coordinates.strip_assumptions", co.strip_assumptions, xr**2 + y)
+    add("theory.coordinates.restore_assumptions", co.restore_assumptions, x**2 + y, {x: xr})
     # theory.effective_potential
     add("theory.effective_potential.divergence", ep.divergence, D, th)
     add("theory.effective_potential.drift_field", ep.drift_field, U, D, th, T)
