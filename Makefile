@@ -37,6 +37,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_sgd_escape.py --force
 	$(BIN)/python benchmarks/bench_fokker_planck.py --force
 	$(BIN)/python benchmarks/bench_per_sample.py --force   # BackPACK column: pip install -e '.[bench]'
+	$(BIN)/python benchmarks/bench_ledger.py --force
 
 # Mutation testing (not in CI): mutmut 3 on one module at a time with its mirrored tests, in a
 # scratch copy of the tree; results merged into benchmarks/results/mutation.json.

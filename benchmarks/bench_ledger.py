@@ -25,9 +25,11 @@ Two measurements, in one run (issue 9):
   order alternated over ``--ledger-repeat`` rounds.  Wall seconds, and CPU seconds of the whole
   process tree (the command and its workers; sampled with ``psutil`` every 0.1 s).  The outputs must be identical apart from each check's ``seconds`` (``outputs_identical``).
 
-The machine may be shared: ``os.getloadavg`` is recorded before and after each part, and the
-ledger's target (≤ 30 s on 2 cores) is judged also from ``serial CPU seconds / 2`` — what a
-perfectly balanced 2-worker run on an idle machine would take.
+The machine may be shared: ``os.getloadavg`` is recorded before and after each part, with
+``cpu_capacity`` (how many CPUs two copies of a busy loop really got), and the ledger's target
+(≤ 30 s on 2 cores) is judged also from ``serial CPU seconds / 2`` — what a perfectly balanced
+2-worker run on an idle machine would take — and from ``simulated_wall_s_on_idle_cpus`` (the serial
+run's startup plus its per-module seconds scheduled as the ledger schedules them).
 
 Usage: ``python benchmarks/bench_ledger.py [--repeat K] [--ledger-repeat L] [--jobs N] [--skip-ledger]
 [--out PATH] [--force]``.  Writes ``benchmarks/results/bench_ledger.json`` with provenance
@@ -180,6 +182,23 @@ def _strip_seconds(text: str):
     return data
 
 
+_SPIN = "import time\nt=time.perf_counter()\ns=0\nfor i in range(20_000_000): s+=i\nprint(time.perf_counter()-t)"
+
+
+def cpu_capacity() -> dict:
+    """How many CPUs this run could really use: a fixed pure-Python loop alone, then two copies at
+    once; ``effective_cpus = 2 × alone / slower of the pair`` (2.0 on two free cores, 1.0 when
+    another load holds one of them — the shared machine's helpers, a CI run)."""
+    def spin(n):
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    alone = spin(1)
+    pair = spin(2)
+    return {"alone_s": alone, "pair_s": pair, "effective_cpus": 2.0 * alone / pair}
+
+
 def _module_seconds(data) -> dict:
     """Per check module, the summed ``seconds`` of its checks (each check once) in a ledger's JSON."""
     seen, out = set(), {}
@@ -210,6 +229,7 @@ def simulated_makespan(module_seconds: dict, jobs: int) -> float:
 
 def bench_ledger(repeat: int, jobs: int) -> dict:
     load_before = list(os.getloadavg())
+    capacity_before = cpu_capacity()
     runs: dict = {"serial": [], "parallel": []}
     outputs: dict = {}
     per_module: list = []
@@ -252,6 +272,7 @@ def bench_ledger(repeat: int, jobs: int) -> dict:
                            "scheduled as the ledger does on N idle CPUs (per-module seconds of that run)",
             **{str(n): startup + simulated_makespan(mods, n) for n in sorted({2, jobs})}},
         "target_wall_s_at_most_on_2_cores": 30.0,
+        "cpu_capacity": {"before": capacity_before, "after": cpu_capacity()},
         "outputs_identical": identical,
         "claim_verdicts_match_pinned": verdicts == expected["claims"],
         "load": {"getloadavg_before": load_before, "getloadavg_after": list(os.getloadavg())},
@@ -319,7 +340,9 @@ def format_table(result: dict) -> str:
                     f"(target ≤ 30 s); outputs identical: "
                     f"{L['outputs_identical']}; claim verdicts = pinned: {L['claim_verdicts_match_pinned']}; "
                     f"load {L['load']['getloadavg_before'][0]:.2f} → {L['load']['getloadavg_after'][0]:.2f} "
-                    f"on {L['cpu_count']} CPUs")
+                    f"on {L['cpu_count']} CPUs; effective CPUs (busy-loop probe) "
+                    f"{L['cpu_capacity']['before']['effective_cpus']:.2f} before, "
+                    f"{L['cpu_capacity']['after']['effective_cpus']:.2f} after")
     return "\n".join(rows)
 
 
