@@ -273,15 +273,7 @@ def _run_benchmark(*, points: int, naive_points: int, repeat: int, T: float) -> 
             "results": results}
 
 
-def is_benchmark_result(path) -> bool:
-    """True when ``path`` holds a result of this script (a JSON object with ``benchmark`` and
-    ``provenance``): such a file is replaced without ``--force``."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            res = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    return isinstance(res, dict) and "benchmark" in res and "provenance" in res
+from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
 
 
 def write_json(result: dict, path: Path, *, force: bool = False) -> Path:

@@ -359,14 +359,7 @@ def _row_line(r) -> str:
             + (f" | fplanck error: {r['fplanck_steady_state_error']}" if r["fplanck_steady_state_error"] else ""))
 
 
-def is_benchmark_result(path) -> bool:
-    """True when ``path`` holds a result of a benchmark script (``benchmark`` and ``provenance``)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            res = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    return isinstance(res, dict) and "benchmark" in res and "provenance" in res
+from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
 
 
 def main(argv=None) -> int:

@@ -297,15 +297,7 @@ def run_benchmark(*, repeat: int = 3, ledger_repeat: int = 1, jobs: int | None =
     return res
 
 
-def is_benchmark_result(path) -> bool:
-    """True when ``path`` holds a result of a benchmark script (a JSON object with ``benchmark`` and
-    ``provenance``): such a file is replaced without ``--force``."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            res = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    return isinstance(res, dict) and "benchmark" in res and "provenance" in res
+from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
 
 
 def write_json(result: dict, path: Path, *, force: bool = False) -> Path:

@@ -215,17 +215,7 @@ def run_benchmark(*, runs: int = 1000, steps: int = 1500, repeat: int = 5, seed:
     }
 
 
-def is_benchmark_result(path) -> bool:
-    """True when ``path`` holds a result of a benchmark script (a JSON object with ``benchmark`` and
-    ``provenance``): such a file is replaced without ``--force``."""
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            res = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    return isinstance(res, dict) and "benchmark" in res and "provenance" in res
+from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
 
 
 def write_json(result: dict, path: Path, *, force: bool = False) -> Path:

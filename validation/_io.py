@@ -238,3 +238,14 @@ def write_json_atomic(obj, path, *, indent=1, allow_nan: bool = True, sort_keys:
     """Serialise ``obj`` first (a serialisation error writes nothing), then :func:`write_text_atomic`."""
     text = json.dumps(obj, indent=indent, allow_nan=allow_nan, sort_keys=sort_keys) + "\n"
     return write_text_atomic(path, text)
+
+
+def is_benchmark_result(path) -> bool:
+    """True when ``path`` holds a result of one of our benchmark scripts (a JSON object with
+    ``benchmark`` and ``provenance``): such a file is replaced without ``--force``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            res = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(res, dict) and "benchmark" in res and "provenance" in res
