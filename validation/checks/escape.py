@@ -1,7 +1,7 @@
 """Ledger checks for the escape-time theory (DT paper: eq. 7, Thm 3.1, Thm 3.2, Rule 1, Prop. 1).
 
 Reference numbers come from the EXACT 1-D mean first-passage / exit times of the Itô diffusion
-(:func:`theory.escape.mean_first_passage_time_1d`, scale-function quadrature) and from exact
+(:func:`numerics.first_passage.mean_first_passage_time_1d`, scale-function quadrature) and from exact
 stationary basin masses (mpmath quadrature); the formulas under test are evaluated from
 :mod:`theory.escape`.
 
@@ -19,18 +19,20 @@ import math
 import mpmath
 import sympy as sp
 
+from numerics.first_passage import (
+    laplace_escape_time_1d,
+    mean_exit_time_interval_1d,
+    mean_first_passage_time_1d,
+    path_exponent_1d,
+    sgd_path_parameter,
+)
 from theory.coordinates import gradient, hessian
 from theory.escape import (
     dt_diffusion_from_sc,
     escape_rate_parallel,
     hessian_noise_covariance,
     kramers_escape_time,
-    laplace_escape_time_1d,
-    mean_exit_time_interval_1d,
-    mean_first_passage_time_1d,
-    path_exponent_1d,
     sgd_escape_time,
-    sgd_path_parameter,
     valley_probabilities,
 )
 from theory.identity import check_identity
