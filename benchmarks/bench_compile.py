@@ -273,15 +273,8 @@ def _run_benchmark(*, points: int, naive_points: int, repeat: int, T: float) -> 
             "results": results}
 
 
-from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
+from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
 
-
-def write_json(result: dict, path: Path, *, force: bool = False) -> Path:
-    """Write ``result`` atomically to ``path`` (checked by :func:`validation._io.check_output_file`)."""
-    from validation._io import check_output_file, write_json_atomic
-
-    check_output_file(path, force=force, is_ours=is_benchmark_result, example="benchmarks/results/bench.json")
-    return write_json_atomic(result, path, indent=2)
 
 
 def format_table(result: dict) -> str:
@@ -309,19 +302,14 @@ def main(argv=None) -> int:
     p.add_argument("--naive-points", type=int, default=30)
     p.add_argument("--repeat", type=int, default=7,
                    help="Interleaved repetitions per method (median; at least 3).")
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help="Where to write the JSON result. An existing file is replaced only when it is an "
-                        "earlier result of this script, or with --force.")
-    p.add_argument("--force", action="store_true",
-                   help="Replace an existing --out file even when it is not an earlier benchmark result.")
+    add_output_arguments(p, DEFAULT_OUT)
     a = p.parse_args(argv)
     if a.repeat < 3:
         p.error("--repeat must be >= 3 (medians of at least 3 repetitions)")
-    from validation._io import OutputPathError, check_output_file
+    from validation._io import OutputPathError
 
     try:
-        check_output_file(a.out, force=a.force, is_ours=is_benchmark_result,
-                          example="benchmarks/results/bench.json")
+        check_out(a.out, force=a.force)
     except OutputPathError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -329,7 +317,7 @@ def main(argv=None) -> int:
     print(format_table(res))
     for r in res["results"]:
         print(f"{r['workload']}: max relative difference {r['max_relative_difference']}")
-    print(f"wrote {write_json(res, Path(a.out), force=a.force)}")
+    print(f"wrote {write_result(res, a.out, force=a.force)}")
     return 0
 
 

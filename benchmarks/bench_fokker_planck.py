@@ -359,7 +359,7 @@ def _row_line(r) -> str:
             + (f" | fplanck error: {r['fplanck_steady_state_error']}" if r["fplanck_steady_state_error"] else ""))
 
 
-from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
+from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -368,17 +368,12 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     p.add_argument("--blas-threads", type=int, default=0,
                    help="limit BLAS to this many threads for both codes (default 0: as installed)")
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help="Where to write the JSON result. An existing file is replaced only when it is an "
-                        "earlier benchmark result, or with --force.")
-    p.add_argument("--force", action="store_true",
-                   help="Replace an existing --out file even when it is not an earlier benchmark result.")
+    add_output_arguments(p, DEFAULT_OUT)
     a = p.parse_args(argv)
-    from validation._io import OutputPathError, check_output_file, write_json_atomic
+    from validation._io import OutputPathError
 
     try:
-        check_output_file(a.out, force=a.force, is_ours=is_benchmark_result,
-                          example="benchmarks/results/bench_fokker_planck.json")
+        check_out(a.out, force=a.force)
     except OutputPathError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -386,7 +381,7 @@ def main(argv=None) -> int:
         print("error: --repeat must be ≥ 1", file=sys.stderr)
         return 2
     res = run_benchmark(repeat=a.repeat, quick=a.quick, blas_threads=a.blas_threads)
-    print(f"wrote {write_json_atomic(res, Path(a.out), indent=2)}")
+    print(f"wrote {write_result(res, a.out, force=a.force, indent=2)}")
     return 0
 
 

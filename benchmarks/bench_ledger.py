@@ -297,16 +297,8 @@ def run_benchmark(*, repeat: int = 3, ledger_repeat: int = 1, jobs: int | None =
     return res
 
 
-from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
+from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
 
-
-def write_json(result: dict, path: Path, *, force: bool = False) -> Path:
-    """Write ``result`` atomically to ``path`` (checked by :func:`validation._io.check_output_file`)."""
-    from validation._io import check_output_file, write_json_atomic
-
-    check_output_file(path, force=force, is_ours=is_benchmark_result,
-                      example="benchmarks/results/bench_ledger.json")
-    return write_json_atomic(result, path, indent=2)
 
 
 def format_table(result: dict) -> str:
@@ -344,27 +336,22 @@ def main(argv=None) -> int:
     p.add_argument("--ledger-repeat", type=int, default=1, help="ledger runs per mode (default 1)")
     p.add_argument("--jobs", type=int, default=None, help="workers of the parallel ledger (default: CPUs)")
     p.add_argument("--skip-ledger", action="store_true", help="only the StationaryProblem1D build")
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help="Where to write the JSON result. An existing file is replaced only when it is an "
-                        "earlier benchmark result, or with --force.")
-    p.add_argument("--force", action="store_true",
-                   help="Replace an existing --out file even when it is not an earlier benchmark result.")
+    add_output_arguments(p, DEFAULT_OUT)
     p.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
         print(json.dumps(_child_build(a.child)))
         return 0
-    from validation._io import OutputPathError, check_output_file
+    from validation._io import OutputPathError
 
     try:
-        check_output_file(a.out, force=a.force, is_ours=is_benchmark_result,
-                          example="benchmarks/results/bench_ledger.json")
+        check_out(a.out, force=a.force)
     except OutputPathError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     res = run_benchmark(repeat=a.repeat, ledger_repeat=a.ledger_repeat, jobs=a.jobs, skip_ledger=a.skip_ledger)
     print(format_table(res))
-    print(f"wrote {write_json(res, Path(a.out), force=a.force)}")
+    print(f"wrote {write_result(res, a.out, force=a.force)}")
     return 0
 
 

@@ -258,14 +258,7 @@ def run_benchmark(*, repeat: int = 5, cold_runs: int = 3, threads: int | None = 
     }
 
 
-def is_benchmark_result(path) -> bool:
-    """True when ``path`` holds an earlier result of this script (replaced without ``--force``)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            res = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    return isinstance(res, dict) and res.get("benchmark") == BENCHMARK and "provenance" in res
+from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
 
 
 def format_table(result: dict) -> str:
@@ -295,19 +288,14 @@ def main(argv=None) -> int:
                     help="torch intra-op threads for every method (default 1: steadier timings on a shared "
                          "machine; 0 = torch's default)")
     ap.add_argument("--no-loop", action="store_true", help="skip the per-sample loop timing (slow)")
-    ap.add_argument("--out", default=str(DEFAULT_OUT),
-                    help="Where to write the JSON result. An existing file is replaced only when it is an "
-                         "earlier result of this script, or with --force.")
-    ap.add_argument("--force", action="store_true",
-                    help="Replace an existing --out file even when it is not an earlier result of this script.")
+    add_output_arguments(ap, DEFAULT_OUT)
     a = ap.parse_args(argv)
     if a.repeat < 1 or a.cold_runs < 1:
         ap.error("--repeat and --cold-runs must be ≥ 1")
-    from validation._io import OutputPathError, check_output_file, write_json_atomic
+    from validation._io import OutputPathError
 
     try:
-        check_output_file(a.out, force=a.force, is_ours=is_benchmark_result,
-                          example="benchmarks/results/bench_per_sample.json")
+        check_out(a.out, force=a.force)
     except OutputPathError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -315,7 +303,7 @@ def main(argv=None) -> int:
     if res["results"]["float64"]["backpack_missing"]:
         print(f"note: {res['results']['float64']['backpack_missing']}", file=sys.stderr)
     print(format_table(res))
-    print(f"wrote {write_json_atomic(res, Path(a.out), indent=1)}")
+    print(f"wrote {write_result(res, a.out, force=a.force, indent=1)}")
     return 0
 
 

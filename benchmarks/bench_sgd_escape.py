@@ -215,16 +215,8 @@ def run_benchmark(*, runs: int = 1000, steps: int = 1500, repeat: int = 5, seed:
     }
 
 
-from validation._io import is_benchmark_result  # noqa: E402  (one rule for all benchmarks)
+from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
 
-
-def write_json(result: dict, path: Path, *, force: bool = False) -> Path:
-    """Write ``result`` atomically to ``path`` (checked by :func:`validation._io.check_output_file`)."""
-    from validation._io import check_output_file, write_json_atomic
-
-    check_output_file(path, force=force, is_ours=is_benchmark_result,
-                      example="benchmarks/results/bench_sgd_escape.json")
-    return write_json_atomic(result, path, indent=2)
 
 
 def format_table(result: dict) -> str:
@@ -247,23 +239,18 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help="Where to write the JSON result. An existing file is replaced only when it is an "
-                        "earlier benchmark result, or with --force.")
-    p.add_argument("--force", action="store_true",
-                   help="Replace an existing --out file even when it is not an earlier benchmark result.")
+    add_output_arguments(p, DEFAULT_OUT)
     a = p.parse_args(argv)
-    from validation._io import OutputPathError, check_output_file
+    from validation._io import OutputPathError
 
     try:
-        check_output_file(a.out, force=a.force, is_ours=is_benchmark_result,
-                          example="benchmarks/results/bench_sgd_escape.json")
+        check_out(a.out, force=a.force)
     except OutputPathError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     res = run_benchmark(runs=a.runs, steps=a.steps, repeat=a.repeat, seed=a.seed)
     print(format_table(res))
-    print(f"wrote {write_json(res, Path(a.out), force=a.force)}")
+    print(f"wrote {write_result(res, a.out, force=a.force)}")
     return 0
 
 
