@@ -1,28 +1,30 @@
-"""Generate notebooks/04_shift_curvature_and_reparametrization.ipynb (committed without outputs).
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-Run: ``.venv/bin/python scripts/make_notebook_04.py``
-"""
-from __future__ import annotations
+# %% [markdown]
+# # 04 — Shift-curvature and reparametrization
+#
+# The test loss near a train minimum splits into **depth**, **covariance-curvature**,
+# **shift-curvature** and **bias-curvature** (SC.eq3–eq4, RND eq. 5–6). This notebook computes the
+# split with `theory.test_loss`, shows it on a 1-D example, then checks which pieces survive a
+# nonlinear reparametrization (`theory.reparametrization`, SC App. C / RND App. C), and ends with the
+# ledger verdicts of the claims involved.
+#
+# Conventions: $s_k=\theta_k^{test}-\theta_k^{tr}$, $b_k=\theta_k^{tr}-\mu_k$ (SC); the quadratic
+# forms are even, so $\mu_k-\theta_k^{test}=-(s_k+b_k)$ costs nothing.
 
-from pathlib import Path
-
-from notebook_builder import claims_cell, write_notebook
-
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "notebooks" / "04_shift_curvature_and_reparametrization.ipynb"
-
-CELLS = [
-    ("md", r"""# 04 — Shift-curvature and reparametrization
-
-The test loss near a train minimum splits into **depth**, **covariance-curvature**,
-**shift-curvature** and **bias-curvature** (SC.eq3–eq4, RND eq. 5–6). This notebook computes the
-split with `theory.test_loss`, shows it on a 1-D example, then checks which pieces survive a
-nonlinear reparametrization (`theory.reparametrization`, SC App. C / RND App. C), and ends with the
-ledger verdicts of the claims involved.
-
-Conventions: $s_k=\theta_k^{test}-\theta_k^{tr}$, $b_k=\theta_k^{tr}-\mu_k$ (SC); the quadratic
-forms are even, so $\mu_k-\theta_k^{test}=-(s_k+b_k)$ costs nothing."""),
-    ("code", r"""%matplotlib inline
+# %%
+# %matplotlib inline
 import numpy as np
 import sympy as sp
 import matplotlib.pyplot as plt
@@ -30,19 +32,27 @@ from IPython.display import Math, Markdown, display
 from theory.test_loss import test_loss_terms, quadratic_test_loss, second_order_taylor
 from theory.reparametrization import (map_jacobian, pullback, transform_curvature,
                                       transform_shift, transform_covariance)
-sp.init_printing()"""),
-    ("md", r"""## 1. The decomposition, symbolically (one basin)"""),
-    ("code", r"""U, C, s, b, S = sp.symbols('U_k C_k s_k b_k Sigma_k', real=True)
+sp.init_printing()
+
+# %% [markdown]
+# ## 1. The decomposition, symbolically (one basin)
+
+# %%
+U, C, s, b, S = sp.symbols('U_k C_k s_k b_k Sigma_k', real=True)
 terms = test_loss_terms(U, C, s, b, S)
 for name in ('depth', 'covariance_curvature', 'shift_curvature', 'bias_curvature'):
     display(Math(name.replace('_', r'\ ') + r':\quad ' + sp.latex(sp.factor(getattr(terms, name)))))
-display(Math(r'\text{total} = ' + sp.latex(sp.expand(terms.total))))"""),
-    ("md", r"""## 2. A 1-D example: train and test losses shifted by $s$
+display(Math(r'\text{total} = ' + sp.latex(sp.expand(terms.total))))
 
-$U^{test}(\theta)=U^{tr}(\theta+s_0)$, so $\theta^{test}=\theta^{tr}-s_0$ and $s_k=-s_0$. The
-quadratic approximation of SC.eq3 about the test minimum, evaluated at the train minimum, gives
-depth + shift-curvature."""),
-    ("code", r"""th = sp.Symbol('theta', real=True)
+# %% [markdown]
+# ## 2. A 1-D example: train and test losses shifted by $s$
+#
+# $U^{test}(\theta)=U^{tr}(\theta+s_0)$, so $\theta^{test}=\theta^{tr}-s_0$ and $s_k=-s_0$. The
+# quadratic approximation of SC.eq3 about the test minimum, evaluated at the train minimum, gives
+# depth + shift-curvature.
+
+# %%
+th = sp.Symbol('theta', real=True)
 s0 = sp.Rational(1, 10)
 Utr = (th**2 - 1)**2 / 4 * (1 - sp.Rational(3, 10) * th) + th / 50
 Ute = Utr.subs(th, th + s0)
@@ -66,13 +76,17 @@ ax.plot(grid, Uk + 0.5 * Ck * (grid - th_te)**2, 'k--', lw=1, label='quadratic a
 ax.axvline(th_tr, color='C0', ls=':'); ax.axvline(th_te, color='C1', ls=':')
 ax.annotate('', xy=(th_te, -0.15), xytext=(th_tr, -0.15), arrowprops=dict(arrowstyle='<->'))
 ax.text((th_te + th_tr) / 2, -0.13, 'shift', ha='center')
-ax.set_ylim(-0.2, 0.6); ax.set_xlabel(r'$\theta$'); ax.legend(fontsize=8); plt.tight_layout()"""),
-    ("md", r"""## 3. The four terms for an SGD-like mixture at a few temperatures
+ax.set_ylim(-0.2, 0.6); ax.set_xlabel(r'$\theta$'); ax.legend(fontsize=8); plt.tight_layout()
 
-Laplace weights $w_k\propto e^{-2U_k/T}C_k^{-1/2}$ (constant $D=1$, so $b_k=0$ and
-$\Sigma_k=T/(2C_k)$): the covariance-curvature term is $T/4$ in every basin, the shift-curvature
-term is what moves with $T$ through the weights."""),
-    ("code", r"""d1tr, d2tr = sp.lambdify(th, sp.diff(Utr, th)), sp.lambdify(th, sp.diff(Utr, th, 2))
+# %% [markdown]
+# ## 3. The four terms for an SGD-like mixture at a few temperatures
+#
+# Laplace weights $w_k\propto e^{-2U_k/T}C_k^{-1/2}$ (constant $D=1$, so $b_k=0$ and
+# $\Sigma_k=T/(2C_k)$): the covariance-curvature term is $T/4$ in every basin, the shift-curvature
+# term is what moves with $T$ through the weights.
+
+# %%
+d1tr, d2tr = sp.lambdify(th, sp.diff(Utr, th)), sp.lambdify(th, sp.diff(Utr, th, 2))
 mins_tr = [newton(d1tr, d2tr, g) for g in (-1.0, 1.0)]
 rows = []
 for T in (0.01, 0.03, 0.1):
@@ -87,14 +101,18 @@ hdr = '| T | w(wide basin) | depth | cov-curv | shift-curv | bias-curv | total |
 display(Markdown(hdr + '\n'.join(
     f"| {r['T']} | {r['w_wide']:.3f} | {r['depth']:.4f} | {r['covariance_curvature']:.4f} | "
     f"{r['shift_curvature']:.4f} | {r['bias_curvature']:.4f} | "
-    f"{r['depth'] + r['covariance_curvature'] + r['shift_curvature'] + r['bias_curvature']:.4f} |" for r in rows)))"""),
-    ("md", r"""## 4. Reparametrization: what is invariant?
+    f"{r['depth'] + r['covariance_curvature'] + r['shift_curvature'] + r['bias_curvature']:.4f} |" for r in rows)))
 
-2-D map $\theta_1=y_1+y_2^2,\ \theta_2=y_2$ at a minimum. Curvature changes (eigenvalues), the
-shift-curvature and the covariance-curvature do not (to first order in $s$ / leading order in
-$T$); the exact shift in $y$ differs from $J^{-1}s$ at second order, giving an $O(|s|^3)$ change of
-$s^\top C s$."""),
-    ("code", r"""y1, y2, t1, t2 = sp.symbols('y1 y2 t1 t2', real=True)
+# %% [markdown]
+# ## 4. Reparametrization: what is invariant?
+#
+# 2-D map $\theta_1=y_1+y_2^2,\ \theta_2=y_2$ at a minimum. Curvature changes (eigenvalues), the
+# shift-curvature and the covariance-curvature do not (to first order in $s$ / leading order in
+# $T$); the exact shift in $y$ differs from $J^{-1}s$ at second order, giving an $O(|s|^3)$ change of
+# $s^\top C s$.
+
+# %%
+y1, y2, t1, t2 = sp.symbols('y1 y2 t1 t2', real=True)
 Uq = (t1 - 1)**2 + (t1 - 1) * (t2 - 1) / 2 + (t2 - 1)**2 / 2
 r = [y1 + y2**2, y2]
 C = sp.hessian(Uq, (t1, t2)).subs({t1: 1, t2: 1})
@@ -111,14 +129,17 @@ for eps in (0.2, 0.1, 0.05):
 ev = lambda M: ', '.join(f'{float(v):.3f}' for v in sorted(M.eigenvals(multiple=True)))
 S = sp.Matrix([[sp.Rational(1, 20), 0], [0, sp.Rational(1, 40)]])
 display(Markdown(f'eigenvalues of C: θ → [{ev(C)}],  y → [{ev(Cr)}]  (not invariant)\n\n'
-                 f'Tr(CΣ) = {float((C*S).trace()):.4f},  Tr(C^rΣ^r) = {float((Cr*transform_covariance(S, J)).trace()):.4f}\n\n' + table))"""),
-    ("md", r"""The relative difference halves with the shift: the error is $O(|s|^3)$ (relative $O(|s|)$).
-The bias is the exception: the Jacobian factor of the density moves the mode by $O(T)$, so
-$b\to J^{-1}b$ fails at the bias's own order (see the SC.C checks below)."""),
-    ("md", r"""## 5. Ledger verdicts for the claims of this notebook"""),
-    claims_cell(['SC.eq3', 'SC.eq4', 'SC.eq7', 'SC.eq8', 'SC.eq12', 'RND.eq8', 'RND.eq12', 'RND.eq13', 'RND.D.loc', 'SC.C']),
-]
+                 f'Tr(CΣ) = {float((C*S).trace()):.4f},  Tr(C^rΣ^r) = {float((Cr*transform_covariance(S, J)).trace()):.4f}\n\n' + table))
 
+# %% [markdown]
+# The relative difference halves with the shift: the error is $O(|s|^3)$ (relative $O(|s|)$).
+# The bias is the exception: the Jacobian factor of the density moves the mode by $O(T)$, so
+# $b\to J^{-1}b$ fails at the bias's own order (see the SC.C checks below).
 
-if __name__ == "__main__":
-    write_notebook(CELLS, OUT)
+# %% [markdown]
+# ## 5. Ledger verdicts for the claims of this notebook
+
+# %%
+from IPython.display import Markdown, display
+from validation.ledger import claims_markdown
+display(Markdown(claims_markdown(['SC.eq3', 'SC.eq4', 'SC.eq7', 'SC.eq8', 'SC.eq12', 'RND.eq8', 'RND.eq12', 'RND.eq13', 'RND.D.loc', 'SC.C'])))
