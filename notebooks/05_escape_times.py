@@ -27,9 +27,10 @@ import math
 import matplotlib.pyplot as plt
 import sympy as sp
 from IPython.display import Math, display
-from theory.escape import (kramers_escape_time, sgd_escape_time, laplace_escape_time_1d,
-                           sgd_path_parameter, mean_first_passage_time_1d, dt_diffusion_from_sc,
+from theory.escape import (kramers_escape_time, sgd_escape_time, dt_diffusion_from_sc,
                            valley_probabilities)
+from numerics.first_passage import (laplace_escape_time_1d, sgd_path_parameter,
+                                    mean_first_passage_time_1d)
 sp.init_printing()
 x = sp.Symbol('theta', real=True)
 U = x**4/4 - x**2/2 + x/10          # tilted double well
