@@ -34,11 +34,12 @@ from scipy import integrate, optimize
 from scipy.special import logsumexp
 
 from numerics.compile import compile_expr
-from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
-from theory.laplace import laplace_log_mass
+from theory.coordinates import as_expr, as_matrix, as_square_matrix, as_theta
+from theory.coordinates import assumption_sensitive, strip_assumptions
+from theory.effective_potential import SingularDiffusionError, drift_field_unsimplified
+from theory.free_energy import gibbs_log_density
+from theory.laplace import laplace_log_mass, leading_order_covariance
 from theory.test_loss import test_loss_terms
-from theory.coordinates import as_expr, as_matrix, assumption_sensitive, strip_assumptions
-from theory.effective_potential import SingularDiffusionError
 
 __all__ = [
     "StationaryError",
@@ -60,6 +61,10 @@ __all__ = [
     "effective_potential_2d",
     "line_integral_2d",
     "log_density_on_grid",
+    "normalise_log_density",
+    "anchored_cumulative_integral",
+    "UniformGridStationary1D",
+    "stationary_on_uniform_grid_1d",
     "PanelGrid",
     "chebyshev_panels",
     "Basin",
@@ -188,10 +193,11 @@ def check_temperature(T, *, name: str = "T") -> float:
 # effective-potential integrand and uniform-grid tools
 # --------------------------------------------------------------------------------------------------
 def effective_potential_integrand(U, D, theta, T=T_SYMBOL) -> sp.Matrix:
-    """SC.eq5 / SC.A1 integrand ``V = D⁻¹ (∂U + (T/2) ∂·D)`` (p×1, unsimplified).
+    """SC.eq5 / SC.A1 integrand ``V = D⁻¹ (∂U + (T/2) ∂·D)`` (p×1, unsimplified), ready to compile.
 
-    Same formula as ``theory.effective_potential.drift_field`` but assembled without ``simplify``
-    (which is too slow for sums of many Gaussian wells); tests check the two agree.
+    The expression is :func:`theory.effective_potential.drift_field_unsimplified` (the same field
+    as ``drift_field`` without its ``simplify``, which is too slow for sums of many Gaussian
+    wells); this wrapper adds the typed error for a singular D.
     """
     th = as_theta(theta)
     p = len(th)
@@ -201,11 +207,7 @@ def effective_potential_integrand(U, D, theta, T=T_SYMBOL) -> sp.Matrix:
             f"the diffusion matrix D = {Dm.tolist()} is singular, so the SC.eq5 integrand "
             "D⁻¹(∂U + (T/2)∂·D) is undefined (overparametrized case). Remedy (SC.eq13): add ℓ2 "
             "regularisation α|θ|²/2 to U and isotropic noise β² I to D")
-    U, T = as_expr(U, name="U"), as_expr(T, name="T")
-    rhs = gradient(U, th) + sp.Rational(1, 2) * T * divergence(Dm, th)
-    if p == 1:
-        return sp.Matrix([rhs[0] / Dm[0, 0]])
-    return Dm.LUsolve(rhs)
+    return drift_field_unsimplified(as_expr(U, name="U"), Dm, th, as_expr(T, name="T"))
 
 
 def _is_constant(D, theta) -> bool:
@@ -229,9 +231,26 @@ def effective_potential_1d(U, D, theta, T, grid) -> np.ndarray:
     return integrate.cumulative_simpson(vals, x=x, initial=0.0)
 
 
+def normalise_log_density(log_unnormalised, log_weights, *, axis=None):
+    """``(log ρ, log Z)`` with ``log ρ = g − log Z``, ``log Z = logsumexp(g + log w)``: the one
+    normalisation of a log density ``g`` given at quadrature nodes with weights ``w`` (so that
+    ``Σ w ρ = 1``). ``axis`` = the node axes (default: all, log Z a float; ``axis=-1`` normalises
+    each row of a (n_T, n) stack). Works in log space, so exp(g) may under- or overflow a float;
+    shift g by a constant before calling when |g| is huge (the shift is exact: log Z absorbs it).
+
+    >>> import numpy as np
+    >>> log_rho, log_Z = normalise_log_density(np.zeros(4), np.log(np.full(4, 0.5)))
+    >>> round(log_Z, 12), bool(np.isclose(np.exp(log_rho) @ np.full(4, 0.5), 1.0))
+    (0.69314718056, True)
+    """
+    g = np.asarray(log_unnormalised, dtype=float)
+    log_Z = logsumexp(g + np.asarray(log_weights, dtype=float), axis=axis, keepdims=True)
+    return g - log_Z, (float(log_Z.reshape(())) if axis is None else np.squeeze(log_Z, axis=axis))
+
+
 def log_density_on_grid(v_values, T, grid) -> np.ndarray:
     """Normalised ``log ρ = −2v/T − log Z`` on a grid, ``Z = ∫ exp(−2v/T)`` by the trapezoid rule
-    in log space (logsumexp)."""
+    in log space (:func:`normalise_log_density`)."""
     T = check_temperature(T)
     x = _increasing_grid(grid)
     v = np.asarray(v_values, dtype=float)
@@ -242,8 +261,102 @@ def log_density_on_grid(v_values, T, grid) -> np.ndarray:
     dx = np.diff(x)
     w[:-1] += dx / 2
     w[1:] += dx / 2
-    g = -2.0 * v / T
-    return g - logsumexp(g, b=w)
+    with np.errstate(divide="ignore"):
+        return normalise_log_density(_gibbs_log_density()(v, 0.0, T), np.log(w))[0]
+
+
+def anchored_cumulative_integral(values, grid, anchor: int) -> np.ndarray:
+    """``∫_{x[anchor]}^{x} f`` at every node by the trapezoid rule, accumulated outward from the
+    anchor node on each side (no cancellation between far-apart nodes)."""
+    x = _increasing_grid(grid)
+    f = np.asarray(values, dtype=float)
+    if f.shape != x.shape:
+        raise ValueError(f"values has shape {f.shape} but grid has {x.shape}")
+    i0 = int(anchor)
+    if not 0 <= i0 < len(x):
+        raise ValueError(f"anchor must be a node index in [0, {len(x) - 1}]; got {anchor!r}")
+    out = np.zeros_like(x)
+    if i0 < len(x) - 1:
+        out[i0:] = integrate.cumulative_trapezoid(f[i0:], x[i0:], initial=0.0)
+    if i0 > 0:
+        out[: i0 + 1] = integrate.cumulative_trapezoid(f[: i0 + 1][::-1], x[: i0 + 1][::-1], initial=0.0)[::-1]
+    return out
+
+
+@dataclass(frozen=True)
+class UniformGridStationary1D:
+    """Stationary densities of :func:`stationary_on_uniform_grid_1d` on one grid, for a sweep of T.
+
+    ``v_tilde`` = ṽ = ∫_{anchor} U'/D, ``a_tilde`` = ã = log D (RND.eq19 split, v = ṽ + (T/2)ã);
+    ``log_densities[i]`` is the normalised log ρ at ``temperatures[i]`` with respect to the
+    quadrature ``weights`` (Σ_j weights_j ρ_j = 1).
+    """
+
+    grid: np.ndarray
+    weights: np.ndarray
+    v_tilde: np.ndarray
+    a_tilde: np.ndarray
+    temperatures: np.ndarray
+    log_densities: np.ndarray  # (n_T, n_grid)
+
+    def probabilities(self) -> np.ndarray:
+        """Node masses ``ρ_j w_j`` (shape (n_T, n_grid), each row sums to 1)."""
+        return np.exp(self.log_densities + np.log(self.weights))
+
+    def expectation(self, values) -> np.ndarray:
+        """``E_ρ[f]`` per temperature for node values ``values`` (shape of ``grid``)."""
+        return self.probabilities() @ np.asarray(values, dtype=float)
+
+    def mass(self, mask) -> np.ndarray:
+        """Probability of the nodes selected by ``mask`` (boolean or index array), per temperature."""
+        return self.probabilities()[:, mask].sum(axis=1)
+
+
+def stationary_on_uniform_grid_1d(grid, grad_U, diffusion, temperatures, *, anchor: int = 0
+                                  ) -> UniformGridStationary1D:
+    """SC.eq5 stationary densities ``ρ ∝ exp(−2v/T)`` of a 1-D problem given by node values.
+
+    For sampled models (RND Fig. H.4) U' and D(θ) = Var_x ∂_θU(x, θ) are arrays, not expressions;
+    in 1-D the SC.eq5 integrand ``(U' + (T/2)D')/D = U'/D + (T/2)(log D)'``, so
+    ``v = ṽ + (T/2)ã`` with ``ṽ = ∫_{anchor} U'/D`` (trapezoid rule outward from the node ``anchor``,
+    :func:`anchored_cumulative_integral`) and ``ã = log D`` in closed form (RND.eq19,
+    :func:`theory.effective_potential.rnd_split`). Then ``log ρ = −(2/T)ṽ − ã − log Z`` (compiled
+    ``theory.free_energy.gibbs_log_density``; :func:`normalise_log_density` with the weights
+    ``numpy.gradient(grid)``: spacing h inside and at both ends).
+
+    Parameters
+    ----------
+    grid : strictly increasing nodes (uniform for the weights to be a quadrature rule).
+    grad_U, diffusion : U'(θ) and D(θ) > 0 at the nodes (D = 0 makes ∫U'/D diverge: clip it to a
+        positive floor first, e.g. ``np.finfo(float).tiny``).
+    temperatures : T > 0, one or more.
+    anchor : node index where ṽ = 0 (e.g. the train-loss maximum between two basins).
+
+    >>> import numpy as np
+    >>> x = np.linspace(-4, 4, 801)
+    >>> st = stationary_on_uniform_grid_1d(x, x, np.ones_like(x), [0.5], anchor=400)
+    >>> round(float(st.expectation(x**2)[0]), 4)  # U = x²/2, D = 1: Var = T/2
+    0.25
+    """
+    x = _increasing_grid(grid)
+    dU = np.asarray(grad_U, dtype=float)
+    D = np.asarray(diffusion, dtype=float)
+    if dU.shape != x.shape or D.shape != x.shape:
+        raise ValueError(f"grad_U {dU.shape} and diffusion {D.shape} must have the grid's shape {x.shape}")
+    _require_finite(dU, x, "U'")
+    if not np.all(D > 0) or not np.all(np.isfinite(D)):
+        i = int(np.argmax(~(D > 0) | ~np.isfinite(D)))
+        raise DiffusionNotPositiveError(
+            f"the diffusion must be positive and finite at every node; got D = {D[i]!r} at θ = {x[i]!r}. "
+            "Where D vanishes the SC.eq5 integrand U'/D diverges: clip D to a positive floor")
+    Ts = np.array([check_temperature(t) for t in np.atleast_1d(np.asarray(temperatures, dtype=object))])
+    v_tilde = anchored_cumulative_integral(dU / D, x, anchor)
+    a_tilde = np.log(D)
+    w = np.gradient(x)
+    g = _gibbs_log_density()(v_tilde[None, :], a_tilde[None, :], Ts[:, None])
+    log_rho, _ = normalise_log_density(g, np.log(w), axis=-1)
+    return UniformGridStationary1D(grid=x, weights=w, v_tilde=v_tilde, a_tilde=a_tilde, temperatures=Ts,
+                                   log_densities=log_rho)
 
 
 def effective_potential_2d(U, D, theta, T, x, y) -> np.ndarray:
@@ -360,12 +473,28 @@ def chebyshev_panels(breaks, degree: int = 16) -> PanelGrid:
 # compiled theory pieces used by the Laplace predictions
 # --------------------------------------------------------------------------------------------------
 _V, _H, _U, _C, _S, _B, _SIG = sp.symbols("v_min H U_min C_test shift bias Sigma")
+_VT, _AT = sp.symbols("v_tilde a_tilde")
 
 
 @functools.lru_cache(maxsize=1)
 def _laplace_log_mass_1d():
     """Compiled ``theory.laplace.laplace_log_mass`` for p = 1: (v_min, v'', T) ↦ log mass."""
     return compile_expr(laplace_log_mass(_V, _H, T_SYMBOL, 1), [_V, _H, T_SYMBOL])
+
+
+@functools.lru_cache(maxsize=1)
+def _gibbs_log_density():
+    """Compiled ``theory.free_energy.gibbs_log_density``: (ṽ, ã, T) ↦ ``−(2/T)ṽ − ã`` (SC.eq5 with
+    v = ṽ + (T/2)ã, RND.eq19), the unnormalised log density."""
+    return compile_expr(gibbs_log_density(_VT, _AT, T_SYMBOL), [_VT, _AT, T_SYMBOL])
+
+
+@functools.lru_cache(maxsize=1)
+def _laplace_covariance_1d():
+    """Compiled ``theory.laplace.leading_order_covariance`` for p = 1 with the curvature of v:
+    (v''(μ), T) ↦ ``Σ = (T/2) / v''(μ)`` (SC.eq6's Gaussian, SC.B2.cov with C = ∂²v, D = 1)."""
+    return compile_expr(leading_order_covariance(sp.Matrix([[_H]]), sp.Matrix([[1]]), T_SYMBOL)[0, 0],
+                        [_H, T_SYMBOL])
 
 
 @functools.lru_cache(maxsize=1)
@@ -618,7 +747,7 @@ class StationaryProblem1D:
         pts = [np.linspace(a, b, self.coarse_panels + 1)]
         pts.append(np.array([bk.left for bk in self.basins] + [b]))
         for bk, mu, c in zip(self.basins, mus, curv):
-            ell = math.sqrt(T / (2.0 * c)) if c > 0 else 1e-3 * (b - a)
+            ell = math.sqrt(_laplace_covariance_1d()(c, T)) if c > 0 else 1e-3 * (b - a)
             steps = ell * 2.0 ** np.arange(-3, 60)
             steps = steps[steps < (bk.right - bk.left)]
             cluster = np.concatenate([[mu], mu - steps, mu + steps])
@@ -658,10 +787,8 @@ class StationaryProblem1D:
         # quadrature weights (O(10)) added to it in logsumexp were lost to rounding — that gave
         # E[U] = −6.9e-11 instead of −0.398 (the shift is exact; log Z gets it back)
         v_low = float(np.min(v))
-        g = -2.0 * (v - v_low) / T
         logw = np.log(grid.weights)
-        logZ_shifted = float(logsumexp(g + logw))
-        logrho = g - logZ_shifted
+        logrho, logZ_shifted = normalise_log_density(_gibbs_log_density()(v - v_low, 0.0, T), logw)
         logZ = logZ_shifted - 2.0 * v_low / T
         self._check_resolved(T, grid, v, logrho)
         mids = 0.5 * (grid.breaks[1:] + grid.breaks[:-1])
@@ -679,7 +806,7 @@ class StationaryProblem1D:
         ll = _laplace_log_mass_1d()(v_mu, curv, T)
         lw = ll - logsumexp(ll)
         wl = np.exp(lw)
-        sig = T / (2.0 * curv)
+        sig = _laplace_covariance_1d()(curv, T)
         f = _basin_loss_1d()
         mtr = np.array([bk.minimum for bk in self.basins])
         ctr = np.array([bk.curvature for bk in self.basins])
@@ -843,7 +970,7 @@ def basin_log_masses_adaptive(problem: StationaryProblem1D, T, *, epsrel: float 
     logs, v_mins = [], []
     a = problem.domain[0]
     for bk, mu, c in zip(problem.basins, mus, curv):
-        ell = math.sqrt(T / (2 * c))
+        ell = math.sqrt(_laplace_covariance_1d()(c, T))
         hints = [p for p in (mu - 8 * ell, mu - ell, mu, mu + ell, mu + 8 * ell) if bk.left < p < bk.right]
         val, _ = integrate.quad(lambda t: math.exp(-2.0 * v_rel(t, mu) / T), bk.left, bk.right,
                                 points=hints, epsabs=0, epsrel=epsrel, limit=500)

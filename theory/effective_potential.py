@@ -47,6 +47,8 @@ __all__ = [
     "NonConservativeError",
     "IntegrationError",
     "divergence",
+    "mean_force",
+    "drift_field_unsimplified",
     "drift_field",
     "curl",
     "line_integral",
@@ -121,6 +123,44 @@ def _check_invertible(Dm: sp.Matrix, deadline: Deadline | None = None) -> None:
         )
 
 
+def mean_force(U, D, theta, T) -> sp.Matrix:
+    """``b = ∂U + (T/2) ∂·D`` (p×1): the numerator of the SC.eq5 integrand, ``D V = b``.
+
+    By SC.eq10, ``J = b ρ + (T/2) D ∂ρ``, so a J = 0 density has ``∂ log ρ = −(2/T) D⁻¹ b``; a
+    minimum μ of v(·, T) is a zero of b (SC.B2.bias, RND eq. 21). This is the one place the
+    formula is typed; :func:`drift_field_unsimplified` and :func:`drift_field` build on it.
+
+    >>> import sympy as sp
+    >>> x, T = sp.Symbol("x", real=True), sp.Symbol("T", positive=True)
+    >>> mean_force(x**2 / 2, 1 + x**2, x, T)
+    Matrix([[T*x + x]])
+    """
+    th = as_theta(theta)
+    Dm = as_square_matrix(D, len(th))
+    U, T = as_expr(U, name="U"), as_expr(T, name="T")
+    return gradient(U, th) + sp.Rational(1, 2) * T * _divergence(Dm, th)
+
+
+def drift_field_unsimplified(U, D, theta, T) -> sp.Matrix:
+    """SC.eq5 / SC.A1 integrand ``V = D⁻¹ (∂U + (T/2) ∂·D)`` assembled without ``simplify``
+    (``D⁻¹ b`` by LU solve, b = :func:`mean_force`; for p = 1 ``b / D``).
+
+    The same field as :func:`drift_field`, for callers that compile it (``numerics``) and cannot
+    afford a simplify on sums of many Gaussian wells. It does not check that D is invertible: a
+    singular D gives ``zoo``/``nan`` entries (``numerics.stationary.effective_potential_integrand``
+    raises its typed error first).
+
+    >>> import sympy as sp
+    >>> x, T = sp.Symbol("x", real=True), sp.Symbol("T", positive=True)
+    >>> drift_field_unsimplified(x**2 / 2, 1 + x**2, x, T)
+    Matrix([[(T*x + x)/(x**2 + 1)]])
+    """
+    th = as_theta(theta)
+    Dm = as_square_matrix(D, len(th))
+    b = mean_force(U, Dm, th, T)
+    return sp.Matrix([b[0] / Dm[0, 0]]) if len(th) == 1 else Dm.LUsolve(b)
+
+
 @checked_inputs
 def drift_field(U, D, theta, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
     """SC.eq5 integrand ``V = D⁻¹ (∂U + (T/2) ∂·D)`` as a simplified p×1 Matrix.
@@ -138,11 +178,8 @@ def drift_field(U, D, theta, T, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:
 
 
 def _drift_field(U, Dm: sp.Matrix, th: sp.Matrix, T, deadline: Deadline) -> sp.Matrix:
-    p = len(th)
     _check_invertible(Dm, deadline)
-    rhs = gradient(U, th) + sp.Rational(1, 2) * T * divergence(Dm, th)
-    V = Dm.LUsolve(rhs) if p > 1 else sp.Matrix([rhs[0] / Dm[0, 0]])
-    return _simplify_matrix(V, deadline)
+    return _simplify_matrix(drift_field_unsimplified(U, Dm, th, T), deadline)
 
 
 def curl(V, theta, *, budget_s=DEFAULT_BUDGET_S) -> sp.Matrix:

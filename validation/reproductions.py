@@ -58,13 +58,18 @@ from pathlib import Path
 
 import numpy as np
 import sympy as sp
-from scipy import integrate, stats
-from scipy.special import logsumexp
+from scipy import stats
 
 from numerics.compile import compile_expr
 from numerics.landscapes import SampledWellModel, WellMixture, preset
-from numerics.stationary import StationaryProblem1D, basin_log_masses_adaptive, optimal_temperature
+from numerics.stationary import (
+    StationaryProblem1D,
+    basin_log_masses_adaptive,
+    optimal_temperature,
+    stationary_on_uniform_grid_1d,
+)
 from theory import temperature as tt
+from theory.laplace import leading_order_covariance
 
 __all__ = [
     "PanelSpec",
@@ -428,25 +433,15 @@ def _sampled_fields(key: str):
     return model, f
 
 
-def _anchored_cumulative(f, x, i0):
-    """∫_{x[i0]}^{x} f by the trapezoid rule, accumulated outward from the anchor (no cancellation)."""
-    out = np.zeros_like(x)
-    if i0 < len(x) - 1:
-        out[i0:] = integrate.cumulative_trapezoid(f[i0:], x[i0:], initial=0.0)
-    if i0 > 0:
-        out[: i0 + 1] = integrate.cumulative_trapezoid(f[: i0 + 1][::-1], x[: i0 + 1][::-1], initial=0.0)[::-1]
-    return out
-
-
 @functools.lru_cache(maxsize=16)
 def sampled_sweep(key: str, n_grid: int = SAMPLED_GRIDS[1], temperatures: tuple = SAMPLED_TEMPERATURES) -> SampledSweep:
     """RND Fig. H.4 on a uniform grid of ``n_grid`` points over [−3, 3].
 
     Per-sample losses and gradients come from the compiled :class:`numerics.landscapes.SampledWellModel`
     expression; ``D(θ) = Var_j ∂_θU(x_j, θ)`` (population variance over the train samples), train/test
-    losses are sample means.  ``v(θ) = ∫ U'/D dθ + (T/2) log D`` — the SC.eq5 integrand
-    ``(U' + (T/2)D')/D`` integrated, the second term in closed form — anchored at the train-loss
-    maximum between the basins; basins split there.
+    losses are sample means.  The densities are :func:`numerics.stationary.stationary_on_uniform_grid_1d`
+    (``v = ∫ U'/D dθ + (T/2) log D``, SC.eq5 in 1-D) anchored at the train-loss maximum between the
+    basins; basins split there.
     """
     model, f = _sampled_fields(key)
     a, b = preset(PANELS[key].preset).domain
@@ -466,26 +461,18 @@ def sampled_sweep(key: str, n_grid: int = SAMPLED_GRIDS[1], temperatures: tuple 
     if len(idx) != 1:
         raise ValueError(f"{key}: expected one interior train-loss maximum, found {len(idx)}")
     i0 = int(idx[0])
-    v0 = _anchored_cumulative(dUtr / D, x, i0)
-    logD = np.log(D)
+    st = stationary_on_uniform_grid_1d(x, dUtr, D, temperatures, anchor=i0)
+    v0 = st.v_tilde
     left, right = slice(0, i0 + 1), slice(i0 + 1, None)
-    Ts = np.asarray(temperatures, dtype=float)
-    logw = np.log(np.gradient(x))
-    lrho, trl, tel, bw = [], [], [], []
-    for T in Ts:
-        g = -2.0 * (v0 + 0.5 * T * logD) / T
-        lr = g - logsumexp(g + logw)
-        p = np.exp(lr + logw)
-        lrho.append(lr)
-        trl.append(float(p @ Utr))
-        tel.append(float(p @ Ute))
-        bw.append([float(p[left].sum()), float(p[right].sum())])
+    Ts = st.temperatures
+    trl, tel = st.expectation(Utr), st.expectation(Ute)
+    bw = np.stack([st.mass(left), st.mass(right)], axis=1)
     mins = (float(x[left][np.argmin(Utr[left])]), float(x[right][np.argmin(Utr[right])]))
     tdep = (float(Ute[left].min()), float(Ute[right].min()))
     vdep = (float(v0[left].min()), float(v0[right].min()))
     return SampledSweep(key=key, n_grid=int(n_grid), grid=x, train=Utr, test=Ute, diffusion=D, v0=v0,
-                        split=float(x[i0]), temperatures=Ts, train_loss=np.array(trl), test_loss=np.array(tel),
-                        basin_weights=np.array(bw), log_densities=np.array(lrho), train_minima=mins,
+                        split=float(x[i0]), temperatures=Ts, train_loss=trl, test_loss=tel,
+                        basin_weights=bw, log_densities=st.log_densities, train_minima=mins,
                         test_depths=tdep, v0_depths=vdep, diffusion_zeros=zeros)
 
 
@@ -550,7 +537,7 @@ def _sampled_statement(key: str) -> StatementResult:
 def _compiled_derivatives(K: int):
     """Compile, for K basins, RND.eq20 weights and (i) the leading RND.eq26 term, (ii) the full
     ∂_T of the Laplace mixture (RND.eq24 generalised, f_k = U_k + ½C_kΣ_k(T) + ½C_k s_k², b_k = 0
-    for constant D, Σ_k = (T/2)D/C̃_k, RND eq. 22), (iii) the Laplace mixture test loss itself."""
+    for constant D, Σ_k = (T/2)D/C̃_k from :func:`theory.laplace.leading_order_covariance`, RND eq. 22), (iii) the Laplace mixture test loss itself."""
     T = sp.Symbol("T", positive=True)
     v = sp.symbols(f"v0:{K}")
     U = sp.symbols(f"U0:{K}")
@@ -560,7 +547,7 @@ def _compiled_derivatives(K: int):
     Dc = sp.Symbol("D", positive=True)
     lp = [tt.log_prefactor(Dc, Ct[k]) for k in range(K)]
     w = tt.weights(list(v), [0] * K, lp, T)
-    Sig = [T / 2 * Dc / Ct[k] for k in range(K)]
+    Sig = [leading_order_covariance(sp.Matrix([[Ct[k]]]), sp.Matrix([[Dc]]), T)[0, 0] for k in range(K)]
     f = [U[k] + C[k] * Sig[k] / 2 + C[k] * s[k] ** 2 / 2 for k in range(K)]
     lead = tt.leading_dT_test_loss(w, list(v), list(U), list(C), list(s), T)
     full = tt.d_dT_average(f, v_tilde=list(v), weights=w, T=T)

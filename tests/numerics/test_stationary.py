@@ -7,6 +7,7 @@ import sympy as sp
 from numerics.landscapes import WellMixture, preset
 from numerics.stationary import (
     BasinMergeError,
+    DiffusionNotPositiveError,
     DomainError,
     NonFiniteError,
     StationaryProblem1D,
@@ -16,8 +17,11 @@ from numerics.stationary import (
     effective_potential_1d,
     effective_potential_2d,
     effective_potential_integrand,
+    anchored_cumulative_integral,
     log_density_on_grid,
+    normalise_log_density,
     optimal_temperature,
+    stationary_on_uniform_grid_1d,
 )
 from theory.effective_potential import drift_field
 
@@ -470,3 +474,75 @@ def test_a_domain_may_start_at_a_maximum():
     prob = StationaryProblem1D((th ** 2 - 1) ** 2, th, domain=(0.0, 1.5))  # U'(0) = 0 exactly
     (bk,) = prob.basins
     assert bk.left == 0.0 and bk.minimum == pytest.approx(1.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------ uniform-grid solver (RND Fig. H.4)
+def test_normalise_log_density_rows_and_whole_array():
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(3, 50)) * 40 - 1e4   # far below exp's range: only log space works
+    w = rng.uniform(0.5, 1.5, size=50)
+    log_rho, log_Z = normalise_log_density(g, np.log(w), axis=-1)
+    assert log_Z.shape == (3,)
+    np.testing.assert_allclose(np.exp(log_rho) @ w, 1.0, rtol=1e-12)
+    one, Z1 = normalise_log_density(g[0], np.log(w))
+    assert isinstance(Z1, float) and Z1 == pytest.approx(log_Z[0], rel=1e-14)
+    np.testing.assert_allclose(one, log_rho[0], rtol=1e-14)
+
+
+def test_anchored_cumulative_integral_is_zero_at_anchor_and_exact_for_linear():
+    x = np.linspace(-1, 2, 31)
+    out = anchored_cumulative_integral(2 * x, x, 10)
+    assert out[10] == 0.0
+    np.testing.assert_allclose(out, x**2 - x[10] ** 2, atol=1e-12)   # trapezoid is exact here
+    with pytest.raises(ValueError, match="anchor"):
+        anchored_cumulative_integral(x, x, 31)
+
+
+def test_uniform_grid_matches_closed_form_gaussian_and_state_dependent_D():
+    """U = θ²/2: with D = 1 the density is N(0, T/2); with D = 1 + θ² the SC.eq5 density is
+    ρ ∝ exp(−(2/T)·½log(1+θ²))/(1+θ²) = (1+θ²)^{−1/T − 1} (closed form, RND.eq19 split)."""
+    x = np.linspace(-6, 6, 4001)
+    Ts = [0.2, 0.5]
+    st = stationary_on_uniform_grid_1d(x, x, np.ones_like(x), Ts, anchor=2000)
+    np.testing.assert_allclose(st.expectation(x**2), np.array(Ts) / 2, rtol=1e-6)
+    np.testing.assert_allclose(st.mass(x < 0) + st.mass(x >= 0), 1.0, rtol=1e-12)
+    D = 1 + x**2
+    st2 = stationary_on_uniform_grid_1d(x, x, D, Ts, anchor=0)
+    for i, T in enumerate(Ts):
+        exact = -(1 / T + 1) * np.log(D)
+        exact -= np.log(np.sum(np.exp(exact) * np.gradient(x)))
+        np.testing.assert_allclose(st2.log_densities[i], exact, atol=1e-5)
+    # the anchor only shifts ṽ by a constant: the normalised density does not move
+    st3 = stationary_on_uniform_grid_1d(x, x, D, Ts, anchor=1234)
+    np.testing.assert_allclose(st3.log_densities, st2.log_densities, atol=1e-9)
+
+
+def test_uniform_grid_agrees_with_chebyshev_solver():
+    """Same problem, two solvers: the uniform grid's basin weight converges to StationaryProblem1D's."""
+    m = preset("SC.fig4.left").model
+    P = StationaryProblem1D(m.train_loss(th), th, diffusion=1 + th**2 / 10, domain=(-3, 3))
+    T = 0.02
+    ref = P.state(T).basin_weights
+    f = sp.lambdify(th, sp.diff(m.train_loss(th), th), "numpy")
+    x = np.linspace(-3, 3, 20001)
+    st = stationary_on_uniform_grid_1d(x, f(x), 1 + x**2 / 10, [T], anchor=10000)
+    split = P.basins[0].right
+    assert st.mass(x < split)[0] == pytest.approx(ref[0], abs=1e-6)
+
+
+def test_uniform_grid_typed_errors():
+    x = np.linspace(-1, 1, 11)
+    with pytest.raises(DiffusionNotPositiveError, match="positive floor"):
+        stationary_on_uniform_grid_1d(x, x, x**2, [0.1])
+    with pytest.raises(TemperatureError):
+        stationary_on_uniform_grid_1d(x, x, np.ones_like(x), [0.0])
+    with pytest.raises(ValueError, match="shape"):
+        stationary_on_uniform_grid_1d(x, x[:-1], np.ones_like(x), [0.1])
+
+
+def test_anchored_cumulative_integral_matches_closed_form():
+    x = np.linspace(-2.0, 3.0, 20001)
+    for i0 in (0, 7000, 20000):
+        got = anchored_cumulative_integral(np.cos(x), x, i0)
+        assert np.max(np.abs(got - (np.sin(x) - np.sin(x[i0])))) < 1e-7
+        assert got[i0] == 0.0

@@ -289,3 +289,19 @@ def test_singular_D_is_refused_by_the_covariance_comparison_and_closed_form_only
     assert isinstance(line_integral(V, x), sp.Integral)
     with pytest.raises(IntegrationError, match="could not integrate"):
         line_integral(V, x, closed_form_only=True)
+
+
+def test_mean_force_and_unsimplified_drift_are_the_sc5_integrand():
+    """b = ∂U + (T/2)∂·D and V = D⁻¹b: the unsimplified field equals drift_field (2-D, coupled D)."""
+    from theory.effective_potential import drift_field, drift_field_unsimplified, mean_force
+
+    t1, t2 = sp.symbols("t1 t2", real=True)
+    T = sp.Symbol("T", positive=True)
+    th = [t1, t2]
+    U = t1**2 + t1 * t2 + 2 * t2**2
+    D = sp.Matrix([[1 + t1**2, t1 / 3], [t1 / 3, 2]])
+    b = mean_force(U, D, th, T)
+    assert sp.simplify(b - sp.Matrix([2 * t1 + t2 + T * t1, t1 + 4 * t2 + T / 6])) == sp.zeros(2, 1)
+    V = drift_field_unsimplified(U, D, th, T)
+    assert sp.simplify(D * V - b) == sp.zeros(2, 1)
+    assert sp.simplify(V - drift_field(U, D, th, T)) == sp.zeros(2, 1)

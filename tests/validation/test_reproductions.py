@@ -114,14 +114,6 @@ def test_sampled_panel_rejected_by_constant_D_path_and_unknown_panel():
 
 
 # --------------------------------------------------------------------------------------- helpers
-def test_anchored_cumulative_integral_matches_closed_form():
-    x = np.linspace(-2.0, 3.0, 20001)
-    for i0 in (0, 7000, 20000):
-        got = R._anchored_cumulative(np.cos(x), x, i0)
-        assert np.max(np.abs(got - (np.sin(x) - np.sin(x[i0])))) < 1e-7
-        assert got[i0] == 0.0
-
-
 def test_crossing_interpolates_in_log_T_and_returns_none_without_crossing():
     T = np.array([1e-3, 1e-2, 1e-1])
     assert R._crossing(T, np.array([0.0, 1.0, 1.0])) == pytest.approx(math.sqrt(1e-3 * 1e-2))

@@ -13,7 +13,9 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import dblquad
 
+from numerics.landscapes import gaussian_pdf
 from theory.coordinates import divergence, gradient, hessian, jacobian
+from theory.effective_potential import mean_force
 from theory.fokker_planck import (
     ito_fokker_planck_operator,
     ou_stationary_covariance,
@@ -47,10 +49,8 @@ def rnd_footnote6_potential(x=_x):
     """1-D two-basin test potential of RND footnote 6's family, ``U = −Σ w_i N(x; m_i, s_i) + c x²``
     with a deep narrow basin (m = −1, s = 0.3, w = 1) and a shallow wide one (m = 1, s = 0.6,
     w = 2), c = 1/20: the weights swap dominance inside T ∈ [0.005, 0.05]."""
-    def normal(m, s):
-        return sp.exp(-(x - m) ** 2 / (2 * s ** 2)) / (s * sp.sqrt(2 * sp.pi))
     R = sp.Rational
-    return -(normal(-1, R(3, 10)) + 2 * normal(1, R(6, 10))) + x ** 2 / 20
+    return -(gaussian_pdf(x, -1, R(3, 10)) + 2 * gaussian_pdf(x, 1, R(6, 10))) + x ** 2 / 20
 
 
 def laplace_weight_errors_1d(v, x, Ts, *, lower, upper, weights="sc6", leading=None):
@@ -146,9 +146,9 @@ def leading_order_is_T_to_0_limit_of_sc6():
     c2, d0 = sp.symbols("c2 d0", positive=True)
     c3, c4, d1, d2, m1, m2 = sp.symbols("c3 c4 d1 d2 m1 m2", real=True)
     x = sp.Symbol("x", real=True)
-    dU = c2 * x + c3 * x ** 2 / 2 + c4 * x ** 3 / 6        # U' around the train minimum θ̃ = 0
+    U = c2 * x ** 2 / 2 + c3 * x ** 3 / 6 + c4 * x ** 4 / 24  # U around the train minimum θ̃ = 0
     D = d0 + d1 * x + d2 * x ** 2 / 2
-    F = dU + T / 2 * sp.diff(D, x)                         # ∂v = F/D; μ(T) is the root of F
+    F = mean_force(U, D, x, T)[0]                          # ∂v = F/D; μ(T) is the root of F
     mu = m1 * T + m2 * T ** 2
     Fser = sp.expand(sp.series(F.subs(x, mu), T, 0, 3).removeO())
     sol = sp.solve([Fser.coeff(T, 1), Fser.coeff(T, 2)], [m1, m2], dict=True)[0]
@@ -234,7 +234,7 @@ def bias_first_order_shift():
     # (1) generic 1-D, implicit function theorem with undefined U, D
     x, th0 = sp.symbols("x theta0", real=True)
     Uf, Df = sp.Function("U"), sp.Function("D")
-    F = sp.diff(Uf(x), x) + T / 2 * sp.diff(Df(x), x)       # D·∂v: zero at μ(T)
+    F = mean_force(Uf(x), Df(x), x, T)[0]                  # D·∂v: zero at μ(T)
     dmu_dT = (-sp.diff(F, T) / sp.diff(F, x)).subs(T, 0)      # dμ/dT at T = 0 (μ(0) = θ^tr)
     C1 = sp.diff(Uf(x), x, 2)
     printed_1d = bias_first_order(C1, sp.diff(Df(x), x), T)[0]  # SC: θ^tr − μ
@@ -246,7 +246,7 @@ def bias_first_order_shift():
     t1, t2 = th
     U = a * t1 ** 2 / 2 + b * t1 * t2 + c * t2 ** 2 / 2 + e1 * t1 ** 3 + e2 * t1 ** 2 * t2
     Dm = sp.Matrix([[1 + p1 * t1 + p2 * t2, q1 * t1], [q1 * t1, 1 + p3 * t2 ** 2]])
-    Fv = gradient(U, th) + T / 2 * divergence(Dm, th)
+    Fv = mean_force(U, Dm, th, T)
     m = sp.symbols("m1 m2", real=True)
     Fs = [sp.expand(sp.series(f.subs({t1: m[0] * T, t2: m[1] * T}), T, 0, 2).removeO()).coeff(T, 1)
           for f in Fv]
