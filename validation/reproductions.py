@@ -38,9 +38,9 @@ Temperature range: log-spaced 1e-3 … 0.1.  Above T ≈ 0.02 the two-basin dens
 vanish at the range ends (c θ² with c = 0.001 barely confines), so there the exact curves depend
 on the domain; the endpoint density is reported as a metric.
 
-The H.4 panels need a non-constant D(θ) = Var_x[∂_θ U(x, θ)] built from 10 samples; this module
-evaluates them on uniform grids with a private routine (:func:`sampled_sweep`) because the
-generic 1-D solver is too slow for them (minutes) and returns T-independent weights there.  D is
+The H.4 panels need a non-constant D(θ) = Var_x[∂_θ U(x, θ)] built from 10 samples; :func:`sampled_sweep`
+evaluates them on uniform grids (:func:`numerics.stationary.stationary_on_uniform_grid_1d`) because the
+Chebyshev-panel solver is too slow for them (minutes) and returns T-independent weights there.  D is
 ~1e-5, so ṽ = ∫U'/D is ~1e4 × U and the H.4 sweep is T ∈ [1, 1e7] (:data:`SAMPLED_TEMPERATURES`).
 For H.4 left, D(θ) vanishes (to rounding) at points where U' ≠ 0, so ``∫ U'/D`` diverges there and
 the result depends on the grid (reported, claim not reproduced).
@@ -399,7 +399,7 @@ def claim_statements(claim_id: str, temperatures: tuple = CHECK_TEMPERATURES) ->
 
 
 # --------------------------------------------------------------------------------------------------
-# H.4: sampled models with D(θ) from the samples (private uniform-grid solver)
+# H.4: sampled models with D(θ) from the samples (uniform-grid solver of numerics.stationary)
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SampledSweep:
@@ -683,6 +683,10 @@ def weight_agreement(key: str = "SC.fig4.left",
 # --------------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------------
+#: decades of ρ shown below each curve's maximum in the H.4 density panel
+DENSITY_DECADES = 12
+
+
 def _plt():
     import matplotlib
 
@@ -702,7 +706,8 @@ def panel_figure(key: str, path, temperatures: tuple | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     spec = PANELS[key]
-    fig, ax = plt.subplots(1, 4, figsize=(16, 3.6))
+    # constrained layout keeps the twin axis' label of the first panel clear of the second panel
+    fig, ax = plt.subplots(1, 4, figsize=(17, 3.9), layout="constrained")
     if spec.kind.startswith("sampled"):
         temps = SAMPLED_TEMPERATURES if temperatures is None else tuple(temperatures)
         co, sw = (sampled_sweep(key, n, temps) for n in SAMPLED_GRIDS)
@@ -711,12 +716,16 @@ def panel_figure(key: str, path, temperatures: tuple | None = None) -> Path:
         ax[0].plot(x, sw.test, "--", label="test")
         a2 = ax[0].twinx()
         a2.semilogy(x, sw.diffusion, color="0.6", lw=0.8)
-        a2.set_ylabel("D(θ) (grey)")
+        a2.set_ylabel("D(θ), grey (log scale)", color="0.4")
+        a2.tick_params(axis="y", colors="0.4", labelsize=7)
+        # ρ spans ~40 decades across the sweep (a spike at T = 1, nearly flat at T = 1e7): plot each
+        # curve relative to its own maximum, log10(ρ/max ρ), clipped at DENSITY_DECADES below it
         sel = [0, len(sw.temperatures) // 2, len(sw.temperatures) - 1]
-        for i in sel:
-            ax[1].plot(x, np.exp(sw.log_densities[i]), label=f"T={sw.temperatures[i]:.3g}")
-        ax[1].set_yscale("log")
-        ax[1].set_ylim(1e-8, None)
+        for i, ls in zip(sel, ("-", "--", ":")):
+            rel = (sw.log_densities[i] - sw.log_densities[i].max()) / math.log(10)
+            ax[1].plot(x, np.maximum(rel, -DENSITY_DECADES - 1), ls, lw=1.2, label=f"T={sw.temperatures[i]:.3g}")
+        ax[1].set_ylim(-DENSITY_DECADES, 0.5)
+        ax[1].set_ylabel("log10(ρ(θ) / max ρ)")
         T = sw.temperatures
         for k, lab in enumerate(("basin −1", "basin 1")):
             ax[2].semilogx(T, sw.basin_weights[:, k], "o-", ms=3, label=lab)
@@ -746,7 +755,7 @@ def panel_figure(key: str, path, temperatures: tuple | None = None) -> Path:
             ax[3].axvline(d.optimal.T, color="k", lw=0.8, ls=":", label=f"T*={d.optimal.T:.3g}")
     ax[0].set_title(f"{key}: objective")
     ax[0].set_xlabel("θ")
-    ax[1].set_title("stationary density ρ(θ)")
+    ax[1].set_title("stationary density ρ(θ)" + (", each T vs its max" if spec.kind.startswith("sampled") else ""))
     ax[1].set_xlabel("θ")
     ax[2].set_title("basin probability vs T")
     ax[2].set_xlabel("T")
@@ -754,7 +763,6 @@ def panel_figure(key: str, path, temperatures: tuple | None = None) -> Path:
     ax[3].set_xlabel("T")
     for a in ax:
         a.legend(fontsize=7)
-    fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
