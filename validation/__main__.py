@@ -1,14 +1,21 @@
-"""Command line: ``python -m validation {claims,report,synthetic} ...``."""
+"""Command line: ``python -m validation {claims,report,synthetic,run} ...``.
+
+``python -m validation run NAME [--small|--full|--preset small|full|gpu] [--device auto|cpu|cuda]
+[--out PATH] [--resume] [--force]`` runs one registered experiment (:mod:`validation.experiments`)
+and writes its record; ``python -m validation run --all [--preset …] [--out DIR]`` runs every one,
+writing each record into DIR as it finishes."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _claims(args) -> int:
     from . import ledger as L
 
-    statuses = L.ledger(args.ids or None, progress=args.progress, jobs=args.jobs)
+    progress = args.progress if args.progress is not None else sys.stdout.isatty()
+    statuses = L.ledger(args.ids or None, progress=progress, jobs=args.jobs)
     if args.json:
         print(L.ledger_json(statuses))
     else:
@@ -46,6 +53,150 @@ def _synthetic(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------
+# python -m validation run
+# ------------------------------------------------------------------------------------------------
+def _default_out(exp, preset: str, device: str) -> str:
+    """``runs/<record name>`` (``runs/<stem>_<cpu|gpu>.json``; the small preset gets ``_small`` before
+    ``.json``, so that it never replaces a full run's record)."""
+    name = exp.record_name_for(device)
+    if preset == "small":
+        name = name[:-len(".json")] + "_small.json"
+    return f"runs/{name}"
+
+
+def _run_one(exp, config, args, out) -> int:
+    from .checkpoint import checkpoint_path
+
+    try:
+        rec = exp.run(config, args.device, out, progress=args.progress, force=args.force, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished runs are kept in {checkpoint_path(out)}; run the same command with "
+              f"--resume to continue", file=sys.stderr)
+        return 130
+    print(f"{exp.name}: wrote {out}")
+    for line in exp.summary_lines(rec):
+        print(f"  {line}")
+    return 0
+
+
+def _run(args) -> int:
+    from numerics.devices import check_device_name
+
+    from .checkpoint import check_checkpoint, checkpoint_path
+    from .experiments import all_experiments, get_experiment
+    from .records import check_record_path
+
+    preset = "small" if args.small else "full" if args.full else (args.preset or "full")
+    if args.progress is None:
+        args.progress = sys.stderr.isatty()
+    check_device_name(args.device)
+    if args.all == bool(args.name):
+        raise ValueError("name one experiment (python -m validation run NAME) or pass --all; see "
+                         "python -m validation run --help for the names")
+    if args.all:
+        from ._io import check_output_dir
+
+        folder = Path(args.out or "runs")
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--out {folder}: with --all, --out is a folder; pass a folder such as runs/")
+        if folder.is_symlink():
+            check_output_dir(folder)  # refuses a link with its message
+        jobs = [(exp, exp.preset(preset), folder / Path(_default_out(exp, preset, args.device)).name)
+                for exp in all_experiments()]
+    else:
+        exp = get_experiment(args.name)
+        jobs = [(exp, exp.preset(preset), Path(args.out or _default_out(exp, preset, args.device)))]
+    for exp, config, out in jobs:  # every output checked before any work
+        check_record_path(out, force=args.force, inputs=exp.inputs)
+        reusable = check_checkpoint(out, config, resume=args.resume, force=args.force)
+        if reusable:
+            print(f"{exp.name}: resuming {reusable} finished run(s) from {checkpoint_path(out)}")
+    failed = []
+    for exp, config, out in jobs:
+        if args.all:
+            print(f"{exp.name}: preset {preset}, about {exp.estimate_s(preset, args.device):.0f} s "
+                  f"({', '.join(exp.claims)})", flush=True)
+        try:
+            rc = _run_one(exp, config, args, out)
+        except (ValueError, TypeError, OSError, FloatingPointError) as exc:
+            if not args.all:
+                raise
+            print(f"{exp.name}: failed: {_one_line(exc)}", file=sys.stderr)
+            failed.append(exp.name)
+            continue
+        if rc:
+            return rc
+    if failed:
+        print(f"{len(failed)} experiment(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_description() -> str:
+    from .experiments import PRESETS, all_experiments
+
+    lines = [
+        "Run a registered experiment (measure, predict, compare) and write its record, a JSON file with "
+        "the config, the raw measurements, the prediction, the metrics and the provenance. Presets: small "
+        "(seconds: what the ledger runs live), full (the committed CPU record) and gpu (sized for about 1-3 "
+        "minutes on one H100/H200; it also runs on a CPU, only slower). The default output is "
+        "runs/<stem>_<cpu|gpu>.json (runs/<stem>_<cpu|gpu>_small.json for the small preset); a committed "
+        "record in validation/data/ is replaced only with --force. The run times below are rough estimates.",
+        "",
+    ]
+    for exp in all_experiments():
+        lines.append(f"{exp.name}: {exp.help_text()}")
+        lines.append("")
+    assert set(PRESETS) == {"small", "full", "gpu"}
+    return "\n".join(lines)
+
+
+def _add_run_parser(sub, *, describe: bool) -> None:
+    description = "Run a registered experiment and write its record (python -m validation run --help lists them)."
+    if describe:  # importing every experiment costs a second or two: only for `run`
+        try:
+            description = _run_description()
+        except Exception as exc:  # noqa: BLE001 - a broken experiment module must not hide the other commands
+            description = f"Run a registered experiment (the experiment list could not be loaded: {exc})."
+    r = sub.add_parser("run", help="run an experiment (or all of them) and write its record",
+                       description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("name", nargs="?", help="The experiment to run (one of the names above).")
+    r.add_argument("--all", action="store_true",
+                   help="Run every registered experiment, one after the other; each record is written as soon as "
+                        "its experiment finishes.")
+    size = r.add_mutually_exclusive_group()
+    size.add_argument("--small", action="store_true", help="Run the small preset (same as --preset small).")
+    size.add_argument("--full", action="store_true", help="Run the full preset (same as --preset full; the default).")
+    size.add_argument("--preset", choices=("small", "full", "gpu"), default=None,
+                      help="The preset to run: small, full (the default) or gpu.")
+    r.add_argument("--device", default="auto",
+                   help="The torch device: auto (CUDA if present, else the CPU; the default), cpu, cuda or cuda:N. "
+                        "On a machine without CUDA, cuda runs on the CPU and the record says so.")
+    r.add_argument("--out", default=None,
+                   help="Where to write the record (default: runs/<stem>_<cpu|gpu>.json); with --all, the folder "
+                        "for all records (default: runs). An existing file is replaced only when it is an earlier "
+                        "record of this tool outside validation/data/, or with --force.")
+    r.add_argument("--force", action="store_true",
+                   help="Replace an existing --out file even when it is not an earlier record of this tool, "
+                        "including a committed record in validation/data/. Without --resume it also discards the "
+                        "checkpoint of an interrupted run.")
+    r.add_argument("--resume", action="store_true",
+                   help="Continue an interrupted run from its checkpoint OUT.partial.jsonl, reusing the runs it "
+                        "finished instead of recomputing them. The checkpoint must come from the same preset, and "
+                        "it is deleted once the record is written.")
+    r.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="Show progress bars (the default when stderr is a terminal).")
+    r.add_argument("--no-progress", dest="progress", action="store_false", help="Show no progress bars.")
+    r.set_defaults(func=_run)
+
+
+def run_main(name: str, argv=None) -> int:
+    """The old per-module entry point ``python -m validation.experiments.NAME ARGS``: the same as
+    ``python -m validation run NAME ARGS``."""
+    return main(["run", name, *(sys.argv[1:] if argv is None else argv)])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -54,7 +205,10 @@ def main(argv=None) -> int:
     c.add_argument("ids", nargs="*", help="only these claim ids (default: all)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("--width", type=int, default=100, help="detail column width in the table")
-    c.add_argument("--progress", action="store_true", help="show a progress bar")
+    c.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="Show a progress bar (the default when stdout is a terminal).")
+    c.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="Show no progress bar, even on a terminal.")
     c.add_argument("--jobs", type=_jobs, default=None, metavar="N",
                    help="Worker processes for the checks (default: one per CPU); the checks of one module "
                         "run in one process, sharing its caches. --jobs 1 runs them in this process. The "
@@ -82,6 +236,8 @@ def main(argv=None) -> int:
                    help="Replace an existing --out file even when it is not an earlier result of this "
                         "command.")
     s.set_defaults(func=_synthetic)
+
+    _add_run_parser(sub, describe="run" in (sys.argv[1:] if argv is None else list(argv)))
 
     args = p.parse_args(argv)
     try:

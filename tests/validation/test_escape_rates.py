@@ -6,9 +6,8 @@ import pytest
 
 from tests._compare import assert_tree_close
 
-from validation.experiments.escape_rates import (FULL, SMALL, EscapeRatesConfig, compare,
-                                                 config_from_dict, population_loss_and_diffusion,
-                                                 predict)
+from validation.experiments.escape_rates import (EXPERIMENT, FULL, SMALL, EscapeRatesConfig, compare,
+                                                 population_loss_and_diffusion, predict)
 from validation.records import DATA_DIR, read_record
 
 RECORD = DATA_DIR / "dt_sec4_cpu.json"
@@ -16,7 +15,7 @@ RECORD = DATA_DIR / "dt_sec4_cpu.json"
 
 def test_full_record_metrics_rederived_from_raw():
     rec = read_record(RECORD)
-    cfg = config_from_dict(rec["config"])
+    cfg = EXPERIMENT.config_from_dict(rec["config"])
     assert cfg == FULL
     metrics = compare(cfg, rec["prediction"], rec["raw"])
     assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"])
@@ -25,7 +24,7 @@ def test_full_record_metrics_rederived_from_raw():
 
 def test_full_record_prediction_reproduced():
     rec = read_record(RECORD)
-    pred = predict(config_from_dict(rec["config"]))
+    pred = predict(EXPERIMENT.config_from_dict(rec["config"]))
     for sweep, vals in pred["neg_log_gamma"].items():
         assert vals == pytest.approx(rec["prediction"]["neg_log_gamma"][sweep], rel=1e-9)
 

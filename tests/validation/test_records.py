@@ -19,18 +19,24 @@ def test_record_has_provenance_and_blocks(path):
         assert key in rec["provenance"]
 
 
-GRAD_NOISE = [p for p in RECORDS if read_record(p).get("experiment") == "gradient_noise"]
+def _experiment_of(rec):
+    from validation.experiments import get_experiment
+
+    return get_experiment(rec["experiment"])
 
 
-@pytest.mark.parametrize("path", GRAD_NOISE, ids=[p.name for p in GRAD_NOISE])
-def test_gradient_noise_metrics_rederived_from_raw(path):
-    from validation.experiments.gradient_noise import compare, config_from_dict, predict
-
+@pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])
+def test_record_config_loads_and_metrics_rederive_from_raw(path):
+    """Every committed record's config loads through the one typed loader, and its metrics are the
+    experiment's pure compare of its raw summary (with the prediction re-derived too)."""
     rec = read_record(path)
-    cfg = config_from_dict(rec["config"])
-    pred = {n: predict(cp["per_sample_cumulants"], cfg.batch_sizes)
-            for n, cp in rec["raw"]["checkpoints"].items()}
-    metrics = compare(cfg, pred, rec["raw"])
+    exp = _experiment_of(rec)
+    cfg = exp.config_from_dict(rec["config"])
+    assert isinstance(cfg, exp.config_type)
+    assert path.name in exp.record_names()  # the record-name convention <stem>_<gpu|cpu>.json
+    pred = exp.predict(cfg, rec["raw"])
+    assert_tree_close(json.loads(json.dumps(pred)), rec["prediction"])
+    metrics = exp.compare(cfg, pred, rec["raw"])
     assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"])
 
 
@@ -42,38 +48,6 @@ def test_write_record_is_atomic_and_validated(tmp_path):
     p = write_record(rec, tmp_path / "r.json")
     assert read_record(p)["config"] == {"a": 1}
     assert not list(tmp_path.glob("*.tmp"))
-
-
-GRID_EXPERIMENTS = ("temperature_scan", "shift_curvature", "memorization")
-GRID_RECORDS = [p for p in RECORDS if read_record(p).get("experiment") in GRID_EXPERIMENTS]
-
-
-@pytest.mark.parametrize("path", GRID_RECORDS, ids=[p.name for p in GRID_RECORDS])
-def test_grid_experiment_metrics_rederived_from_raw(path):
-    import importlib
-
-    rec = read_record(path)
-    module = importlib.import_module(f"validation.experiments.{rec['experiment']}")
-    cfg = module.config_from_dict(rec["config"])
-    metrics = module.compare(cfg, module.predict(cfg), rec["raw"])
-    assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"])
-
-
-def test_committed_or_live_falls_back_to_the_small_run():
-    import types
-
-    from validation.experiments import committed_or_live
-
-    calls = []
-
-    def run(cfg, device):
-        calls.append((cfg, device))
-        return {"metrics": {"x": 1}}
-
-    mod = types.SimpleNamespace(SMALL="small-config", run=run)
-    rec, cfg, metrics, source = committed_or_live(mod, "no_such_record.json")
-    assert calls == [("small-config", "cpu")]
-    assert cfg == "small-config" and metrics == {"x": 1} and "live" in source
 
 
 def test_experiment_command_line_runs_small_or_full(tmp_path, capsys):

@@ -12,7 +12,6 @@ from validation.experiments.temperature_scan import (
     TemperatureScanConfig,
     compare,
     predict,
-    sharpness,
 )
 
 LRS, BS = (0.05, 0.1, 0.2, 0.4), (4, 8, 16, 32)
@@ -76,22 +75,6 @@ def test_diverged_runs_are_reported_and_left_out():
     all_diverged = {"device": "t", "runs": [dict(r, diverged=True) for r in raw["runs"]]}
     with pytest.raises(ValueError, match="diverged"):
         compare(CFG, predict(CFG), all_diverged)
-
-
-def test_sharpness_is_the_top_hessian_eigenvalue_of_a_quadratic_loss():
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(50, 6, generator=g, dtype=torch.float64)
-    y = torch.randn(50, generator=g, dtype=torch.float64)
-    model = torch.nn.Linear(6, 1, bias=False).double()
-
-    def mse(out, target):
-        return ((out.squeeze(-1) - target) ** 2).mean()
-
-    lam = sharpness(model, mse, X, y, iterations=200, generator=g)
-    H = 2 * X.T @ X / X.shape[0]
-    assert lam == pytest.approx(float(torch.linalg.eigvalsh(H)[-1]), rel=1e-8)
 
 
 def test_small_config_is_a_valid_grid():

@@ -6,20 +6,15 @@ re-derived from its learning curves by :func:`validation.experiments.memorizatio
 run alone decides.
 
 TF's own runs (§4.3, MNIST MLP) used η ∈ {0.005, …, 0.1} and S ∈ {50, …, 1000}, i.e.
-T ≤ 0.1/50 = 2e-3 (:data:`PAPER_RANGE`): the verdict is computed from the record's runs inside that
+T ≤ 0.1/50 = 2e-3 (:data:`validation.experiments.memorization.PAPER_RANGE`): the verdict is computed from the record's runs inside that
 range; the trend over all runs, most of which lie beyond it, is reported as a finding
 (``validation/checks/README.md``).
 """
 from __future__ import annotations
 
-from validation.checks._paper_range import metrics_inside_paper_range
-from validation.ledger import Finding, PaperRange, Verdict, check
-
-RECORD = "memorization_cpu.json"
-MODULE = "validation.experiments.memorization"
-P_VALUE = 0.01
-PAPER_RANGE = PaperRange("T = η/S", 0.005 / 1000, 0.1 / 50,
-                         "TF §4.3: η ∈ {0.005, …, 0.1}, S ∈ {50, …, 1000}, MNIST MLP")
+from validation.evidence.experiments import memorization_evidence
+from validation.experiments.memorization import P_VALUE
+from validation.ledger import Finding, Verdict, check
 
 
 def _peak(e):
@@ -42,11 +37,10 @@ def _assess(m):
 
 @check("TF.4.3")
 def equal_memorisation_generalises_better_at_high_T():
-    from validation.experiments import ledger_evidence
-
-    cfg, m_all, source, live = ledger_evidence(MODULE, RECORD)
-    in_range = metrics_inside_paper_range(MODULE, RECORD, PAPER_RANGE, lambda r: r["T"])
-    m_paper, paper_range = (None, None) if in_range is None else in_range
+    ev = memorization_evidence()
+    cfg, m_all, source, live = ev.config, ev.metrics, ev.source, ev.live_metrics
+    r = ev.range("TF")
+    m_paper, paper_range = (None, None) if r is None else (r.metrics, r.report)
     m = m_paper if m_paper is not None else m_all
     ok, usable, summary = _assess(m)
     ok_all, usable_all, summary_all = _assess(m_all)

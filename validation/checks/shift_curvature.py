@@ -1,25 +1,23 @@
 """SC.fig1-3: on trained networks, test loss at the train minimum = test loss at the test minimum +
 shift-curvature (SC.eq3, b = 0), and curvatures along the train→test line fall with T.
 
-The verdict comes from the committed CPU record ``validation/data/shift_curvature_cpu.json`` (metrics
-re-derived here from its raw line losses by :func:`validation.experiments.shift_curvature.compare`);
-:data:`~validation.experiments.shift_curvature.SMALL` runs live beside it. Without the record the
-live run alone decides.
+The verdict is judged on :func:`validation.evidence.experiments.shift_curvature_evidence`: the committed
+record of the largest device (``validation/data/shift_curvature_<gpu|cpu>.json``; metrics re-derived
+from its raw line losses by :func:`validation.experiments.shift_curvature.compare`), with
+:data:`~validation.experiments.shift_curvature.SMALL` run live beside it. Without a record the live
+run alone decides. The report section renders the same evidence.
 """
 from __future__ import annotations
 
+from validation.evidence.experiments import shift_curvature_evidence
+from validation.experiments.shift_curvature import P_VALUE, TRENDS
 from validation.ledger import Verdict, check
-
-RECORD = "shift_curvature_cpu.json"
-P_VALUE = 0.01
-TRENDS = ("kappa_train", "kappa_test", "shift_curvature")
 
 
 @check("SC.fig1-3")
 def shift_curvature_on_trained_networks():
-    from validation.experiments import ledger_evidence
-
-    cfg, m, src, live = ledger_evidence("validation.experiments.shift_curvature", RECORD)
+    ev = shift_curvature_evidence()
+    cfg, m, src, live = ev.config, ev.metrics, ev.source, ev.live_metrics
     tr = m["trends"]
     falls = all(tr[k]["rho"] < 0 and tr[k]["p"] < P_VALUE for k in TRENDS)
     tol = m["eq3_tolerance"]

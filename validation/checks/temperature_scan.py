@@ -1,41 +1,38 @@
 """SC.fig5 / RND.fig1 (test loss depends on λ, B through T and improves with T at near-zero train loss)
 and TF.4.1 (sharpness falls as η/S rises; equal η/S gives similar minima) measured on real SGD.
 
-The verdict is computed from the committed CPU record ``validation/data/temperature_scan_cpu.json``
-(its metrics re-derived here from the raw runs by :func:`validation.experiments.temperature_scan.compare`);
-the small version :data:`~validation.experiments.temperature_scan.SMALL` runs live beside it and its
-numbers are reported too. Without the record the live run alone decides.
+The verdict is judged on :func:`validation.evidence.experiments.temperature_scan_evidence`: the committed
+record of the largest device (``validation/data/temperature_scan_<gpu|cpu>.json``; its metrics re-derived
+from the raw runs by :func:`validation.experiments.temperature_scan.compare`), with the small version
+:data:`~validation.experiments.temperature_scan.SMALL` run live beside it and reported. Without a
+record the live run alone decides. The report section renders the same evidence.
 
 The papers' own ranges (``validation/checks/README.md``): TF §4.1 ran η ∈ [5e-3, 0.1] with
 S ∈ [25, 1000], i.e. T ≤ 4e-3 (:data:`TF_RANGE`) — TF.4.1's verdict is computed from the record's
 runs inside it and the trend over the whole scan is a finding. SC Fig. 5 / RND Fig. 1 (VGG9 on
 CIFAR10) spanned T ∈ [2.44e-8, 2.44e-5] (:data:`SC_RND_RANGE`), below every run of this scan on a
 small MLP (T is not comparable across models in absolute terms): no run lies inside it, so that
-verdict is computed on the measured range and a finding says so.
+verdict is computed on the measured range and a finding says so. The ranges are
+:data:`validation.experiments.temperature_scan.TF_RANGE` / ``SC_RND_RANGE``; the metrics of the runs
+inside them are part of the evidence (:class:`validation.evidence.experiments.RangeEvidence`).
 """
 from __future__ import annotations
 
-from validation.checks._paper_range import metrics_inside_paper_range
-from validation.ledger import Finding, PaperRange, Verdict, check
-
-RECORD = "temperature_scan_cpu.json"
-MODULE = "validation.experiments.temperature_scan"
-P_VALUE = 0.01
-TF_RANGE = PaperRange("T = η/S", 5e-3 / 1000, 0.1 / 25, "TF §4.1: η ∈ [5e-3, 1e-1], S ∈ [25, 1000] (Fig. 1)")
-SC_RND_RANGE = PaperRange("T = λ/B", 2.44e-8, 2.44e-5, "SC App. G.1 Fig. 5 = RND Fig. 1: T from 2.44e-8 to "
-                                                       "2.44e-5 (VGG9, CIFAR10)")
-
-
-def _T(run):
-    return run["lr"] / run["batch_size"]
+from validation.evidence.experiments import temperature_scan_evidence
+from validation.experiments.temperature_scan import P_VALUE, SC_RND_RANGE, TF_RANGE
+from validation.ledger import Finding, Verdict, check
 
 
 def _evidence():
-    """(metrics deciding the verdict, their source, live small metrics)."""
-    from validation.experiments import ledger_evidence
+    """(the evidence, metrics deciding the verdict, their source, live small metrics)."""
+    ev = temperature_scan_evidence()
+    return ev, ev.metrics, ev.source, ev.live_metrics
 
-    _, metrics, source, live = ledger_evidence("validation.experiments.temperature_scan", RECORD)
-    return metrics, source, live
+
+def _in_range(ev, name):
+    """``(metrics inside the paper's range or None, its report or None)``, as the old helper gave."""
+    r = ev.range(name)
+    return (None, None) if r is None else (r.metrics, r.report)
 
 
 def _fit_summary(fit):
@@ -46,9 +43,8 @@ def _fit_summary(fit):
 
 @check("SC.fig5", "RND.fig1")
 def test_loss_depends_on_temperature():
-    m, src, live = _evidence()
-    in_range = metrics_inside_paper_range(MODULE, RECORD, SC_RND_RANGE, _T)
-    m_paper, paper_range = (None, None) if in_range is None else in_range
+    ev, m, src, live = _evidence()
+    m_paper, paper_range = _in_range(ev, "SC_RND")
     findings = []
     if m_paper is not None:  # runs inside SC/RND's range decide; the whole scan becomes a finding
         m_all, m = m, m_paper
@@ -102,9 +98,8 @@ def _scan_summary(m) -> str:
 
 @check("TF.4.1")
 def sharpness_falls_with_lr_over_batch():
-    m, src, live = _evidence()
-    in_range = metrics_inside_paper_range(MODULE, RECORD, TF_RANGE, _T)
-    m_paper, paper_range = (None, None) if in_range is None else in_range
+    ev, m, src, live = _evidence()
+    m_paper, paper_range = _in_range(ev, "TF")
     findings, scope = [], "all runs"
     if m_paper is not None:  # TF's range decides; the whole scan is reported as a finding
         m_all, m = m, m_paper

@@ -1,11 +1,72 @@
-"""Predict-vs-measure experiments: each module has ``predict``, ``measure(config, device)``,
-``compare`` and ``run(config, device, out=None, *, force=False, resume=False)`` writing a record
-(guarded output path, checkpointed runs: see :func:`run_experiment`)."""
+"""Predict-vs-measure experiments on one protocol (:class:`~validation.experiments._protocol.Experiment`)
+and one registry.
+
+Every experiment module defines ``EXPERIMENT`` (name, claim ids, typed config with ``SMALL``/``FULL``/
+``GPU`` presets, ``measure``/``predict``/``compare``, run-time estimates, record name); they are
+registered here, in :data:`EXPERIMENT_MODULES`, and nowhere else. ``REGISTRY`` maps name →
+experiment, :func:`get_experiment` looks one up (:class:`UnknownExperimentError` lists the known
+names) and :func:`all_experiments` lists them. ``python -m validation run NAME`` runs one,
+``python -m validation run --all`` all of them. :func:`run_experiment` is the machinery behind
+:meth:`Experiment.run` (guarded output path, checkpointed runs)."""
 from __future__ import annotations
 
 import dataclasses
 import functools
 import time
+
+from validation.experiments._protocol import (
+    PRESETS,
+    RECORD_KINDS,
+    Experiment,
+    ExperimentConfigError,
+    UnknownExperimentError,
+    UnknownPresetError,
+    config_from_dict,
+    device_kind,
+)
+
+__all__ = ["Experiment", "ExperimentConfigError", "UnknownExperimentError", "UnknownPresetError", "PRESETS",
+           "RECORD_KINDS", "EXPERIMENT_MODULES", "REGISTRY", "config_from_dict", "device_kind", "get_experiment",
+           "all_experiments", "run_experiment", "map_runs", "experiment_main"]
+
+#: The registry, in one place: the module (under ``validation.experiments``) defining each
+#: experiment's ``EXPERIMENT``, in the order ``run --all`` runs them.
+EXPERIMENT_MODULES = ("escape_rates", "gradient_noise", "temperature_scan", "shift_curvature", "memorization",
+                      "synthetic")
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> dict:
+    import importlib
+
+    out = {}
+    for mod_name in EXPERIMENT_MODULES:
+        exp = importlib.import_module(f"validation.experiments.{mod_name}").EXPERIMENT
+        if exp.name in out:
+            raise RuntimeError(f"two experiments are named {exp.name!r}")
+        out[exp.name] = exp
+    return out
+
+
+def __getattr__(name):  # REGISTRY is built on first use (the modules import this package)
+    if name == "REGISTRY":
+        return dict(_registry())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def all_experiments() -> tuple:
+    """Every registered :class:`Experiment`, in :data:`EXPERIMENT_MODULES` order."""
+    return tuple(_registry().values())
+
+
+def get_experiment(name: str) -> Experiment:
+    """The registered experiment called ``name``; :class:`UnknownExperimentError` (a ``ValueError``)
+    listing the known names otherwise."""
+    reg = _registry()
+    if not isinstance(name, str) or name not in reg:
+        raise UnknownExperimentError(f"unknown experiment {name!r}; the registered experiments are: "
+                                     f"{', '.join(reg)}")
+    return reg[name]
 
 
 def run_experiment(name: str, claims, config, *, measure, predict, compare, device="auto", out=None,
@@ -52,29 +113,6 @@ def run_experiment(name: str, claims, config, *, measure, predict, compare, devi
         write_record(record, out, force=force, inputs=inputs)
         checkpoint.remove()
     return record
-
-
-def committed_or_live(module, record_name: str):
-    """Evidence for a ledger check or report section of an experiment ``module`` (which has
-    ``SMALL``, ``run``, ``predict``, ``compare`` and ``config_from_dict``).
-
-    Returns ``(record, config, metrics, source)``: the committed record ``validation/data/<record_name>``
-    with its metrics re-derived from the raw runs by ``module.compare``, or, when there is no such
-    record, the small version run live on CPU.
-    """
-    from validation.records import DATA_DIR, read_record
-
-    path = DATA_DIR / record_name
-    if not path.exists():
-        rec = module.run(module.SMALL, device="cpu")
-        return rec, module.SMALL, rec["metrics"], "live small run (no committed record)"
-    rec = read_record(path)
-    cfg = module.config_from_dict(rec["config"])
-    prov = rec["provenance"]
-    n = len(rec["raw"].get("runs", []))
-    source = (f"record {record_name} ({n} runs, {prov['device']}, commit {prov['git_commit'][:10]}, "
-              f"{prov['wall_time_s']:.0f} s)")
-    return rec, cfg, module.compare(cfg, module.predict(cfg), rec["raw"]), source
 
 
 def experiment_main(argv, *, description: str, run, small, full, summary, inputs=()) -> int:
@@ -148,17 +186,3 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
         items = tqdm(items, desc=desc, unit="run")
     with cpu_threads(dev):
         return [cached(checkpoint, [desc, list(item)], lambda item=item: one(*item)) for item in items]
-
-
-@functools.lru_cache(maxsize=None)
-def ledger_evidence(module_name: str, record_name: str):
-    """``(config, metrics, source, live_metrics)`` for the ledger checks of an experiment: the verdict's
-    metrics from :func:`committed_or_live`, and the small version's metrics from a live CPU run (the
-    same run when no record is committed). Cached per (module, record) so that several checks of one
-    experiment share one live run."""
-    import importlib
-
-    module = importlib.import_module(module_name)
-    rec, cfg, metrics, source = committed_or_live(module, record_name)
-    live = rec if cfg is module.SMALL and "live" in source else module.run(module.SMALL, device="cpu")
-    return cfg, metrics, source, live["metrics"]

@@ -12,7 +12,7 @@ escape iteration = first step at which some coordinate leaves.
   ``dθ = −U'(θ) dt + sqrt(T D(θ)) dW``, ``t = η·iterations``, ``T = η/B``, with the exact population
   mean loss ``U = E_x L`` and per-sample gradient variance ``D = Var_x[∂_θ L]`` (Gaussian moments,
   exact polynomials), and its EXACT mean first-passage time to the valley boundary
-  (:func:`theory.escape.mean_first_passage_time_1d`, reflecting far at ``−10/√k``). In p
+  (:func:`numerics.first_passage.mean_first_passage_time_1d`, reflecting far at ``−10/√k``). In p
   independent coordinates the valley is left at the first of p independent 1-D exits: rate × p.
 - **compare** (:func:`compare`, pure): Pearson r and slope of −log γ against 1/k, B and 1/η
   (DT's claim: linear, r > 0.99); the same for the theory's −log γ; measured/predicted escape-time
@@ -20,7 +20,7 @@ escape iteration = first step at which some coordinate leaves.
   — the law of escape by one large heavy-tailed gradient kick (a sample x far in the tail gives
   ∂L ∝ x³, so a kick of size Δ needs x ≳ (BΔ/(ηk^{…}))^{1/3} and costs ∝ x²).
 
-``python -m validation.experiments.escape_rates --out runs/dt_sec4.json`` runs the full 10-D version
+``python -m validation run escape_rates`` runs the full 10-D version into ``runs/dt_sec4_cpu.json``
 (``--force`` to replace the committed ``validation/data/dt_sec4_cpu.json``); the ledger check runs
 :data:`SMALL` (1-D) live.
 """
@@ -32,8 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EscapeRatesConfig", "SMALL", "FULL", "SWEEPS", "measure", "predict", "compare", "run",
-           "config_from_dict", "population_loss_and_diffusion"]
+from validation.experiments._protocol import Experiment, source_file
+
+__all__ = ["EscapeRatesConfig", "SMALL", "FULL", "GPU", "EXPERIMENT", "SWEEPS", "measure", "predict", "compare",
+           "run", "population_loss_and_diffusion"]
 
 #: sweep name → (config field holding the values, the regressor's name)
 SWEEPS = {"sharpness": ("inv_k_values", "1/k"), "batch_size": ("batch_values", "B"),
@@ -101,6 +103,9 @@ FULL = EscapeRatesConfig()
 SMALL = EscapeRatesConfig(dim=1, n_runs=100, max_steps=50_000, inv_k_values=(0.8, 0.9, 1.0, 1.1, 1.2),
                           sharpness_lr=0.015, batch_values=(2, 3, 4, 5), batch_lr=0.03,
                           inv_lr_values=(50.0, 60.0, 70.0, 80.0, 90.0))
+#: GPU version (about 1–3 min on one H100/H200, torch backend): DT's 10-D setting with 2000 runs per
+#: point (ten times FULL: standard errors of −log γ three times smaller).
+GPU = EscapeRatesConfig(n_runs=2000, backend="torch")
 
 #: DT App. E.1 landmarks of the 1-D f (used unscaled at k = 1): start and valley boundary.
 START_1D = -2.903534
@@ -188,7 +193,7 @@ def population_loss_and_diffusion(k: float):
 def predict_log_steps(k: float, lr: float, batch: int, dim: int) -> float:
     """log of the diffusion-limit mean escape iterations: ``log(τ/η) − log p`` (τ the exact MFPT
     of ``dθ = −U' dt + sqrt((η/B) D) dW`` from the start to the valley boundary)."""
-    from theory.escape import mean_first_passage_time_1d
+    from numerics.first_passage import mean_first_passage_time_1d
 
     U, D, th = population_loss_and_diffusion(float(k))
     r = math.sqrt(k)
@@ -249,23 +254,12 @@ def compare(config: EscapeRatesConfig, prediction: dict, raw: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-def run(config: EscapeRatesConfig = FULL, device="auto", out=None, *, progress: bool = False,
+def run(config: EscapeRatesConfig = None, device="auto", out=None, *, progress: bool = False,
         force: bool = False, resume: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
-    existing file; ``resume``: reuse the finished sweep points of an interrupted run — see
-    :func:`validation.experiments.run_experiment`)."""
-    from validation.experiments import run_experiment
-
-    return run_experiment("escape_rates", ["DT.sec4", "DT.thm3.2"], config, measure=measure,
-                          predict=lambda cfg, raw: predict(cfg), compare=compare, device=device,
-                          out=out, progress=progress, force=force, resume=resume, inputs=(__file__,))
-
-
-def config_from_dict(d: dict) -> EscapeRatesConfig:
-    d = dict(d)
-    for key in ("inv_k_values", "batch_values", "inv_lr_values"):
-        d[key] = tuple(d[key])
-    return EscapeRatesConfig(**d)
+    """measure → predict → compare (default config: :data:`FULL`); write a record to ``out`` when
+    given (``force``: replace an existing file; ``resume``: reuse the finished sweep points of an
+    interrupted run — see :func:`validation.experiments.run_experiment`)."""
+    return EXPERIMENT.run(config, device, out, progress=progress, force=force, resume=resume)
 
 
 def _summary(rec):
@@ -276,11 +270,22 @@ def _summary(rec):
                                "log10 ratio": [round(v, 2) for v in m["log10_ratio_measured_over_predicted"]]})
 
 
-def main(argv=None) -> int:
-    from validation.experiments import experiment_main
+EXPERIMENT = Experiment(
+    name="escape_rates", claims=("DT.sec4", "DT.thm3.2"), config_type=EscapeRatesConfig, SMALL=SMALL, FULL=FULL,
+    GPU=GPU, measure=measure, predict=lambda cfg, raw: predict(cfg), compare=compare, record_stem="dt_sec4",
+    estimates={"small": {"cpu": 10, "gpu": 15}, "full": {"cpu": 60, "gpu": 40}, "gpu": {"cpu": 600, "gpu": 120}},
+    description="Escape of real minibatch SGD from the Styblinski–Tang valley (DT §4): is −log γ linear in 1/k, B "
+                "and 1/η, and how do the escape times compare with the diffusion limit's?",
+    summary=_summary, inputs=source_file(__file__))
 
-    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=FULL, summary=_summary, inputs=(__file__,))
+
+def main(argv=None) -> int:
+    """``python -m validation.experiments.escape_rates ARGS`` = ``python -m validation run escape_rates
+    ARGS``."""
+    from validation.__main__ import run_main
+
+    return run_main(EXPERIMENT.name, argv)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

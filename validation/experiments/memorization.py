@@ -12,7 +12,7 @@ a higher η/S (= T = λ/B) generalise better at the same level of memorisation?
   training accuracy first reaches m (linear interpolation between checkpoints; runs that never
   reach m are left out and counted), and the Spearman correlation of that accuracy with T.
 
-``python -m validation.experiments.memorization --out runs/memorization.json`` runs the full version
+``python -m validation run memorization`` runs the full version into ``runs/memorization_cpu.json``
 (``--force`` to replace the committed ``validation/data/memorization_cpu.json``, ``--resume`` after
 an interruption); the ledger check re-derives that record's metrics and runs :data:`SMALL` live.
 """
@@ -22,7 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MemorizationConfig", "SMALL", "measure", "predict", "compare", "run", "accuracy_at_level"]
+from validation.experiments._protocol import Experiment, source_file
+from validation.ledger import PaperRange
+
+__all__ = ["MemorizationConfig", "SMALL", "FULL", "GPU", "EXPERIMENT", "PAPER_RANGE", "P_VALUE", "measure",
+           "predict", "compare", "run", "accuracy_at_level"]
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,28 @@ class MemorizationConfig:
 #: the small version the ledger check runs live on CPU
 SMALL = MemorizationConfig(learning_rates=(0.05, 0.2), batch_sizes=(8, 32), seeds=(0,), n_train=256,
                            hidden=48, epochs=60, eval_every=3, levels=(0.85,), min_runs=4)
+#: the full version: the committed CPU record ``validation/data/memorization_cpu.json``
+FULL = MemorizationConfig()
+#: the GPU version (about 1–3 min on one H100/H200): a wider (λ, B) grid reaching into TF's range
+#: T ≤ 2e-3 with more runs there, and 3 seeds
+GPU = MemorizationConfig(learning_rates=(0.01, 0.02, 0.05, 0.1, 0.2), batch_sizes=(8, 16, 32, 64, 128),
+                         seeds=(0, 1, 2))
+
+#: TF's own runs (§4.3, MNIST MLP) used η ∈ {0.005, …, 0.1} and S ∈ {50, …, 1000}, i.e.
+#: T ≤ 0.1/50 = 2e-3: the verdict is computed from the runs inside that range, the trend over all
+#: runs is a finding (``validation/checks/README.md``).
+PAPER_RANGE = PaperRange("T = η/S", 0.005 / 1000, 0.1 / 50,
+                         "TF §4.3: η ∈ {0.005, …, 0.1}, S ∈ {50, …, 1000}, MNIST MLP")
+#: significance level of the Spearman correlations the verdict uses
+P_VALUE = 0.01
 
 
 def _noisy_data(config: MemorizationConfig):
     import torch
 
-    from validation.experiments.temperature_scan import _data
+    from numerics.training import digits_split
 
-    Xtr, ytr, Xva, yva = _data(config)
+    Xtr, ytr, Xva, yva = digits_split(config.n_train, config.seed)
     g = torch.Generator().manual_seed(10_000 + config.seed)
     n = Xtr.shape[0]
     k = int(round(config.label_noise * n))
@@ -77,12 +95,12 @@ def _noisy_data(config: MemorizationConfig):
 def _one(config, lr, B, seed, data, dev, loss_fn):
     import torch
 
-    from validation.experiments.temperature_scan import _model, train_sgd
+    from numerics.training import mlp, train_sgd
 
     Xtr, ytr, is_random, Xva, yva = data
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
-    model = _model(config.hidden, Xtr.shape[1], 10).to(dev)
+    model = mlp(config.hidden, Xtr.shape[1], 10).to(dev)
     steps_per_eval = config.eval_every * Xtr.shape[0] // B
     curve = {"epoch": [], "train_accuracy": [], "random_fitted": [], "val_accuracy": []}
     for e in range(0, config.epochs + 1, config.eval_every):
@@ -166,23 +184,12 @@ def compare(config: MemorizationConfig, prediction: dict, raw: dict) -> dict:
                               for r in raw["runs"] if r["diverged"]]}
 
 
-def run(config: MemorizationConfig = MemorizationConfig(), device="auto", out=None, *,
+def run(config: MemorizationConfig = None, device="auto", out=None, *,
         progress: bool = False, force: bool = False, resume: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
-    existing file; ``resume``: reuse the finished runs of an interrupted run — see
-    :func:`validation.experiments.run_experiment`)."""
-    from validation.experiments import run_experiment
-
-    return run_experiment("memorization", ["TF.4.3"], config, measure=measure, predict=predict,
-                          compare=compare, device=device, out=out, progress=progress,
-                          force=force, resume=resume, inputs=(__file__,))
-
-
-def config_from_dict(d: dict) -> MemorizationConfig:
-    d = dict(d)
-    for k in ("learning_rates", "batch_sizes", "seeds", "levels"):
-        d[k] = tuple(d[k])
-    return MemorizationConfig(**d)
+    """measure → predict → compare (default config: :data:`FULL`); write a record to ``out`` when
+    given (``force``: replace an existing file; ``resume``: reuse the finished runs of an
+    interrupted run — see :func:`validation.experiments.run_experiment`)."""
+    return EXPERIMENT.run(config, device, out, progress=progress, force=force, resume=resume)
 
 
 def _summary(rec):
@@ -192,11 +199,21 @@ def _summary(rec):
     yield f"final: val vs T {m['final_val_spearman_T']}, random fitted vs T {m['final_random_fitted_spearman_T']}"
 
 
-def main(argv=None) -> int:
-    from validation.experiments import experiment_main
+EXPERIMENT = Experiment(
+    name="memorization", claims=("TF.4.3",), config_type=MemorizationConfig, SMALL=SMALL, FULL=FULL, GPU=GPU,
+    measure=measure, predict=predict, compare=compare, record_stem="memorization",
+    estimates={"small": {"cpu": 15, "gpu": 20}, "full": {"cpu": 80, "gpu": 100}, "gpu": {"cpu": 400, "gpu": 120}},
+    description="SGD on digits with a quarter of the training labels random: at equal memorisation, does a "
+                "higher T = λ/B generalise better?",
+    summary=_summary, inputs=source_file(__file__))
 
-    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=MemorizationConfig(), summary=_summary, inputs=(__file__,))
+
+def main(argv=None) -> int:
+    """``python -m validation.experiments.memorization ARGS`` = ``python -m validation run
+    memorization ARGS``."""
+    from validation.__main__ import run_main
+
+    return run_main(EXPERIMENT.name, argv)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ train→test line fall as the SGD temperature rises.
   predicted is not among the fitted ones), Spearman
   correlations of κ_train, κ_test, ½κ_test and |s| with T.
 
-``python -m validation.experiments.shift_curvature --out runs/shift_curvature.json`` runs the full
-version (``--force`` to replace the committed ``validation/data/shift_curvature_cpu.json``,
+``python -m validation run shift_curvature`` runs the full version into
+``runs/shift_curvature_cpu.json`` (``--force`` to replace the committed ``validation/data/shift_curvature_cpu.json``,
 ``--resume`` after an interruption); the ledger check re-derives the metrics of that record and runs
 :data:`SMALL` live.
 """
@@ -30,8 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ShiftCurvatureConfig", "SMALL", "measure", "predict", "compare", "run",
-           "symmetrised_quadratic_fit"]
+from validation.experiments._protocol import Experiment, source_file
+
+__all__ = ["ShiftCurvatureConfig", "SMALL", "FULL", "GPU", "EXPERIMENT", "P_VALUE", "TRENDS", "measure",
+           "predict", "compare", "run", "symmetrised_quadratic_fit"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,15 @@ class ShiftCurvatureConfig:
 #: the small version the ledger check runs live on CPU
 SMALL = ShiftCurvatureConfig(temperatures=(0.003125, 0.0125, 0.05), seeds=(0,), n_train=192, hidden=24,
                              sde_time=120.0, polish_steps=600, line_points=31)
+#: the full version: the committed CPU record ``validation/data/shift_curvature_cpu.json``
+FULL = ShiftCurvatureConfig()
+#: the GPU version (about 1–3 min on one H100/H200): 5 seeds, a larger training subset, a wider net
+GPU = ShiftCurvatureConfig(seeds=(0, 1, 2, 3, 4), n_train=512, hidden=64)
+
+#: significance level of the Spearman trends the verdict uses
+P_VALUE = 0.01
+#: the curvatures SC says fall as T rises
+TRENDS = ("kappa_train", "kappa_test", "shift_curvature")
 
 
 def _line_losses(model, loss_fn, theta_a, theta_b, alphas, data):
@@ -90,12 +101,12 @@ def _one(config, T, seed, data, dev, loss_fn):
     import torch
     from torch.nn.utils import parameters_to_vector
 
-    from validation.experiments.temperature_scan import _model, train_sgd
+    from numerics.training import mlp, train_sgd
 
     Xtr, ytr, Xte, yte = data
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
-    model = _model(config.hidden, Xtr.shape[1], 10).to(dev)
+    model = mlp(config.hidden, Xtr.shape[1], 10).to(dev)
     lr, B = config.learning_rate, config.batch_size(T)
     bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=int(round(config.sde_time / lr)),
                     generator=gen)
@@ -123,11 +134,11 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
     import torch
 
     from numerics.devices import device_fields, resolve_device
+    from numerics.training import digits_split
     from validation.experiments import map_runs
-    from validation.experiments.temperature_scan import _data
 
     dev = resolve_device(device)
-    data = tuple(t.to(dev) for t in _data(config))
+    data = tuple(t.to(dev) for t in digits_split(config.n_train, config.seed))
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.temperatures, config.seeds)
     runs = map_runs(lambda T, s: _one(config, T, s, data, dev, loss_fn), grid, dev=dev,
@@ -198,22 +209,12 @@ def compare(config: ShiftCurvatureConfig, prediction: dict, raw: dict) -> dict:
             "median_shift_curvature_share": float(np.nanmedian([x["shift_curvature_share"] for x in rows]))}
 
 
-def run(config: ShiftCurvatureConfig = ShiftCurvatureConfig(), device="auto", out=None, *,
+def run(config: ShiftCurvatureConfig = None, device="auto", out=None, *,
         progress: bool = False, force: bool = False, resume: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
-    existing file; ``resume``: reuse the finished runs of an interrupted run — see
-    :func:`validation.experiments.run_experiment`)."""
-    from validation.experiments import run_experiment
-
-    return run_experiment("shift_curvature", ["SC.fig1-3"], config, measure=measure, predict=predict,
-                          compare=compare, device=device, out=out, progress=progress,
-                          force=force, resume=resume, inputs=(__file__,))
-
-
-def config_from_dict(d: dict) -> ShiftCurvatureConfig:
-    d = dict(d)
-    d["temperatures"], d["seeds"] = tuple(d["temperatures"]), tuple(d["seeds"])
-    return ShiftCurvatureConfig(**d)
+    """measure → predict → compare (default config: :data:`FULL`); write a record to ``out`` when
+    given (``force``: replace an existing file; ``resume``: reuse the finished runs of an
+    interrupted run — see :func:`validation.experiments.run_experiment`)."""
+    return EXPERIMENT.run(config, device, out, progress=progress, force=force, resume=resume)
 
 
 def _summary(rec):
@@ -222,11 +223,22 @@ def _summary(rec):
     yield f"SC.eq3 median/max relative error {m['eq3_median_relative_error']} {m['eq3_max_relative_error']}"
 
 
-def main(argv=None) -> int:
-    from validation.experiments import experiment_main
+EXPERIMENT = Experiment(
+    name="shift_curvature", claims=("SC.fig1-3",), config_type=ShiftCurvatureConfig, SMALL=SMALL, FULL=FULL,
+    GPU=GPU, measure=measure, predict=predict, compare=compare, record_stem="shift_curvature",
+    estimates={"small": {"cpu": 15, "gpu": 20}, "full": {"cpu": 145, "gpu": 120}, "gpu": {"cpu": 900, "gpu": 150}},
+    description="SC's shift-curvature protocol on a trained MLP: is the test loss at the train minimum the test "
+                "loss at the test minimum plus the shift-curvature, and do the curvatures fall as T rises?",
+    summary=_summary, inputs=source_file(__file__))
 
-    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=ShiftCurvatureConfig(), summary=_summary, inputs=(__file__,))
+
+def main(argv=None) -> int:
+    """``python -m validation.experiments.shift_curvature ARGS`` = ``python -m validation run
+    shift_curvature ARGS``."""
+    from validation.__main__ import run_main
+
+    return run_main(EXPERIMENT.name, argv)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

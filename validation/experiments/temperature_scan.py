@@ -19,9 +19,10 @@ stays near 0, and does the sharpness of the minimum found fall as T rises?
   final train loss, and an F-test of TF's "equal η/S gives similar minima": the spread of log
   sharpness between (λ, B) cells of equal T against the seed-to-seed spread within cells.
 
-``python -m validation.experiments.temperature_scan --out runs/temperature_scan.json`` runs the full
-version (``--force`` to replace the committed ``validation/data/temperature_scan_cpu.json``,
-``--resume`` after an interruption); the ledger checks run :data:`SMALL` live.
+``python -m validation run temperature_scan`` runs the full version into
+``runs/temperature_scan_cpu.json`` (``--preset gpu --device cuda`` the GPU one, ``--force`` to replace
+the committed ``validation/data/temperature_scan_cpu.json``, ``--resume`` after an interruption);
+the ledger checks judge the committed record and run :data:`SMALL` live beside it.
 """
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TemperatureScanConfig", "SMALL", "measure", "predict", "compare", "run", "train_sgd", "sharpness", "spearman"]
+from validation.experiments._protocol import Experiment, source_file
+from validation.ledger import PaperRange
+
+__all__ = ["TemperatureScanConfig", "SMALL", "FULL", "GPU", "EXPERIMENT", "TF_RANGE", "SC_RND_RANGE", "P_VALUE",
+           "measure", "predict", "compare", "run", "run_temperature", "spearman"]
 
 
 @dataclass(frozen=True)
@@ -61,83 +66,31 @@ class TemperatureScanConfig:
 #: the small version the ledger checks run live on CPU
 SMALL = TemperatureScanConfig(learning_rates=(0.05, 0.1, 0.2), batch_sizes=(8, 16, 32), seeds=(0, 1),
                               n_train=192, hidden=24, sde_time=120.0, power_iterations=40)
+#: the full version: the committed CPU record ``validation/data/temperature_scan_cpu.json``
+FULL = TemperatureScanConfig()
+#: the GPU version (about 1–3 min on one H100/H200): the full grid with 5 seeds, a larger training
+#: subset and a wider net
+GPU = TemperatureScanConfig(seeds=(0, 1, 2, 3, 4), n_train=512, hidden=64)
 
-
-def _data(config: TemperatureScanConfig):
-    import torch
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    rng = np.random.default_rng(config.seed)
-    perm = rng.permutation(len(d.data))
-    tr, te = perm[:config.n_train], perm[config.n_train:]
-    mu, sd = d.data[tr].mean(0), d.data[tr].std(0) + 1e-8
-    X = torch.tensor((d.data - mu) / sd, dtype=torch.float64)
-    y = torch.tensor(d.target, dtype=torch.long)
-    return X[tr], y[tr], X[te], y[te]
-
-
-def _model(hidden: int, n_in: int, n_out: int):
-    import torch.nn as nn
-
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                         nn.Linear(hidden, n_out)).double()
-
-
-def sharpness(model, loss_fn, X, y, *, iterations: int, generator) -> float:
-    """Top eigenvalue of the Hessian of the full loss at the model's parameters (power iteration on
-    Hessian-vector products; the Hessian at a minimum is positive semi-definite, so the dominant
-    eigenvalue is the largest)."""
-    import torch
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    loss = loss_fn(model(X), y)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    v = [torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device) for p in params]
-    norm = torch.sqrt(sum((a * a).sum() for a in v))
-    v = [a / norm for a in v]
-    lam = 0.0
-    for _ in range(iterations):
-        Hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
-        lam = float(sum((a * b).sum() for a, b in zip(Hv, v)))
-        norm = torch.sqrt(sum((a * a).sum() for a in Hv))
-        if float(norm) == 0.0:
-            return 0.0
-        v = [a / norm for a in Hv]
-    return lam
-
-
-def train_sgd(model, loss_fn, X, y, *, lr: float, batch_size: int, steps: int, generator) -> int | None:
-    """Plain minibatch SGD (sampling without replacement, reshuffled each epoch; ``batch_size ≥ n``
-    is full-batch gradient descent). Returns ``None``, or the step at which the loss became
-    non-finite (training stops there)."""
-    import torch
-
-    n = X.shape[0]
-    B = min(int(batch_size), n)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    perm, pos = torch.randperm(n, generator=generator, device=X.device), 0
-    for step in range(int(steps)):
-        if pos + B > n:
-            perm, pos = torch.randperm(n, generator=generator, device=X.device), 0
-        idx = perm[pos:pos + B]
-        pos += B
-        opt.zero_grad()
-        loss = loss_fn(model(X[idx]), y[idx])
-        if not torch.isfinite(loss):
-            return step
-        loss.backward()
-        opt.step()
-    return None
+#: SGD temperature ranges the papers measured on (``validation/checks/README.md``): TF §4.1 ran
+#: η ∈ [5e-3, 0.1] with S ∈ [25, 1000], i.e. T ≤ 4e-3; SC Fig. 5 / RND Fig. 1 (VGG9 on CIFAR10)
+#: spanned T ∈ [2.44e-8, 2.44e-5], below every run of this scan on a small MLP.
+TF_RANGE = PaperRange("T = η/S", 5e-3 / 1000, 0.1 / 25, "TF §4.1: η ∈ [5e-3, 1e-1], S ∈ [25, 1000] (Fig. 1)")
+SC_RND_RANGE = PaperRange("T = λ/B", 2.44e-8, 2.44e-5, "SC App. G.1 Fig. 5 = RND Fig. 1: T from 2.44e-8 to "
+                                                       "2.44e-5 (VGG9, CIFAR10)")
+#: significance level of the Spearman trends the verdicts use
+P_VALUE = 0.01
 
 
 def _train_one(config, lr, B, seed, data, dev, loss_fn):
     import torch
 
+    from numerics.training import mlp, sharpness, train_sgd
+
     Xtr, ytr, Xte, yte = data
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
-    model = _model(config.hidden, Xtr.shape[1], 10).to(dev)
+    model = mlp(config.hidden, Xtr.shape[1], 10).to(dev)
     steps = int(round(config.sde_time / lr))
     bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=steps, generator=gen)
     if bad is not None:  # a data point of the scan (TF's breaking point), not a crash
@@ -162,10 +115,11 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
     import torch
 
     from numerics.devices import device_fields, resolve_device
+    from numerics.training import digits_split
     from validation.experiments import map_runs
 
     dev = resolve_device(device)
-    data = tuple(t.to(dev) for t in _data(config))
+    data = tuple(t.to(dev) for t in digits_split(config.n_train, config.seed))
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _train_one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
@@ -320,23 +274,17 @@ def compare(config: TemperatureScanConfig, prediction: dict, raw: dict) -> dict:
     return out
 
 
-def run(config: TemperatureScanConfig = TemperatureScanConfig(), device="auto", out=None, *,
+def run_temperature(run: dict) -> float:
+    """T = λ/B of one raw run (the axis of the papers' ranges)."""
+    return run["lr"] / run["batch_size"]
+
+
+def run(config: TemperatureScanConfig = None, device="auto", out=None, *,
         progress: bool = False, force: bool = False, resume: bool = False) -> dict:
-    """measure → predict → compare; write a record to ``out`` when given (``force``: replace an
-    existing file; ``resume``: reuse the finished runs of an interrupted run — see
-    :func:`validation.experiments.run_experiment`)."""
-    from validation.experiments import run_experiment
-
-    return run_experiment("temperature_scan", ["SC.fig5", "RND.fig1", "TF.4.1"], config, measure=measure,
-                          predict=predict, compare=compare, device=device, out=out, progress=progress,
-                          force=force, resume=resume, inputs=(__file__,))
-
-
-def config_from_dict(d: dict) -> TemperatureScanConfig:
-    d = dict(d)
-    for k in ("learning_rates", "batch_sizes", "seeds"):
-        d[k] = tuple(d[k])
-    return TemperatureScanConfig(**d)
+    """measure → predict → compare (default config: :data:`FULL`); write a record to ``out`` when
+    given (``force``: replace an existing file; ``resume``: reuse the finished runs of an
+    interrupted run — see :func:`validation.experiments.run_experiment`)."""
+    return EXPERIMENT.run(config, device, out, progress=progress, force=force, resume=resume)
 
 
 def _summary(rec):
@@ -346,11 +294,23 @@ def _summary(rec):
     yield f"max train loss {m['max_train_loss']}"
 
 
-def main(argv=None) -> int:
-    from validation.experiments import experiment_main
+EXPERIMENT = Experiment(
+    name="temperature_scan", claims=("SC.fig5", "RND.fig1", "TF.4.1"), config_type=TemperatureScanConfig,
+    SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=predict, compare=compare,
+    record_stem="temperature_scan", estimates={"small": {"cpu": 25, "gpu": 30}, "full": {"cpu": 170, "gpu": 200},
+                                               "gpu": {"cpu": 900, "gpu": 150}},
+    description="Real SGD on a (learning rate, batch size) grid: does the outcome depend on them only through "
+                "T = λ/B, does test loss fall and sharpness fall as T rises?",
+    summary=_summary, inputs=source_file(__file__))
 
-    return experiment_main(argv, description=__doc__.splitlines()[0], run=run, small=SMALL,
-                           full=TemperatureScanConfig(), summary=_summary, inputs=(__file__,))
+
+def main(argv=None) -> int:
+    """``python -m validation.experiments.temperature_scan ARGS`` = ``python -m validation run
+    temperature_scan ARGS``."""
+    from validation.__main__ import run_main
+
+    return run_main(EXPERIMENT.name, argv)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

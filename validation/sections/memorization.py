@@ -1,4 +1,5 @@
-"""Report section: memorisation of random labels vs T = η/S (TF.4.3, TF Fig. 5 protocol)."""
+"""Report section: memorisation of random labels vs T = η/S (TF.4.3, TF Fig. 5 protocol). Renders
+:func:`validation.evidence.experiments.memorization_evidence`, the evidence the TF.4.3 check judges."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,7 @@ def _figure(raw: dict, metrics: dict, levels, path: Path) -> None:
             T = [float(t) for t in e["val_accuracy_by_T"]]
             ax.semilogx(T, list(e["val_accuracy_by_T"].values()), "o-",
                         label=f"train acc {lv}: ρ = {e['rho']:.2f} (p = {e['p']:.1e})")
-    from validation.checks.memorization import PAPER_RANGE
+    from validation.experiments.memorization import PAPER_RANGE
 
     ax.axvspan(max(PAPER_RANGE.low, Ts.min() / 1.5), PAPER_RANGE.high, color="0.9", zorder=0,
                label="TF's range (T ≤ 2e-3): decides the verdict")
@@ -52,13 +53,14 @@ def _figure(raw: dict, metrics: dict, levels, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.evidence.experiments import memorization_evidence
+    from validation.experiments.memorization import PAPER_RANGE
     from validation.sections import figures_dir
-    from validation.checks.memorization import RECORD
-    from validation.experiments import committed_or_live, memorization
 
     figdir = figures_dir(outdir)
-    rec, cfg, m, src = committed_or_live(memorization, RECORD)
-    _figure(rec["raw"], m, cfg.levels, figdir / "memorization.png")
+    ev = memorization_evidence()
+    cfg, m, src = ev.config, ev.metrics, ev.source
+    _figure(ev.raw, m, cfg.levels, figdir / "memorization.png")
     lines = [
         f"An MLP ({cfg.hidden} hidden units) on {cfg.n_train} `digits` images with {100 * cfg.label_noise:.0f}% of the "
         f"training labels replaced by random classes, plain SGD for {cfg.epochs} epochs for every λ ∈ "
@@ -78,12 +80,9 @@ def build(outdir: Path) -> str:
         f"At the end of training: ρ(T, validation accuracy) = {m['final_val_spearman_T']['rho']:.2f}, "
         f"ρ(T, share of random labels fitted) = {m['final_random_fitted_spearman_T']['rho']:.2f}.",
     ]
-    from validation.checks._paper_range import metrics_inside_paper_range
-    from validation.checks.memorization import MODULE, PAPER_RANGE
-
-    inside = metrics_inside_paper_range(MODULE, RECORD, PAPER_RANGE, lambda r: r["T"])
-    if inside is not None and inside[0] is not None:
-        m_in, pr = inside
+    inside = ev.range("TF")
+    if inside is not None and inside.metrics is not None:
+        m_in, pr = inside.metrics, inside.report
         cells = "; ".join(f"{lv}: {e['n_reached']}/{e['n_runs']} runs"
                           + (f", ρ = {e['rho']:.2f} (p = {e['p']:.1e})" if e.get("rho") == e.get("rho") else "")
                           for lv, e in m_in["per_level"].items())

@@ -1,4 +1,6 @@
-"""Report section: shift-curvature on trained networks (SC.fig1-3, SC §3 / App. F protocol)."""
+"""Report section: shift-curvature on trained networks (SC.fig1-3, SC §3 / App. F protocol). Renders
+:func:`validation.evidence.experiments.shift_curvature_evidence`, the evidence the SC.fig1-3 check
+judges."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -61,13 +63,13 @@ def _figure(raw: dict, metrics: dict, path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.evidence.experiments import shift_curvature_evidence
     from validation.sections import figures_dir
-    from validation.checks.shift_curvature import RECORD
-    from validation.experiments import committed_or_live, shift_curvature
 
     figdir = figures_dir(outdir)
-    rec, cfg, m, src = committed_or_live(shift_curvature, RECORD)
-    _figure(rec["raw"], m, figdir / "shift_curvature.png")
+    ev = shift_curvature_evidence()
+    cfg, m, src = ev.config, ev.metrics, ev.source
+    _figure(ev.raw, m, figdir / "shift_curvature.png")
     tr = m["trends"]
     lines = [
         f"SC §3's protocol on a small scale: a 3-layer tanh MLP ({cfg.hidden} hidden) on {cfg.n_train} `digits` "

@@ -1,5 +1,7 @@
 """Report section: real SGD on a (λ, B) grid — do test loss and sharpness depend on λ and B only
-through T = λ/B (SC.fig5, RND.fig1, TF.4.1)?"""
+through T = λ/B (SC.fig5, RND.fig1, TF.4.1)? Renders
+:func:`validation.evidence.experiments.temperature_scan_evidence`, the evidence the SC.fig5 / RND.fig1 /
+TF.4.1 checks judge."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,13 +46,14 @@ def _figure(runs: list[dict], path: Path) -> None:
 
 
 def build(outdir: Path) -> str:
+    from validation.evidence.experiments import temperature_scan_evidence
+    from validation.experiments.temperature_scan import SC_RND_RANGE, TF_RANGE
     from validation.sections import figures_dir
-    from validation.checks.temperature_scan import RECORD
-    from validation.experiments import committed_or_live, temperature_scan
 
     figdir = figures_dir(outdir)
-    rec, cfg, m, src = committed_or_live(temperature_scan, RECORD)
-    _figure(rec["raw"]["runs"], figdir / "temperature_scan.png")
+    ev = temperature_scan_evidence()
+    cfg, m, src = ev.config, ev.metrics, ev.source
+    _figure(ev.raw["runs"], figdir / "temperature_scan.png")
     lines = [
         f"A 3-layer tanh MLP ({cfg.hidden} hidden units) on {cfg.n_train} `digits` images, trained by plain "
         f"SGD for every λ ∈ {list(cfg.learning_rates)} and B ∈ {list(cfg.batch_sizes)} with seeds "
@@ -76,13 +79,10 @@ def build(outdir: Path) -> str:
         f"{m['log_sharpness_within_same_lr_B_share']:.2f}); log-sharpness offset of the largest-λ runs "
         f"from equal-T runs with smaller λ: {[round(v, 2) for v in m['largest_lr_log_sharpness_offset_at_equal_T']]}.",
     ]
-    from validation.checks._paper_range import metrics_inside_paper_range
-    from validation.checks.temperature_scan import MODULE, RECORD, SC_RND_RANGE, TF_RANGE, _T
-
-    tf = metrics_inside_paper_range(MODULE, RECORD, TF_RANGE, _T)
-    if tf is not None and tf[0] is not None:
-        sh = tf[0]["log_sharpness"]
-        lines += ["", f"The papers' own ranges: TF.4.1's verdict uses the {tf[1]['n_inside']} runs inside TF §4.1's "
+    tf = ev.range("TF")
+    if tf is not None and tf.metrics is not None:
+        sh = tf.metrics["log_sharpness"]
+        lines += ["", f"The papers' own ranges: TF.4.1's verdict uses the {tf.report['n_inside']} runs inside TF §4.1's "
                       f"T ≤ {TF_RANGE.high:g} (log-sharpness slope in log T {sh['slope_log_T']:.3f}, Spearman "
                       f"{sh['spearman_T']:.2f}, p = {sh['spearman_p']:.1e}); the whole scan is a finding. SC Fig. 5 / "
                       f"RND Fig. 1 used T ≤ {SC_RND_RANGE.high:g} (VGG9 on CIFAR10), below every run here, so SC.fig5 / "
