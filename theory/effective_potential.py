@@ -19,7 +19,7 @@ as the exact definite integral from a stated base point θ0, an unevaluated ``sy
 ``∫_{θ0}^{θ} V(s) ds`` for p = 1, and along the straight segment ``θ0 + t(θ − θ0)``, t ∈ [0, 1],
 for p ≥ 2 (path-independent because the curl vanishes); :mod:`numerics.compile` evaluates such
 integrals by quadrature. Every entry point takes ``budget_s`` (:mod:`theory.budget`).
-The ``paper_form_*`` functions transcribe the closed forms the papers print (SC footnote 3 and
+The ``*_potential_printed`` functions transcribe the closed forms the papers print (SC footnote 3 and
 App. B.1 examples), so that checks can compare the derived v with the printed one.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ._compat import renamed as _renamed
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
 from .coordinates import divergence as _divergence
 from .fokker_planck import ou_stationary_covariance
@@ -57,10 +58,10 @@ __all__ = [
     "rnd_split",
     "zero_current_log_density_gradient",
     "equal_up_to_constant",
-    "paper_form_isotropic",
-    "paper_form_function_of_loss",
-    "paper_form_quadratic_inverse_hessian",
-    "paper_form_separable",
+    "isotropic_potential_printed",
+    "function_of_loss_potential_printed",
+    "quadratic_inverse_hessian_potential_printed",
+    "separable_potential_printed",
     "inverse_hessian_noise_potential",
     "CovarianceComparison",
     "curl_free_vs_true_covariance",
@@ -491,7 +492,7 @@ def _derivative_of(f: Callable) -> Callable:
 
 
 @checked_inputs
-def paper_form_isotropic(U, d, theta, T, *, base_point=0, budget_s=DEFAULT_BUDGET_S,
+def isotropic_potential_printed(U, d, theta, T, *, base_point=0, budget_s=DEFAULT_BUDGET_S,
                          closed_form_only: bool = False) -> sp.Expr:
     """SC footnote 3 as printed: ``D = d(θ) I`` ⇒ ``v = ∫^θ (∂U/d)·dθ + (T/2) log d``.
 
@@ -509,7 +510,7 @@ def paper_form_isotropic(U, d, theta, T, *, base_point=0, budget_s=DEFAULT_BUDGE
 
 
 @checked_inputs
-def paper_form_function_of_loss(U, f, T) -> sp.Expr:
+def function_of_loss_potential_printed(U, f, T) -> sp.Expr:
     """SC App. B.1 example 1 as printed: ``D = I/f'(U)`` ⇒ ``v = f(U) − (T/2) log f'(U)``.
 
     ``f = log`` gives ``D = U I`` and ``v = (1 + T/2) log U``, ``ρ ∝ U^{−(1+2/T)}``.
@@ -519,14 +520,14 @@ def paper_form_function_of_loss(U, f, T) -> sp.Expr:
     return f(U) - T / 2 * sp.log(_derivative_of(f)(U))
 
 
-def paper_form_quadratic_inverse_hessian(U, theta) -> sp.Expr:
+def quadratic_inverse_hessian_potential_printed(U, theta) -> sp.Expr:
     """SC App. B.1 example 2 as printed: quadratic U, ``D = (∂²U)⁻¹`` ⇒ ``v = ½ ∂U·∂U``."""
     g = gradient(as_expr(U, name="U"), theta)
     return sp.Rational(1, 2) * (g.T * g)[0, 0]
 
 
 @checked_inputs
-def paper_form_separable(U_parts: Sequence, f, T) -> sp.Expr:
+def separable_potential_printed(U_parts: Sequence, f, T) -> sp.Expr:
     """SC App. B.1 example 3 as printed: ``U = Σ U_i(θ_i)``, ``D = diag(1/f'(U_i))`` ⇒
     ``v = Σ f(U_i) − (T/2) Σ log f'(U_i)``."""
     f = _as_unary(f)
@@ -620,3 +621,13 @@ def curl_free_vs_true_covariance(H, D, T, *, budget_s=DEFAULT_BUDGET_S) -> Covar
     rel_u_raw = _frobenius(lap - lyap) / norm
     rel_u = deadline.attempt(_simplify, rel_u_raw, step="simplify", fallback=rel_u_raw)[0]
     return CovarianceComparison(lyap, lap, lap_sym, C, rel, rel_u)
+
+
+#: old names (used by notebooks/02 and tests/hostile/test_budgets.py), served with a
+#: DeprecationWarning until they are updated
+__getattr__ = _renamed(__name__, globals(), {
+    "paper_form_isotropic": "isotropic_potential_printed",
+    "paper_form_function_of_loss": "function_of_loss_potential_printed",
+    "paper_form_quadratic_inverse_hessian": "quadratic_inverse_hessian_potential_printed",
+    "paper_form_separable": "separable_potential_printed",
+})

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from ._compat import renamed as _renamed
 from .budget import DEFAULT_BUDGET_S, Deadline
 from .coordinates import as_expr
 
@@ -47,7 +48,7 @@ __all__ = [
     "HessianNoise",
     "positive_part",
     "kramers_escape_time",
-    "sgd_escape_time",
+    "sgd_escape_time_printed",
     "escape_rate_parallel",
     "valley_probabilities",
 ]
@@ -240,7 +241,7 @@ def kramers_escape_time(hessian_minimum, hessian_saddle, barrier_height, diffusi
     return 2 * sp.pi * sp.sqrt(-det_b / det_a) / (-h_be) * sp.exp(dL / D)
 
 
-def sgd_escape_time(hessian_minimum_escape, hessian_saddle_escape, barrier_height, batch_size,
+def sgd_escape_time_printed(hessian_minimum_escape, hessian_saddle_escape, barrier_height, batch_size,
                     lr, path_parameter) -> sp.Expr:
     """DT.thm3.2 as printed (DT eq. 73/82): SGD escape time with D_DT = η H / (2B)
 
@@ -313,10 +314,14 @@ _MOVED_TO_NUMERICS = frozenset({"mean_first_passage_time_1d", "mean_exit_time_in
                                 "laplace_escape_time_1d", "path_exponent_1d", "sgd_path_parameter"})
 
 
+_old_names = _renamed(__name__, globals(), {"sgd_escape_time": "sgd_escape_time_printed"})
+
+
 def __getattr__(name):
-    """Old import path of the quadratures now in :mod:`numerics.first_passage` (not in
-    ``__all__``): returns them with a DeprecationWarning until the remaining callers (notebook 05,
-    the escape-rates experiment/check, tests/numerics/test_sgd_escape.py) import from numerics."""
+    """Old import paths, with a DeprecationWarning: the quadratures now in
+    :mod:`numerics.first_passage` (until notebook 05, the escape-rates experiment/check and
+    tests/numerics/test_sgd_escape.py import from numerics) and ``sgd_escape_time`` (renamed
+    :func:`sgd_escape_time_printed`; notebook 05)."""
     if name in _MOVED_TO_NUMERICS:
         import importlib
         import warnings
@@ -325,4 +330,4 @@ def __getattr__(name):
                       "symbolic only); import it from numerics.first_passage",
                       DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module("numerics.first_passage"), name)
-    raise AttributeError(f"module 'theory.escape' has no attribute {name!r}")
+    return _old_names(name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
+from ._compat import renamed as _renamed
 from .coordinates import as_theta
 from .coordinates import as_expr
 
@@ -30,8 +31,8 @@ __all__ = [
     "gibbs_log_density",
     "free_energy_integrand",
     "kl_integrand",
-    "minimum_free_energy",
-    "printed_minimum_free_energy",
+    "minimum_free_energy_corrected",
+    "minimum_free_energy_printed",
     "gaussian_free_energy",
     "log_partition_1d",
     "free_energy_1d",
@@ -60,12 +61,12 @@ def kl_integrand(p, log_q) -> sp.Expr:
     return p * (sp.log(p) - log_q)
 
 
-def minimum_free_energy(log_Z, T) -> sp.Expr:
+def minimum_free_energy_corrected(log_Z, T) -> sp.Expr:
     """Minimum of App. E eq. 56: ``F(p*) = −(T/2) log Z`` (derived; see module docstring)."""
     return -as_expr(T, name="T") / 2 * as_expr(log_Z, name="log_Z")
 
 
-def printed_minimum_free_energy(log_Z, T) -> sp.Expr:
+def minimum_free_energy_printed(log_Z, T) -> sp.Expr:
     """The value App. E prints for ``F(ρ)``: ``−T log Z`` (equals min of 2F, RND eq. 28)."""
     return -as_expr(T, name="T") * as_expr(log_Z, name="log_Z")
 
@@ -180,3 +181,8 @@ def kl_divergence_1d(log_p, log_q, theta, interval, *, dps: int = 30) -> mpmath.
         lNp, pts = _log_quad_exp(fp, lo, hi)
         lNq, _ = _log_quad_exp(fq, lo, hi)
         return mpmath.quad(lambda t: mpmath.exp(fp(t) - lNp) * ((fp(t) - lNp) - (fq(t) - lNq)), pts)
+
+
+#: old names (used by notebooks/03), served with a DeprecationWarning until they are updated
+__getattr__ = _renamed(__name__, globals(), {"minimum_free_energy": "minimum_free_energy_corrected",
+                                             "printed_minimum_free_energy": "minimum_free_energy_printed"})

@@ -53,7 +53,7 @@ __all__ = [
     "even_order_basin_mass",
     "tf_unnormalised_probability",
     "tf_minimum_ratio",
-    "tf_noise_threshold",
+    "tf_noise_threshold_corrected",
     "tf_noise_threshold_printed",
     "find_critical_points_1d",
     "exact_basin_log_masses_1d",
@@ -480,7 +480,7 @@ def tf_minimum_ratio(L_A, L_B, det_H_A, det_H_B, n, sigma2) -> sp.Expr:
             / tf_unnormalised_probability(L_B, det_H_B, n, sigma2))
 
 
-def tf_noise_threshold(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
+def tf_noise_threshold_corrected(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
     """Noise n above which minimum A is favoured (p_A > p_B), derived from TF Thm 2.
 
     Solving ``p_A/p_B > 1`` for n (A higher: L_A > L_B; A flatter: det H_A < det H_B)::
@@ -503,7 +503,7 @@ def tf_noise_threshold(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
 
 def tf_noise_threshold_printed(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
     """TF eq. 4 exactly as printed: ``(L_A − L_B)/(2σ² log sqrt(det H_B/det H_A))`` (for
-    comparison only — see :func:`tf_noise_threshold` for the form that follows from Thm 2)."""
+    comparison only — see :func:`tf_noise_threshold_corrected` for the form that follows from Thm 2)."""
     L_A, L_B, dA, dB, s2 = (as_expr(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
     return (L_A - L_B) / (2 * s2 * sp.log(sp.sqrt(dB / dA)))
 

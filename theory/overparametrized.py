@@ -19,7 +19,7 @@ Flat directions (U and D independent of θ_j, row/column j of D zero): J_j = 0 r
     Var θ_j = T β² / (2α)
 
 (the Itô SDE ``dθ_j = −αθ_j dt + β sqrt(T) dW`` gives the same). SC App. D.1 states the variance
-as ``T β / α``; see :func:`printed_flat_direction_variance`.
+as ``T β / α``; see :func:`flat_direction_variance_printed`.
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ __all__ = [
     "modified_effective_potential",
     "modified_steady_state",
     "flat_directions",
-    "flat_direction_variance",
-    "printed_flat_direction_variance",
+    "flat_direction_variance_corrected",
+    "flat_direction_variance_printed",
     "discrete_flat_direction_variance",
 ]
 
@@ -133,12 +133,12 @@ def _flat_directions(U, Dm, th) -> list[int]:
     return out
 
 
-def flat_direction_variance(T, alpha, beta) -> sp.Expr:
+def flat_direction_variance_corrected(T, alpha, beta) -> sp.Expr:
     """Stationary variance ``T β² / (2α)`` of a flat direction under SC.eq13 (derived, see module)."""
     return as_expr(T, name="T") * as_expr(beta, name="beta") ** 2 / (2 * _positive("alpha", alpha))
 
 
-def printed_flat_direction_variance(T, alpha, beta) -> sp.Expr:
+def flat_direction_variance_printed(T, alpha, beta) -> sp.Expr:
     """The variance SC App. D.1 states for a flat direction: ``T β / α``."""
     return as_expr(T, name="T") * as_expr(beta, name="beta") / _positive("alpha", alpha)
 

@@ -37,9 +37,9 @@ __all__ = [
     "d_dT_average",
     "d_dbeta_weights",
     "mixture_test_loss",
-    "printed_eq25_dT_test_loss",
+    "dT_test_loss_eq25_printed",
     "leading_dT_test_loss",
-    "one_basin_dT_test_loss",
+    "one_basin_dT_test_loss_corrected",
     "two_basin_covariance",
     "two_basin_sign_product",
     "test_loss_improves_with_T",
@@ -166,7 +166,7 @@ def mixture_test_loss(weights, U, C, Sigma, b, s) -> sp.Expr:
     return basin_average(per_basin, weights)
 
 
-def printed_eq25_dT_test_loss(weights, v_tilde, U, C, Sigma, b, s, T) -> sp.Expr:
+def dT_test_loss_eq25_printed(weights, v_tilde, U, C, Sigma, b, s, T) -> sp.Expr:
     """RND.eq25 exactly as printed::
 
         (2/T²)Cov(ṽ,U) + (1/T²)Cov(ṽ,Tr(CΣ)) + (1/T²)Cov(ṽ,(b+s)ᵀC(b+s))
@@ -203,7 +203,7 @@ def leading_dT_test_loss(weights, v_tilde, U, C, s, T) -> sp.Expr:
     return (2 * basin_covariance(v_tilde, Ul, weights) + basin_covariance(v_tilde, q, weights)) / T**2
 
 
-def one_basin_dT_test_loss(C, C_train, D_train) -> sp.Expr:
+def one_basin_dT_test_loss_corrected(C, C_train, D_train) -> sp.Expr:
     """One basin, leading order (RND.eq27 corrected): ``∂_T L_e ≈ ½ ∂_T Tr(CΣ) = ¼ Tr(C C̃⁻¹ D̃)``.
 
     With Σ = (T/2) C̃⁻¹D̃ (RND eq. 22). The paper prints ``Tr(C C̃⁻¹D̃)`` (a factor 4 too large).

@@ -41,7 +41,7 @@ __all__ = [
     "shift_mean",
     "shift_covariance",
     "expected_shift_curvature",
-    "expected_shift_curvature_loglik",
+    "expected_shift_curvature_loglik_printed",
     "loglik_hessian_split",
     "data_expectation",
     "shift_sensitivity",
@@ -350,7 +350,7 @@ def expected_shift_curvature(C, D, F, eps, N_eff) -> sp.Expr:
     return (Cm * shift_covariance(C, D, N_eff)).trace() + _quad(Cm, m)
 
 
-def expected_shift_curvature_loglik(C, E, F, eps, N_eff) -> sp.Expr:
+def expected_shift_curvature_loglik_printed(C, E, F, eps, N_eff) -> sp.Expr:
     """RND eq. 13 as printed: ``(2/N_eff)(n − Tr(E_kC_k⁻¹)) + ε_ηᵀF_kᵀC_k⁻¹F_kε_η``, n = p."""
     p = _dim_of(C)
     Ci = _inv(C, p)

@@ -18,7 +18,7 @@ from theory.escape import (
     EscapeInputError,
     dt_diffusion_from_sc,
     kramers_escape_time,
-    sgd_escape_time,
+    sgd_escape_time_printed,
 )
 
 x = sp.Symbol("x", real=True)
@@ -144,7 +144,7 @@ def test_sgd_formula_exponent_and_path_parameter():
     assert s == pytest.approx((math.log(2) - 0.5 - 0.25) / (0.25 * (0.5 - 1)), rel=1e-10)
     assert 0 < s < 1
     kappa = 0.01  # η/(2B)
-    tau = sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s)
+    tau = sgd_escape_time_printed(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s)
     assert math.log(float(tau)) == pytest.approx(math.log(2 * math.pi)
                                                  + (math.log(2) - 0.5) / kappa, rel=1e-10)
     assert path_exponent_1d(WELL, 1 + x**2, x, -1, 0) == pytest.approx(math.log(2) - 0.5)
@@ -186,7 +186,7 @@ def test_sgd_escape_time_vs_exact_mfpt_on_double_well():
         T = 2 * kappa                       # SC noise T·h = DT's 2κh
         exact = mean_first_passage_time_1d(U, h, x, -1, 1, T)
         corrected.append(laplace_escape_time_1d(U, h, x, -1, 0, T) / exact)
-        printed.append(float(sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s)) / exact)
+        printed.append(float(sgd_escape_time_printed(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s)) / exact)
     errs = [abs(c - 1) for c in corrected]
     assert errs[-1] < 0.10 and all(e2 < e1 for e1, e2 in zip(errs, errs[1:]))
     assert abs(printed[-1] - 2) < abs(printed[0] - 2) and abs(printed[-1] - 2) < 0.15

@@ -8,9 +8,9 @@ from theory.effective_potential import (IntegrationError, NonConservativeError,
                                         curl_free_vs_true_covariance, divergence, drift_field,
                                         effective_potential, equal_up_to_constant,
                                         inverse_hessian_noise_potential, line_integral,
-                                        paper_form_function_of_loss, paper_form_isotropic,
-                                        paper_form_quadratic_inverse_hessian,
-                                        paper_form_separable, rnd_split, steady_state_density,
+                                        function_of_loss_potential_printed, isotropic_potential_printed,
+                                        quadratic_inverse_hessian_potential_printed,
+                                        separable_potential_printed, rnd_split, steady_state_density,
                                         zero_current_log_density_gradient)
 from theory.fokker_planck import gaussian_density, probability_current, stationarity_residual
 from theory.identity import cached_simplify
@@ -66,7 +66,7 @@ def test_line_integral_recovers_potential_up_to_constant():
 def test_fn3_p1_symbol_theta_scalar_D():
     U, d = x**4 / 4 - x**2 / 2, 1 + x**2
     v = effective_potential(U, d, x, T)
-    assert equal_up_to_constant(v, paper_form_isotropic(U, d, x, T), x).exact
+    assert equal_up_to_constant(v, isotropic_potential_printed(U, d, x, T), x).exact
     _assert_steady(v, U, d, x)
 
 
@@ -79,7 +79,7 @@ def test_fn3_constant_d_gives_scaled_loss():
 def test_fn3_d_function_of_loss_p2_list_theta():
     d = 2 + UR
     v = effective_potential(UR, d * sp.eye(2), TH, T)
-    assert equal_up_to_constant(v, paper_form_isotropic(UR, d, TH, T), TH).exact
+    assert equal_up_to_constant(v, isotropic_potential_printed(UR, d, TH, T), TH).exact
     _assert_steady(v, UR, d * sp.eye(2), TH, stationarity=False)
 
 
@@ -92,7 +92,7 @@ def test_fn3_d_not_function_of_loss_is_non_conservative():
     assert "curl[0,1]" in str(err.value)
     # the printed form cannot be built either: its integrand ∂U/d is not a gradient
     with pytest.raises(NonConservativeError):
-        paper_form_isotropic(U, 1 + t1**2, TH, T)
+        isotropic_potential_printed(U, 1 + t1**2, TH, T)
 
 
 # -- SC.B1.ex1 -------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_fn3_d_not_function_of_loss_is_non_conservative():
 ], ids=["log", "exp", "sqrt"])
 def test_ex1_function_of_loss(f, D, stationarity):
     v = effective_potential(UR, D, TH, T)
-    assert equal_up_to_constant(v, paper_form_function_of_loss(UR, f, T), TH).exact
+    assert equal_up_to_constant(v, function_of_loss_potential_printed(UR, f, T), TH).exact
     _assert_steady(v, UR, D, TH, stationarity=stationarity)
 
 
@@ -111,7 +111,7 @@ def test_ex1_power_f():
     u = sp.Symbol("u", positive=True)
     D = sp.eye(2) / UR  # f = u²/2, f' = u
     v = effective_potential(UR, D, TH, T)
-    assert equal_up_to_constant(v, paper_form_function_of_loss(UR, sp.Lambda(u, u**2 / 2), T),
+    assert equal_up_to_constant(v, function_of_loss_potential_printed(UR, sp.Lambda(u, u**2 / 2), T),
                                 TH).exact
     assert _j_over_rho(v, UR, D, TH) == [0, 0]
 
@@ -129,7 +129,7 @@ def test_ex1_generic_f_is_curl_free_with_printed_gradient():
     V = drift_field(UR, D, TH, T)
     assert curl(V, TH) == sp.zeros(2, 2)
     assert all(cached_simplify(e) == 0
-               for e in V - gradient(paper_form_function_of_loss(UR, f, T), TH))
+               for e in V - gradient(function_of_loss_potential_printed(UR, f, T), TH))
 
 
 def test_non_elementary_line_integral_is_an_integral_or_raises_when_closed_form_only():
@@ -150,7 +150,7 @@ def test_ex2_general_symmetric_hessian():
     th = sp.Matrix(TH)
     U = (th.T * H * th)[0, 0] / 2 + g1 * t1 + g2 * t2
     v = effective_potential(U, H.inv(), th, T)
-    assert equal_up_to_constant(v, paper_form_quadratic_inverse_hessian(U, th), th).exact
+    assert equal_up_to_constant(v, quadratic_inverse_hessian_potential_printed(U, th), th).exact
     _assert_steady(v, U, H.inv(), th, stationarity=False)
 
 
@@ -159,7 +159,7 @@ def test_ex2_numeric_hessian_is_stationary():
     H = sp.Matrix([[2, 1], [1, 3]])
     U = (th.T * H * th)[0, 0] / 2 - t1 + 2 * t2
     v = effective_potential(U, H.inv(), th, T)
-    assert equal_up_to_constant(v, paper_form_quadratic_inverse_hessian(U, th), th).exact
+    assert equal_up_to_constant(v, quadratic_inverse_hessian_potential_printed(U, th), th).exact
     _assert_steady(v, U, H.inv(), th)
 
 
@@ -168,24 +168,24 @@ def test_inverse_hessian_noise_beyond_quadratic_has_log_det_term():
     v = effective_potential(U, hessian(U, TH).inv(), TH, T)
     assert equal_up_to_constant(v, inverse_hessian_noise_potential(U, TH, T), TH).exact
     # the quadratic-U printed form ½|∂U|² misses −(T/2) log det ∂²U = −(T/2) log(6θ1² + 1)
-    assert not equal_up_to_constant(v, paper_form_quadratic_inverse_hessian(U, TH), TH).holds
-    assert equal_up_to_constant(v.subs(T, 0), paper_form_quadratic_inverse_hessian(U, TH), TH).exact
+    assert not equal_up_to_constant(v, quadratic_inverse_hessian_potential_printed(U, TH), TH).holds
+    assert equal_up_to_constant(v.subs(T, 0), quadratic_inverse_hessian_potential_printed(U, TH), TH).exact
 
 
 # -- SC.B1.ex3 -------------------------------------------------------------------------------
 def test_ex3_separable_p2_and_p3():
     U1, U2, U3 = t1**2 + 1, t2**4 + 2, t3**2 + 3
     v = effective_potential(U1 + U2, sp.diag(U1, U2), TH, T)
-    assert equal_up_to_constant(v, paper_form_separable([U1, U2], sp.log, T), TH).exact
+    assert equal_up_to_constant(v, separable_potential_printed([U1, U2], sp.log, T), TH).exact
     _assert_steady(v, U1 + U2, sp.diag(U1, U2), TH, stationarity=False)
     De = sp.diag(sp.exp(-U1), sp.exp(-U2))
     ve = effective_potential(U1 + U2, De, TH, T)
-    assert equal_up_to_constant(ve, paper_form_separable([U1, U2], sp.exp, T), TH).exact
+    assert equal_up_to_constant(ve, separable_potential_printed([U1, U2], sp.exp, T), TH).exact
     _assert_steady(ve, U1 + U2, De, TH)
     th3 = [t1, t2, t3]
     D3 = sp.diag(sp.exp(-U1), sp.exp(-U2), sp.exp(-U3))
     v3 = effective_potential(U1 + U2 + U3, D3, th3, T)
-    assert equal_up_to_constant(v3, paper_form_separable([U1, U2, U3], sp.exp, T), th3).exact
+    assert equal_up_to_constant(v3, separable_potential_printed([U1, U2, U3], sp.exp, T), th3).exact
     assert _j_over_rho(v3, U1 + U2 + U3, D3, th3) == [0, 0, 0]
 
 
@@ -269,9 +269,9 @@ def test_bad_theta_and_T():
     with pytest.raises(ValueError):
         curl_free_vs_true_covariance(sp.Matrix([[1, 1], [0, 1]]), sp.eye(2), T)
     with pytest.raises(TypeError, match="f must be a callable"):
-        paper_form_function_of_loss(UR, "log", T)
+        function_of_loss_potential_printed(UR, "log", T)
     with pytest.raises(TypeError, match="f must be a callable"):
-        paper_form_function_of_loss(UR, 3, T)  # neither a string nor callable
+        function_of_loss_potential_printed(UR, 3, T)  # neither a string nor callable
 
 
 def test_line_integral_continues_past_a_component_with_zero_residual():

@@ -23,7 +23,7 @@ from theory.laplace import (
     leading_order_weights,
     log_sum_exp,
     tf_minimum_ratio,
-    tf_noise_threshold,
+    tf_noise_threshold_corrected,
     tf_noise_threshold_printed,
 )
 
@@ -270,7 +270,7 @@ def test_tf_threshold_derived_vs_printed():
     n = sp.Symbol("n", positive=True)
     dL, s2 = 1, 1
     r = sp.E ** 2                       # det H_B / det H_A, log sqrt(r) = 1
-    derived = tf_noise_threshold(dL, 0, 1, r, s2)
+    derived = tf_noise_threshold_corrected(dL, 0, 1, r, s2)
     printed = tf_noise_threshold_printed(dL, 0, 1, r, s2)
     assert derived == 2 and printed == sp.Rational(1, 2)
     ratio = tf_minimum_ratio(dL, 0, 1, r, n, s2)
@@ -278,12 +278,12 @@ def test_tf_threshold_derived_vs_printed():
     assert ratio.subs(n, 1) < 1         # above the printed threshold, yet B is favoured
     # symbolic: derived/printed = 4
     LA, LB, hA, hB, sg = sp.symbols("L_A L_B h_A h_B sigma2", positive=True)
-    q = sp.simplify(tf_noise_threshold(LA, LB, hA, hB, sg) / tf_noise_threshold_printed(LA, LB, hA, hB, sg))
+    q = sp.simplify(tf_noise_threshold_corrected(LA, LB, hA, hB, sg) / tf_noise_threshold_printed(LA, LB, hA, hB, sg))
     assert q == 4
 
 
 def test_tf_higher_and_sharper_is_never_favoured():
-    assert tf_noise_threshold(1, 0, 2, 1, 1) == sp.oo
+    assert tf_noise_threshold_corrected(1, 0, 2, 1, 1) == sp.oo
     n = sp.Symbol("n", positive=True)
     ratio = tf_minimum_ratio(1, 0, 2, 1, n, 1)
     assert all(ratio.subs(n, nv) < 1 for nv in (sp.Rational(1, 10), 1, 10, 10 ** 6))
@@ -416,10 +416,10 @@ def test_exact_basin_masses_find_the_maxima_themselves():
 def test_noise_threshold_at_equal_depths():
     """L_A = L_B: p_A/p_B = sqrt(det H_B/det H_A) at every n — A is favoured for all n > 0 when it
     is flatter, never when it is sharper or equally sharp (regression: 0 was returned then)."""
-    assert tf_noise_threshold(1, 1, 1, 2, 1) == 0
-    assert tf_noise_threshold(1, 1, 2, 1, 1) == sp.oo
-    assert tf_noise_threshold(1, 1, 1, 1, 1) == sp.oo
-    assert float(tf_noise_threshold(1, 0, 1, 2, 1)) == pytest.approx(4 / math.log(2), rel=1e-14)
+    assert tf_noise_threshold_corrected(1, 1, 1, 2, 1) == 0
+    assert tf_noise_threshold_corrected(1, 1, 2, 1, 1) == sp.oo
+    assert tf_noise_threshold_corrected(1, 1, 1, 1, 1) == sp.oo
+    assert float(tf_noise_threshold_corrected(1, 0, 1, 2, 1)) == pytest.approx(4 / math.log(2), rel=1e-14)
 
 
 def test_leading_order_covariance_value_and_zero_determinant():

@@ -40,8 +40,8 @@ def test_flat_directions_detected():
 
 
 def test_variance_formulas():
-    assert op.flat_direction_variance(sp.Rational(1, 10), 1, sp.Rational(1, 2)) == sp.Rational(1, 80)
-    assert op.printed_flat_direction_variance(sp.Rational(1, 10), 1, sp.Rational(1, 2)) == sp.Rational(1, 20)
+    assert op.flat_direction_variance_corrected(sp.Rational(1, 10), 1, sp.Rational(1, 2)) == sp.Rational(1, 80)
+    assert op.flat_direction_variance_printed(sp.Rational(1, 10), 1, sp.Rational(1, 2)) == sp.Rational(1, 20)
     lr = sp.Symbol("lr", positive=True)
     assert sp.limit(op.discrete_flat_direction_variance(lr, T, a, b), lr, 0) == T * b**2 / (2 * a)
 
@@ -58,7 +58,7 @@ def test_discrete_variance_matches_simulation():
 def test_typed_errors():
     assert issubclass(op.ModifiedSGDError, ValueError)
     with pytest.raises(op.ModifiedSGDError, match="alpha"):
-        op.flat_direction_variance(1, 0, 1)
+        op.flat_direction_variance_corrected(1, 0, 1)
     with pytest.raises(op.ModifiedSGDError, match="beta"):
         op.regularized_diffusion(sp.eye(1), x, -1)
     with pytest.raises(op.ModifiedSGDError, match="diverges"):

@@ -61,11 +61,11 @@ def test_mixture_test_loss_one_basin_scalar():
 
 
 def test_one_basin_is_quarter_trace():
-    assert tm.one_basin_dT_test_loss(sp.diag(1, 2), sp.eye(2), sp.eye(2)) == sp.Rational(3, 4)
+    assert tm.one_basin_dT_test_loss_corrected(sp.diag(1, 2), sp.eye(2), sp.eye(2)) == sp.Rational(3, 4)
     with pytest.raises(tm.BasinSpecError, match="singular"):
-        tm.one_basin_dT_test_loss(sp.eye(2), sp.zeros(2), sp.eye(2))
+        tm.one_basin_dT_test_loss_corrected(sp.eye(2), sp.zeros(2), sp.eye(2))
     with pytest.raises(tm.BasinSpecError, match="square"):
-        tm.one_basin_dT_test_loss(sp.eye(2), sp.eye(3), sp.eye(2))
+        tm.one_basin_dT_test_loss_corrected(sp.eye(2), sp.eye(3), sp.eye(2))
 
 
 def test_printed_eq25_equals_direct_derivative_at_a_point():
@@ -75,7 +75,7 @@ def test_printed_eq25_equals_direct_derivative_at_a_point():
     b, s = [T / 3, -T], [sp.Rational(1, 10), sp.Rational(-1, 5)]
     w = tm.weights(v, [0, 0], [0, 0], T)
     direct = sp.diff(tm.mixture_test_loss(w, U, C, Sigma, b, s), T)
-    printed = tm.printed_eq25_dT_test_loss(w, v, U, C, Sigma, b, s, T)
+    printed = tm.dT_test_loss_eq25_printed(w, v, U, C, Sigma, b, s, T)
     assert float((direct - printed).subs(T, sp.Rational(1, 7))) == pytest.approx(0, abs=1e-12)
 
 

@@ -16,10 +16,10 @@ from theory.coordinates import gradient, hessian
 from theory.effective_potential import (NonConservativeError, SingularDiffusionError, curl,
                                         curl_free_vs_true_covariance, drift_field,
                                         effective_potential, equal_up_to_constant,
-                                        inverse_hessian_noise_potential, paper_form_function_of_loss,
-                                        paper_form_isotropic,
-                                        paper_form_quadratic_inverse_hessian,
-                                        paper_form_separable, rnd_split,
+                                        inverse_hessian_noise_potential, function_of_loss_potential_printed,
+                                        isotropic_potential_printed,
+                                        quadratic_inverse_hessian_potential_printed,
+                                        separable_potential_printed, rnd_split,
                                         zero_current_log_density_gradient)
 from theory.fokker_planck import gaussian_density, probability_current, stationarity_residual
 from theory.identity import cached_simplify, check_zero
@@ -83,34 +83,34 @@ _U1, _U2, _U3 = t1**2 + 1, t2**4 + 2, t3**2 + 3
 _EXAMPLES = {
     # SC footnote 3: D = d(θ) I
     "fn3_p1": dict(U=x**4 / 4 - x**2 / 2, D=1 + x**2, theta=x,
-                   paper=lambda: paper_form_isotropic(x**4 / 4 - x**2 / 2, 1 + x**2, x, T)),
+                   paper=lambda: isotropic_potential_printed(x**4 / 4 - x**2 / 2, 1 + x**2, x, T)),
     "fn3_d_of_U": dict(U=_UR, D=(2 + _UR) * sp.eye(2), theta=TH2, stationarity=False,
-                       paper=lambda: paper_form_isotropic(_UR, 2 + _UR, TH2, T)),
+                       paper=lambda: isotropic_potential_printed(_UR, 2 + _UR, TH2, T)),
     "fn3_const": dict(U=_UR, D=_c * sp.eye(2), theta=TH2, paper=lambda: _UR / _c),
     # SC App. B.1 example 1: D = I/f'(U)
     "ex1_log": dict(U=_UR, D=_UR * sp.eye(2), theta=TH2, stationarity=False,
-                    paper=lambda: paper_form_function_of_loss(_UR, sp.log, T)),
+                    paper=lambda: function_of_loss_potential_printed(_UR, sp.log, T)),
     "ex1_exp": dict(U=_UR, D=sp.exp(-_UR) * sp.eye(2), theta=TH2,
-                    paper=lambda: paper_form_function_of_loss(_UR, sp.exp, T)),
+                    paper=lambda: function_of_loss_potential_printed(_UR, sp.exp, T)),
     "ex1_sqrt": dict(U=_UR, D=2 * sp.sqrt(_UR) * sp.eye(2), theta=TH2,
-                     paper=lambda: paper_form_function_of_loss(_UR, sp.sqrt, T)),
+                     paper=lambda: function_of_loss_potential_printed(_UR, sp.sqrt, T)),
     "ex1_power": dict(U=_UR, D=sp.eye(2) / _UR, theta=TH2, stationarity=False,
-                      paper=lambda: paper_form_function_of_loss(_UR, sp.Lambda(u, u**2 / 2), T)),
+                      paper=lambda: function_of_loss_potential_printed(_UR, sp.Lambda(u, u**2 / 2), T)),
     "ex1_p1": dict(U=x**2 + 1, D=x**2 + 1, theta=x,
-                   paper=lambda: paper_form_function_of_loss(x**2 + 1, sp.log, T)),
+                   paper=lambda: function_of_loss_potential_printed(x**2 + 1, sp.log, T)),
     # SC App. B.1 example 2: quadratic U, D = (∂²U)⁻¹
     "ex2_symbolic": dict(U=_UQ, D=_H.inv(), theta=TH2, stationarity=False,
-                         paper=lambda: paper_form_quadratic_inverse_hessian(_UQ, TH2)),
+                         paper=lambda: quadratic_inverse_hessian_potential_printed(_UQ, TH2)),
     "ex2_numeric": dict(U=_UQN, D=_HN.inv(), theta=TH2,
-                        paper=lambda: paper_form_quadratic_inverse_hessian(_UQN, TH2)),
+                        paper=lambda: quadratic_inverse_hessian_potential_printed(_UQN, TH2)),
     # SC App. B.1 example 3: separable U, D = diag(1/f'(U_i))
     "ex3_log_p2": dict(U=_U1 + _U2, D=sp.diag(_U1, _U2), theta=TH2, stationarity=False,
-                       paper=lambda: paper_form_separable([_U1, _U2], sp.log, T)),
+                       paper=lambda: separable_potential_printed([_U1, _U2], sp.log, T)),
     "ex3_exp_p2": dict(U=_U1 + _U2, D=sp.diag(sp.exp(-_U1), sp.exp(-_U2)), theta=TH2,
-                       paper=lambda: paper_form_separable([_U1, _U2], sp.exp, T)),
+                       paper=lambda: separable_potential_printed([_U1, _U2], sp.exp, T)),
     "ex3_log_p3": dict(U=_U1 + _U2 + _U3, D=sp.diag(_U1, _U2, _U3), theta=[t1, t2, t3],
                        stationarity=False,
-                       paper=lambda: paper_form_separable([_U1, _U2, _U3], sp.log, T)),
+                       paper=lambda: separable_potential_printed([_U1, _U2, _U3], sp.log, T)),
 }
 
 
@@ -338,7 +338,7 @@ def function_of_loss_noise():
     w = sp.Dummy("w")
     fp = sp.diff(f(w), w).subs(w, _UR)
     gen, C = _generic_drift_equals_gradient(_UR, sp.eye(2) / fp, TH2,
-                                            paper_form_function_of_loss(_UR, f, T))
+                                            function_of_loss_potential_printed(_UR, f, T))
     if not (power_ok and gen.exact and C[0, 1] == 0):
         return Verdict.fails("D = U I power law or generic-f identity failed",
                              counterexample={"ratio": str(ratio), "generic": str(gen.residual)})
@@ -357,7 +357,7 @@ def quadratic_loss_inverse_hessian_noise():
     H3 = sp.Matrix([[3, 1, 0], [1, 2, 1], [0, 1, 2]])
     U3 = (th3.T * H3 * th3)[0, 0] / 2 - t3
     v3 = effective_potential(U3, H3.inv(), th3, T)
-    same3 = equal_up_to_constant(v3, paper_form_quadratic_inverse_hessian(U3, th3), th3)
+    same3 = equal_up_to_constant(v3, quadratic_inverse_hessian_potential_printed(U3, th3), th3)
     if not same3.exact:
         return Verdict.fails("3×3 quadratic case differs", counterexample={"v": str(v3)})
     # Beyond quadratic U: D = (∂²U)⁻¹ gives V = ∂[½|∂U|² − (T/2) log det ∂²U] for any U
@@ -390,7 +390,7 @@ def separable_loss_diagonal_noise():
     Ua, Ub = sp.Function("U1")(t1), sp.Function("U2")(t2)
     fp = lambda z: sp.diff(f(w), w).subs(w, z)  # noqa: E731
     gen, C = _generic_drift_equals_gradient(Ua + Ub, sp.diag(1 / fp(Ua), 1 / fp(Ub)), TH2,
-                                            paper_form_separable([Ua, Ub], f, T))
+                                            separable_potential_printed([Ua, Ub], f, T))
     if not (gen.exact and C[0, 1] == 0):
         return Verdict.fails("generic separable identity failed",
                              counterexample={"residual": str(gen.residual), "curl": str(C)})

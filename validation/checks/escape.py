@@ -32,7 +32,7 @@ from theory.escape import (
     escape_rate_parallel,
     hessian_noise_covariance,
     kramers_escape_time,
-    sgd_escape_time,
+    sgd_escape_time_printed,
     valley_probabilities,
 )
 from theory.identity import check_identity
@@ -243,7 +243,7 @@ def sgd_vs_exact_sweep(kappas=KAPPAS):
     for k in kappas:
         T = 2 * k  # SC form with D = h: T·h = 2 κ h
         exact = mean_first_passage_time_1d(U, h, x, -1, 1, T)
-        printed = float(sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * k, s))  # η/(2B) = κ
+        printed = float(sgd_escape_time_printed(2, -1, sp.Rational(1, 4), 1, 2 * k, s))  # η/(2B) = κ
         laplace = laplace_escape_time_1d(U, h, x, -1, 0, T)
         rows.append({"kappa": k, "exact": exact, "printed": printed, "laplace_ito": laplace,
                      "printed_over_exact": printed / exact, "ito_over_exact": laplace / exact})
@@ -289,7 +289,7 @@ def sgd_path_parameter_needs_positive_noise_along_path():
     # exact MFPT with the floor-clipped noise vs the largest DT value over s ∈ [0, 1] (s = 0)
     kappa, f = 0.025, 0.1
     exact = mean_first_passage_time_1d(U, sp.Max(sp.Abs(3 * x**2 - 1), f), x, -1, 1, 2 * kappa)
-    best_dt = max(float(sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s))
+    best_dt = max(float(sgd_escape_time_printed(2, -1, sp.Rational(1, 4), 1, 2 * kappa, s))
                   for s in (0, 1))
     growing = all(p2 > p1 for p1, p2 in zip(phis, phis[1:]))
     if 0 < s_smooth < 1 and all(s < 0 for s in s_clip) and growing and exact > 10 * best_dt:

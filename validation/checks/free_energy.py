@@ -11,8 +11,8 @@ from theory.free_energy import (
     kl_divergence_1d,
     kl_integrand,
     log_partition_1d,
-    minimum_free_energy,
-    printed_minimum_free_energy,
+    minimum_free_energy_corrected,
+    minimum_free_energy_printed,
 )
 from theory.identity import cached_simplify, check_identity
 from validation.ledger import Verdict, check
@@ -44,7 +44,7 @@ def steady_state_minimises_free_energy():
         kl = kl_divergence_1d(log_pstar + pert, log_pstar, x, box)
         gaps.append((name, float(F_p - F_star), float(Tn / 2 * kl)))
     gap_ok = all(g > 0 and abs(g - k) < 1e-12 for _, g, k in gaps)
-    min_ok = abs(float(F_star) - float(minimum_free_energy(lZ, Tn))) < 1e-12
+    min_ok = abs(float(F_star) - float(minimum_free_energy_corrected(lZ, Tn))) < 1e-12
     detail = (f"p ṽ + (T/2)p ã + (T/2)p log p + (T/2)p log Z = (T/2)p log(p/p*) ({ident.method}), so "
               "F(p) = (T/2)KL(p‖p*) − (T/2)log Z ≥ F(p*); double well ṽ=(θ²−1)²+θ/5, ã=log(1+θ²/2), "
               f"T=1/2, θ∈[−4,4]: F(p*) = {float(F_star):.6f} = −(T/2)log Z; perturbed densities "
@@ -76,14 +76,14 @@ def free_energy_minimum_value():
         return Verdict.fails("Gibbs exponent not of the Gaussian form", counterexample={"v": str(v)})
     Z = sp.exp(-a0) * gauss.subs({A: k / T, B: 2 * c / T + a1})
     F_min = F.subs(crit[0])
-    derived = check_identity(F_min, minimum_free_energy(sp.log(Z), T))
+    derived = check_identity(F_min, minimum_free_energy_corrected(sp.log(Z), T))
     # p* itself: precision 2k/T, mean −(c + T a1/2)/k
     pstar_ok = check_identity(s2_star, T / (2 * k)).holds and \
         check_identity(m_star, -(c + T * a1 / 2) / k).holds
     num = {T: 1, k: 1, c: 0, a1: 0, a0: 0}
     F_num = float(F_min.subs(num))
-    printed_num = float(printed_minimum_free_energy(sp.log(Z), T).subs(num))
-    derived_num = float(minimum_free_energy(sp.log(Z), T).subs(num))
+    printed_num = float(minimum_free_energy_printed(sp.log(Z), T).subs(num))
+    derived_num = float(minimum_free_energy_corrected(sp.log(Z), T).subs(num))
     # double well: quadrature value of F(p*) vs both forms
     Tn = sp.Rational(1, 2)
     vn, an = (x**2 - 1) ** 2 + x / 5, sp.log(1 + x**2 / 2)

@@ -32,7 +32,7 @@ from theory.laplace import (
     laplace_log_mass,
     leading_order_log_weights,
     tf_minimum_ratio,
-    tf_noise_threshold,
+    tf_noise_threshold_corrected,
     tf_noise_threshold_printed,
 )
 from validation.checks._zero_curl import zero_curl_at_minimum_means_commuting
@@ -454,7 +454,7 @@ def tf_noise_threshold_factor():
     ratio = tf_minimum_ratio(dL, 0, 1, r, n, s2)
     sols = sp.solve(sp.Eq(sp.log(ratio), 0), n)
     derived = sols[0] if len(sols) == 1 else None
-    ours = tf_noise_threshold(dL, 0, 1, r, s2)
+    ours = tf_noise_threshold_corrected(dL, 0, 1, r, s2)
     printed = tf_noise_threshold_printed(dL, 0, 1, r, s2)
     r1 = check_identity(derived, ours) if derived is not None else None
     factor = sp.simplify(ours / printed)
@@ -466,7 +466,7 @@ def tf_noise_threshold_factor():
     ratio_at = ratio.subs(num).subs(n, n_test)
     # higher and sharper (r < 1): ratio < 1 for every n (sup over n → sqrt(r) < 1)
     sharper = sp.limit(tf_minimum_ratio(dL, 0, 1, sp.Rational(1, 2), n, 1).subs(dL, 1), n, sp.oo)
-    never = tf_noise_threshold(1, 0, 1, sp.Rational(1, 2), 1) == sp.oo and sharper < 1
+    never = tf_noise_threshold_corrected(1, 0, 1, sp.Rational(1, 2), 1) == sp.oo and sharper < 1
     if r1 is not None and r1.holds and factor != 1 and ratio_at < 1 and never:
         return Verdict.corrected(
             "Solving p_A/p_B = sqrt(det H_B/det H_A) exp(−2(L_A−L_B)/(nσ²)) = 1 for n (TF Thm 2) "

@@ -9,11 +9,11 @@ from theory.fokker_planck import fokker_planck_operator, ito_fokker_planck_opera
 from theory.identity import check_identity, check_zero
 from theory.overparametrized import (
     discrete_flat_direction_variance,
-    flat_direction_variance,
+    flat_direction_variance_corrected,
     flat_directions,
     modified_effective_potential,
     modified_sgd_step_moments,
-    printed_flat_direction_variance,
+    flat_direction_variance_printed,
     regularized_diffusion,
     regularized_potential,
 )
@@ -69,9 +69,9 @@ def flat_direction_gaussian_variance():
     rho_y = sp.exp(-2 * v_y / T)
     var = sp.integrate(y**2 * rho_y, (y, -sp.oo, sp.oo)) / sp.integrate(rho_y, (y, -sp.oo, sp.oo))
     mean = sp.integrate(y * rho_y, (y, -sp.oo, sp.oo))
-    derived = check_identity(var, flat_direction_variance(T, alpha, beta))
+    derived = check_identity(var, flat_direction_variance_corrected(T, alpha, beta))
     disc_limit = sp.limit(discrete_flat_direction_variance(lr, T, alpha, beta), lr, 0)
-    disc_ok = check_identity(disc_limit, flat_direction_variance(T, alpha, beta)).holds
+    disc_ok = check_identity(disc_limit, flat_direction_variance_corrected(T, alpha, beta)).holds
     # seeded simulation of the discrete modified SGD along y (U, D flat there): 4000 chains
     Tn, an, bn, lrn = 0.1, 1.0, 0.5, 0.02
     rng = np.random.default_rng(13)
@@ -80,8 +80,8 @@ def flat_direction_gaussian_variance():
         th_y = th_y - lrn * an * th_y + np.sqrt(lrn * Tn) * bn * rng.standard_normal(th_y.size)
     measured = float(th_y.var())
     exact_disc = float(discrete_flat_direction_variance(lrn, Tn, an, bn))
-    derived_num = float(flat_direction_variance(Tn, an, bn))
-    printed_num = float(printed_flat_direction_variance(Tn, an, bn))
+    derived_num = float(flat_direction_variance_corrected(Tn, an, bn))
+    printed_num = float(flat_direction_variance_printed(Tn, an, bn))
     rel_err = abs(measured / exact_disc - 1)
     sim_ok = rel_err < 0.08  # 4000 samples: std of a variance estimate ≈ sqrt(2/4000) ≈ 2.2 %
     if not (sep.holds and derived.holds and mean == 0 and disc_ok and sim_ok):

@@ -15,8 +15,8 @@ from theory.temperature import (
     leading_dT_test_loss,
     log_prefactor,
     mixture_test_loss,
-    one_basin_dT_test_loss,
-    printed_eq25_dT_test_loss,
+    one_basin_dT_test_loss_corrected,
+    dT_test_loss_eq25_printed,
     two_basin_covariance,
     two_basin_sign_product,
     weights,
@@ -244,7 +244,7 @@ def full_temperature_derivative_of_test_loss():
     w = weights(m["v"], m["a"], m["lp"], T)
     L = mixture_test_loss(w, m["U"], m["C"], m["Sigma"], m["b"], m["s"])
     direct = sp.diff(L, T)
-    printed = printed_eq25_dT_test_loss(w, m["v"], m["U"], m["C"], m["Sigma"], m["b"], m["s"], T)
+    printed = dT_test_loss_eq25_printed(w, m["v"], m["U"], m["C"], m["Sigma"], m["b"], m["s"], T)
     res = _zero_with_exp_atoms(direct - printed)
     if res.holds:
         return Verdict.holds(
@@ -348,7 +348,7 @@ def one_basin_temperature_derivative():
     s = sp.Matrix(sp.symbols("s0:2", real=True))
     L = mixture_test_loss([1], [sp.Symbol("U0")], [C], [T / 2 * M], [T * beta], [s])
     dL = sp.diff(L, T)
-    derived = one_basin_dT_test_loss(C, Ct, Dt)
+    derived = one_basin_dT_test_loss_corrected(C, Ct, Dt)
     bias_part = (beta.T * C * s)[0, 0] + T * (beta.T * C * beta)[0, 0]
     res = check_identity(dL, derived + bias_part)
     printed = (C * M).trace()
@@ -409,7 +409,7 @@ def one_basin_derivative_sign():
                              f"{worst_commuting:.3g}")
     trial, C, Ct, Dt, val = found
     Cr, Ctr, Dtr = (_rational_matrix(x) for x in (C, Ct, Dt))
-    exact_val = float(one_basin_dT_test_loss(Cr, Ctr, Dtr) * 4)
+    exact_val = float(one_basin_dT_test_loss_corrected(Cr, Ctr, Dtr) * 4)
     Sig1 = ou_stationary_covariance(Ctr, Dtr, 1)  # C̃Σ + ΣC̃ = D̃: the true linearised covariance / T
     lyap = float((Cr * Sig1).trace() / 2)
     jac = Dtr.inv() * Ctr  # Jacobian of the drift D̃⁻¹∂Ũ at the minimum

@@ -13,7 +13,7 @@ from theory.identity import check_identity, check_zero
 from theory.test_loss import (
     effective_sample_size,
     expected_shift_curvature,
-    expected_shift_curvature_loglik,
+    expected_shift_curvature_loglik_printed,
     gaussian_expectation,
     loglik_hessian_split,
     mixture_test_loss,
@@ -452,14 +452,14 @@ def expected_shift_curvature_from_eq8_and_eq12():
     E = sp.Matrix([[e11, e12], [e12, e22]])
     F = sp.Matrix([[f1], [f2]])
     derived = expected_shift_curvature(C, C - E, F, [eps], N)
-    printed = expected_shift_curvature_loglik(C, E, F, [eps], N)
+    printed = expected_shift_curvature_loglik_printed(C, E, F, [eps], N)
     res = check_identity(derived, printed)
     # n is the number of parameters: p = 3 diagonal example
     C3 = sp.diag(1, 2, 3)
     E3 = sp.diag(_R(1, 2), 0, 1)
     F3 = sp.Matrix([[1], [1], [1]])
     v3 = sp.simplify(expected_shift_curvature(C3, C3 - E3, F3, [eps], N)
-                     - expected_shift_curvature_loglik(C3, E3, F3, [eps], N))
+                     - expected_shift_curvature_loglik_printed(C3, E3, F3, [eps], N))
     if res.holds and v3 == 0:
         return Verdict.holds(
             "Tr(C·Cov s) + E[s]ᵀC E[s] with Cov s = (2/N_eff)C⁻¹DC⁻¹, E[s] = C⁻¹Fε and D = C − E equals "
