@@ -74,6 +74,12 @@ __all__ = [
     "combine",
     "combine_verdicts",
     "LedgerError",
+    "ledger_table",
+    "format_table",
+    "claims_markdown",
+    "claim_finding",
+    "one_line",
+    "verdict_counts",
 ]
 
 #: Allowed verdicts (DESIGN.md): exact identity, holds under a named extra condition, the paper's
@@ -678,32 +684,199 @@ def paper_range_line(pr: dict) -> str:
 
 
 def finding_line(f: Finding, *, limit: int | None = None) -> str:
-    """One line for a :class:`Finding` (kind, summary, printed → corrected)."""
+    """One line for a :class:`Finding` (kind, summary, printed → corrected); with ``limit`` (words)
+    shortened at a word boundary (:func:`one_line`)."""
     text = f"[{f.kind}] {f.summary}"
     if f.printed or f.corrected:
         text += f" (printed: {f.printed or '—'}; right: {f.corrected or '—'})"
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
+    return text if limit is None else one_line(text, words=limit, first_sentence=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# the one ledger table renderer: text (CLI), Markdown (README, notebooks), HTML (report)
+# --------------------------------------------------------------------------------------------------
+_ABBREVIATIONS = ("Fig", "App", "eq", "Eq", "e.g", "i.e", "cf", "vs", "Thm", "Sec", "Prop", "al", "Ref", "Tab")
+
+
+def _tokens(text: str) -> list[str]:
+    """Words of ``text``; a backtick code span is one token (never split)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        j = i
+        while j < n and not text[j].isspace():
+            if text[j] == "`":
+                k = text.find("`", j + 1)
+                j = n if k < 0 else k + 1
+            else:
+                j += 1
+        out.append(text[i:j])
+        i = j
+    return out
+
+
+def _first_sentence(text: str) -> str:
+    """``text`` up to its first full stop that ends a sentence (". " before a capital letter, not
+    after an abbreviation such as "Fig." or "eq."); outside code spans."""
+    words = _tokens(text)
+    for k, w in enumerate(words[:-1]):
+        if w.endswith(".") and not w.startswith("`") and words[k + 1][:1].isupper():
+            stem = w[:-1]
+            if stem.endswith(_ABBREVIATIONS):
+                continue
+            return " ".join(words[: k + 1])
+    return " ".join(words)
+
+
+def one_line(text: str, *, words: int = 40, first_sentence: bool = True) -> str:
+    """A one-line summary of ``text``: its first sentence (``first_sentence``), at most ``words``
+    words, shortened only at a word boundary (never inside a word or a code span) and marked "…"
+    where shortened."""
+    text = " ".join(str(text).split())
+    short = _first_sentence(text) if first_sentence else text
+    toks = _tokens(short)
+    if len(toks) > words:
+        short = " ".join(toks[:words]).rstrip(",;:") + " …"
+    return short
+
+
+def deciding_result(status: ClaimStatus) -> CheckResult | None:
+    """The check result that decides a claim's verdict (the most cautionary one, :func:`combine`)."""
+    if not status.results:
+        return None
+    return min(status.results, key=lambda r: _PRECEDENCE[r.verdict.verdict])
+
+
+def claim_finding(status: ClaimStatus, *, words: int = 40) -> str:
+    """The one-line finding of a claim, from the check that decides its verdict: printed → corrected
+    form for ``corrected``, the condition for ``holds-if``, else the first sentence of its detail;
+    the number of findings (:class:`Finding`) of all its checks is appended. Code spans
+    (backticks) hold expressions."""
+    r = deciding_result(status)
+    if r is None:
+        return status.detail
+    v = r.verdict
+    text = None
+    if v.verdict == "corrected" and len(_tokens(f"{v.printed} {v.corrected_form}")) <= words:
+        text = f"printed `{_tick(v.printed)}`, corrected `{_tick(v.corrected_form)}`"
+    elif v.verdict == "holds-if" and len(_tokens(v.condition)) <= words:
+        text = f"holds if {v.condition}"
+    if text is None:
+        text = one_line(v.detail, words=words)
+    n = sum(len(x.verdict.findings) for x in status.results)
+    if n:
+        text += f" (+{n} finding{'s' if n > 1 else ''})"
     return text
 
 
-def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
-    """Plain-text table: id, verdict, detail (truncated to ``width``)."""
-    rows = [("id", "verdict", "detail")]
-    for s in statuses:
-        det = s.detail.replace("\n", " ")
-        if len(det) > width:
-            det = det[: width - 1] + "…"
-        rows.append((s.id, s.verdict, det))
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines = [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
-    lines.insert(1, "-" * min(len(lines[0]) + 20, w0 + w1 + width + 4))
-    counts = {}
+def _tick(s) -> str:
+    return " ".join(str(s).split()).replace("`", "'")
+
+
+def verdict_counts(statuses) -> dict[str, int]:
+    """``{verdict: number of claims}`` in :data:`VERDICTS` order (verdicts with no claim left out)."""
+    counts: dict[str, int] = {}
     for s in statuses:
         counts[s.verdict] = counts.get(s.verdict, 0) + 1
-    lines.append("")
-    lines.append("  ".join(f"{k}: {counts[k]}" for k in VERDICTS if k in counts))
+    return {k: counts[k] for k in VERDICTS if k in counts}
+
+
+def markdown_inline(text: str) -> str:
+    """``text`` safe in a Markdown table cell: code spans kept (``|`` escaped inside), Markdown
+    emphasis and HTML characters escaped outside them, so SymPy's ``*`` and ``_`` stay literal."""
+    out, i = [], 0
+    text = " ".join(str(text).split())
+    while i < len(text):
+        j = text.find("`", i)
+        k = text.find("`", j + 1) if j >= 0 else -1
+        plain = text[i:] if k < 0 else text[i:j]
+        for ch in "\\*_[]<>|":
+            plain = plain.replace(ch, "\\" + ch)
+        out.append(plain)
+        if k < 0:
+            break
+        out.append(text[j:k + 1].replace("|", "\\|"))
+        i = k + 1
+    return "".join(out)
+
+
+def html_inline(text: str) -> str:
+    """``text`` as HTML: escaped, with backtick spans as ``<code>``."""
+    import html
+
+    parts = " ".join(str(text).split()).split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick: keep it literal
+        parts = [" ".join(str(text).split())]
+    return "".join(f"<code>{html.escape(p)}</code>" if k % 2 else html.escape(p) for k, p in enumerate(parts))
+
+
+def ledger_table(statuses, fmt: str = "text", *, width: int = 110, words: int = 40,
+                 finding=None, details=None, extra_columns=None) -> str:
+    """The ledger as a table — the one renderer behind the command line (``fmt="text"``), the
+    README's generated block and the notebooks (``"markdown"``) and the report (``"html"``).
+
+    One row per claim: id, verdict, its one-line finding (``finding(status)``, default
+    :func:`claim_finding` with at most ``words`` words). ``"text"`` shortens the finding to
+    ``width`` characters at a word boundary; ``"html"`` folds ``details(status)`` (HTML) under the
+    finding in a ``<details>`` element; ``extra_columns`` maps a header to ``f(status) -> str``.
+    """
+    if fmt not in ("text", "markdown", "html"):
+        raise ValueError(f"fmt must be 'text', 'markdown' or 'html'; got {fmt!r}")
+    finding = finding or (lambda s: claim_finding(s, words=words))
+    extra = dict(extra_columns or {})
+    head = ["claim", "verdict", "finding", *extra]
+    rows = [[s.id, s.verdict, finding(s), *(f(s) for f in extra.values())] for s in statuses]
+    if fmt == "text":
+        rows = [[c if k != 2 else _shorten_chars(c.replace("`", ""), width) for k, c in enumerate(r)]
+                for r in rows]
+        table = [head] + rows
+        widths = [max(len(r[k]) for r in table) for k in range(len(head))]
+        lines = ["  ".join(f"{c:<{widths[k]}}" for k, c in enumerate(r)).rstrip() for r in table]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows:
+            cells = [r[0], f"**{r[1]}**", *r[2:]]
+            lines.append("| " + " | ".join(markdown_inline(c) if k != 1 else c for k, c in enumerate(cells))
+                         + " |")
+        return "\n".join(lines)
+    import html
+
+    out = ["<table class='ledger'>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+           + "</tr></thead>", "<tbody>"]
+    for s, r in zip(statuses, rows):
+        cell = html_inline(r[2])
+        more = details(s) if details else ""
+        if more:
+            cell = f"<details><summary>{cell}</summary>{more}</details>"
+        out.append(f"<tr id='claim-{html.escape(s.id)}'><td class='cid'>{html.escape(r[0])}</td>"
+                   f"<td><span class='v v-{html.escape(r[1])}'>{html.escape(r[1])}</span></td>"
+                   f"<td>{cell}</td>" + "".join(f"<td>{html_inline(c)}</td>" for c in r[3:]) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _shorten_chars(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, shortened at a word boundary with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(",;:") + "…"
+
+
+def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
+    """Plain-text ledger for the command line: the table (:func:`ledger_table`, findings shortened
+    to ``width`` characters at a word boundary), the verdict counts, then every correction,
+    condition, failure and finding in full."""
+    lines = [ledger_table(statuses, "text", width=width), ""]
+    counts = verdict_counts(statuses)
+    lines.append("  ".join(f"{k}: {n}" for k, n in counts.items()))
     notable = notable_results(statuses)
     if notable:
         lines += ["", "Corrections, conditions, failures and findings (printed form → corrected form / "
@@ -718,12 +891,12 @@ def format_table(statuses: list[ClaimStatus], *, width: int = 110) -> str:
             if v.condition:
                 lines.append(f"    condition:      {v.condition}")
             if v.counterexample is not None:
-                lines.append(f"    counterexample: "
-                             f"{json.dumps(_jsonable(v.counterexample), ensure_ascii=False)[:400]}")
+                lines.append("    counterexample: "
+                             + _shorten_chars(json.dumps(_jsonable(v.counterexample), ensure_ascii=False), 400))
             if v.paper_range:
                 lines.append(f"    paper range:    {paper_range_line(v.paper_range)}")
             for f in v.findings:
-                lines.append(f"    finding:        {finding_line(f, limit=400)}")
+                lines.append(f"    finding:        {finding_line(f, limit=80)}")
     return "\n".join(lines)
 
 
@@ -731,25 +904,24 @@ def _verdict_fields():  # pragma: no cover - introspection helper for docs
     return [f.name for f in dataclasses.fields(Verdict)]
 
 
-def claims_markdown(ids, *, module: str | None = None, detail_chars: int = 220) -> str:
-    """Markdown table of claims and verdicts, for the notebooks' closing cells.
+def claims_markdown(ids, *, module: str | None = None, words: int = 40) -> str:
+    """Markdown table of claims and verdicts (:func:`ledger_table`), for the notebooks' closing cells.
 
     With ``module`` (e.g. ``"validation.checks.kramers_moyal"``) only that theme's checks run (fast,
-    symbolic); the checks of other themes on the same claims are listed by name, not run — the full
-    verdict, combining all of them, is :func:`claim_status` / ``python -m validation claims``.
+    symbolic) and decide the verdict shown; the checks of other themes on the same claims are listed
+    by name, not run — the full verdict, combining all of them, is :func:`claim_status` /
+    ``python -m validation claims``.
     """
-    head = "| claim | verdict | findings | other checks |" if module else "| claim | verdict | findings |"
-    rows = [head, "|---|---|---|---|" if module else "|---|---|---|"]
-    for cid in ids:
-        chks = checks_for(cid)
-        mine = [c for c in chks if module is None or c.module == module]
-        results = [run_check(c) for c in mine]
-        verdict, _ = combine(results)
-        findings = "<br>".join(f"[{r.verdict.verdict}] *{r.check.name}*: {r.verdict.detail[:detail_chars]}"
-                               f"{_findings_tag(r.verdict)}" for r in results).replace("|", "\\|").replace("\n", " ")
-        row = f"| {cid} | **{verdict}** | {findings or '—'} |"
-        if module:
-            others = [f"{c.module.rsplit('.', 1)[-1]}.{c.name}" for c in chks if c.module != module]
-            row += f" {', '.join(others) or '—'} |"
-        rows.append(row)
-    return "\n".join(rows)
+    statuses = []
+    for cid in check_claim_ids(ids):
+        mine = [c for c in checks_for(cid) if module is None or c.module == module]
+        results = tuple(run_check(c) for c in mine)
+        verdict, detail = combine(list(results))
+        statuses.append(ClaimStatus(cid, SECTION_OF[cid], verdict, detail, results))
+    extra = None
+    if module:
+        def others(s):
+            return ", ".join(f"{c.module.rsplit('.', 1)[-1]}.{c.name}" for c in checks_for(s.id)
+                             if c.module != module) or "—"
+        extra = {"other checks": others}
+    return ledger_table(statuses, "markdown", words=words, extra_columns=extra)

@@ -181,10 +181,52 @@ def test_findings_and_paper_range_are_validated_and_rendered():
     assert "finding:        [derivation-slip] App. F eq. 62" in out
     assert "paper range:    paper: T = η/S ≤ 0.002 (TF §4.3)" in out
     assert "+1 finding: derivation-slip" in L.combine([L.CheckResult(chk, v, 0.0)])[1]
-    from validation.report import ledger_markdown
+    from validation.report import ledger_html
 
-    md = ledger_markdown([st])
-    assert "finding: [derivation-slip]" in md and "paper's range:" in md
+    page = ledger_html([st])
+    assert "derivation-slip" in page and "paper&#x27;s range" in page and "<details>" in page
+
+
+def _demo_status(detail, verdict="holds", **kw):
+    chk = L.Check(("SC.eq5",), "demo", lambda: None, "tests")
+    v = L.Verdict(verdict, detail, **kw)
+    return L.ClaimStatus("SC.eq5", "s", verdict, v.detail, (L.CheckResult(chk, v, 0.0),))
+
+
+def test_one_ledger_renderer_for_text_markdown_and_html():
+    st = _demo_status("v = 5*theta1**2 + theta1*(x_1 - y_2) is exact. A second sentence follows.",
+                      "corrected", printed="a*b_c", corrected_form="a*b_c/2", counterexample={"x": 1})
+    text = L.ledger_table([st], "text")
+    md = L.ledger_table([st], "markdown")
+    page = L.ledger_table([st], "html", details=lambda s: "<p>more</p>")
+    for out in (text, md, page):
+        assert "SC.eq5" in out and "corrected" in out
+    # Markdown: the forms are code spans, so SymPy's * and _ are not emphasis
+    assert "`a*b_c`" in md and "`a*b_c/2`" in md
+    assert "<code>a*b_c</code>" in page and "<details><summary>" in page and "<p>more</p>" in page
+    with pytest.raises(ValueError, match="fmt must be"):
+        L.ledger_table([st], "latex")
+    # the CLI table, the notebooks' table and the report's use it
+    assert L.ledger_table([st], "text", width=110) in L.format_table([st], width=110)
+
+
+def test_markdown_cells_escape_emphasis_outside_code_spans():
+    assert L.markdown_inline("5*theta1**2 + x_1") == "5\\*theta1\\*\\*2 + x\\_1"
+    assert L.markdown_inline("a `x|y*z` b|c") == "a `x\\|y*z` b\\|c"
+    assert L.html_inline("a<b `5*x**2`") == "a&lt;b <code>5*x**2</code>"
+
+
+def test_one_line_findings_are_never_cut_mid_word():
+    long = " ".join(f"word{k}" for k in range(100)) + "."
+    short = L.one_line(long, words=12)
+    assert short.endswith(" …") and short.split()[:-1] == [f"word{k}" for k in range(12)]
+    assert L.one_line("First part, see Fig. 4 and eq. 24. Second sentence.") == \
+        "First part, see Fig. 4 and eq. 24."
+    code = "a " * 5 + "`x y z w` tail"
+    assert "`x y z w`" in L.one_line(code, words=6) or "`" not in L.one_line(code, words=6)
+    wide = L.ledger_table([_demo_status("alpha " * 50)], "text", width=40)
+    row = wide.splitlines()[2]
+    assert row.endswith("…") and all(w in ("alpha", "alpha…") for w in row.split()[2:])
 
 
 def test_readme_ledger_counts_match_the_pinned_verdicts():

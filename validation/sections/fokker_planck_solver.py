@@ -9,6 +9,8 @@ import numpy as np
 
 TITLE = "Finite-volume Fokker–Planck solver"
 ORDER = 40
+#: the claims whose summary row shows this section's figure
+CLAIMS = ("SC.eq5", "SC.B1.counter")
 
 
 def _figure(res_curl: dict, res_zero: dict, path: Path) -> None:

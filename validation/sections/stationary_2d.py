@@ -9,6 +9,8 @@ import numpy as np
 
 TITLE = "Two-dimensional stationary densities and Laplace basin weights (SC.eq6, p = 2)"
 ORDER = 35
+#: the claims whose summary row shows this section's figure
+CLAIMS = ("SC.eq6",)
 
 
 def _figure(res: dict, path: Path) -> None:
