@@ -147,7 +147,8 @@ class Experiment:
     """One predict-vs-measure experiment (see the module docstring).
 
     ``estimates`` maps a preset name to ``{"cpu": seconds, "gpu": seconds}`` (rough: one CPU core,
-    one H100/H200); ``record_stem`` names the committed records ``<record_stem>_<kind>.json``;
+    one H100/H200; the CPU figures of ``small`` and ``full`` come from measured runs — the committed
+    records' provenance — the GPU figures are sizing targets until a GPU record exists); ``record_stem`` names the committed records ``<record_stem>_<kind>.json``;
     ``summary(record)`` yields the lines the command line prints after a run; ``inputs`` are files
     the experiment reads (its source), which an output path may never name."""
 

@@ -273,7 +273,7 @@ def _summary(rec):
 EXPERIMENT = Experiment(
     name="escape_rates", claims=("DT.sec4", "DT.thm3.2"), config_type=EscapeRatesConfig, SMALL=SMALL, FULL=FULL,
     GPU=GPU, measure=measure, predict=lambda cfg, raw: predict(cfg), compare=compare, record_stem="dt_sec4",
-    estimates={"small": {"cpu": 10, "gpu": 15}, "full": {"cpu": 60, "gpu": 40}, "gpu": {"cpu": 600, "gpu": 120}},
+    estimates={"small": {"cpu": 5, "gpu": 10}, "full": {"cpu": 30, "gpu": 40}, "gpu": {"cpu": 600, "gpu": 120}},
     description="Escape of real minibatch SGD from the Styblinski–Tang valley (DT §4): is −log γ linear in 1/k, B "
                 "and 1/η, and how do the escape times compare with the diffusion limit's?",
     summary=_summary, inputs=source_file(__file__))

@@ -288,7 +288,7 @@ def _summary(rec):
 EXPERIMENT = Experiment(
     name="gradient_noise", claims=("DT.fig1", "SC.eq23"), config_type=GradientNoiseConfig, SMALL=SMALL, FULL=FULL,
     GPU=GPU, measure=measure, predict=predict_all, compare=compare, record_stem="dt_fig1",
-    estimates={"small": {"cpu": 10, "gpu": 15}, "full": {"cpu": 1200, "gpu": 60}, "gpu": {"cpu": 5000, "gpu": 150}},
+    estimates={"small": {"cpu": 15, "gpu": 15}, "full": {"cpu": 1200, "gpu": 60}, "gpu": {"cpu": 5000, "gpu": 150}},
     description="Minibatch gradient noise of a real MLP on digits: is it Gaussian for B ≥ 16 (DT Fig. 1), and do "
                 "its cumulants follow the SGD step-cumulant law?",
     summary=_summary, inputs=source_file(__file__))

@@ -138,7 +138,7 @@ EXPERIMENT = Experiment(
     name="synthetic", claims=("SC.fig4", "RND.fig3", "SC.fig6", "RND.H2", "RND.H3", "RND.H4"),
     config_type=SyntheticConfig, SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=predict,
     compare=compare, record_stem="synthetic",
-    estimates={"small": {"cpu": 20, "gpu": 20}, "full": {"cpu": 60, "gpu": 60}, "gpu": {"cpu": 180, "gpu": 180}},
+    estimates={"small": {"cpu": 5, "gpu": 5}, "full": {"cpu": 10, "gpu": 10}, "gpu": {"cpu": 15, "gpu": 15}},
     description="The papers' synthetic 1/2/3-basin experiments (exact stationary density by quadrature, on the CPU "
                 "whatever the device): do the published panels show what the papers say?",
     summary=_summary, inputs=source_file(__file__))
