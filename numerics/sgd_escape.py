@@ -17,6 +17,12 @@ The per-sample gradient is never typed by hand: :func:`per_sample_gradient` comp
 PyTorch backend). For a separable loss (``L = Σ_i ℓ(x_i, θ_i)``, e.g. Styblinski–Tang)
 :func:`separable_gradient` compiles the 1-D derivative once and applies it coordinate-wise.
 
+Two paths, one simulator (issue 11): ``backend="torch"`` runs :func:`numerics.sgd.simulate_sgd` (the
+many-chain simulator: a Gaussian stream, an absorbing :class:`numerics.sgd.FirstPassage` into the
+outside of the box, the step-length divergence test below; fused with ``torch.compile`` on CUDA);
+``backend="numpy"`` runs :func:`numerics.sgd.escape_numpy`, the NumPy loop kept bit-for-bit so that a
+seed gives the same escape steps as before (NumPy's random stream, which torch cannot reproduce).
+
 Speed (issue 9; ``benchmarks/bench_sgd_escape.py``): the NumPy loop draws each step's samples into
 one preallocated buffer (``Generator.standard_normal(out=…)``: the same random stream as a fresh
 ``(n, B, p)`` array each step, so results for a seed are those of earlier versions up to the
@@ -51,6 +57,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.compile import compile_expr
+from numerics.sgd import SGDDivergedError, escape_numpy  # noqa: F401  (SGDDivergedError: re-exported)
 from theory.coordinates import as_expr
 
 __all__ = [
@@ -61,16 +68,6 @@ __all__ = [
     "simulate_escape",
     "valley_size",
 ]
-
-
-class SGDDivergedError(FloatingPointError):
-    """SGD diverged (a non-finite iterate, or a step ≫ the valley): the diffusion approximation
-    broke down at this η.  ``lr``, ``batch_size``, ``iteration`` and ``step_ratio`` (largest step /
-    valley size, ``inf`` for a non-finite iterate) say where."""
-
-    def __init__(self, message: str, *, lr: float, batch_size: int, iteration: int, step_ratio: float):
-        super().__init__(message)
-        self.lr, self.batch_size, self.iteration, self.step_ratio = lr, batch_size, iteration, step_ratio
 
 
 @dataclass(frozen=True)
@@ -208,7 +205,8 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
         t's samples are ``default_rng(seed).standard_normal((n_t, B, p))`` in sequence, ``n_t``
         the runs still inside (drawn into a preallocated buffer).
     noise_scale : σ of the samples ``x ∼ N(0, σ² I)``.
-    backend, device : ``"numpy"`` or ``"torch"`` (device ``"auto"`` = CUDA when present).
+    backend, device : ``"numpy"`` or ``"torch"`` (device ``"auto"`` = CUDA when present; the torch
+        path is :func:`numerics.sgd.simulate_sgd`, its stream seeded per block of chains as there).
     progress : show a tqdm bar over iterations.
     max_step_ratio : a step longer than this many valley sizes (:func:`valley_size`) is divergence,
         not escape (see the module docstring).
@@ -249,11 +247,16 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
         from tqdm.auto import tqdm
 
         bar = tqdm(total=int(max_steps), desc=f"SGD escape η={lr:g} B={B}", unit="it", leave=False)
-    run = _run_numpy if backend == "numpy" else _run_torch
     try:
-        run(grad, x0, up, lo, steps, escaped, lr=float(lr), B=B, max_steps=int(max_steps),
-            seed=seed, noise_scale=float(noise_scale), device=device, L=L, step_limit=step_limit,
-            max_step_ratio=float(max_step_ratio), bar=bar)
+        if backend == "numpy":
+            escape_numpy(grad, x0, up, lo, steps, escaped, lr=float(lr), B=B, max_steps=int(max_steps),
+                         seed=seed, noise_scale=float(noise_scale), L=L, step_limit=step_limit,
+                         max_step_ratio=float(max_step_ratio),
+                         progress=None if bar is None else (lambda t, n: _progress(bar, t, n)))
+        else:
+            _escape_torch(grad, x0, up, lo, steps, escaped, lr=float(lr), B=B, max_steps=int(max_steps),
+                          seed=seed, noise_scale=float(noise_scale), device=device, L=L,
+                          step_limit=step_limit, max_step_ratio=float(max_step_ratio), bar=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -261,127 +264,25 @@ def simulate_escape(grad: Callable, start, *, lr: float, batch_size: int, n_runs
                         batch_size=B, dim=p, seed=int(seed))
 
 
-# --------------------------------------------------------------------------------------------------
-# the two loops (same dynamics, same checks; the NumPy one allocates nothing per step but the
-# gradient's own temporaries)
-# --------------------------------------------------------------------------------------------------
-def _nonfinite(t: int, lr: float, B: int) -> SGDDivergedError:
-    return SGDDivergedError(
-        f"SGD diverged (non-finite θ) at iteration {t} with learning rate η = {lr:g}, "
-        f"B = {B}: the step is too large for the curvature/noise, so the diffusion "
-        f"approximation broke down; lower η or raise B",
-        lr=float(lr), batch_size=B, iteration=t, step_ratio=math.inf)
-
-
-def _too_long(t: int, lr: float, B: int, biggest: float, L: float, max_step_ratio: float) -> SGDDivergedError:
-    return SGDDivergedError(
-        f"SGD diverged at iteration {t} with learning rate η = {lr:g}, B = {B}: one step moved θ "
-        f"by {biggest:.3g}, {biggest / L:.3g}× the valley size {L:.3g} (limit max_step_ratio = "
-        f"{max_step_ratio:g}×). That is a blow-up (η·U'' ≫ 2), not an escape over the barrier, so the "
-        f"diffusion approximation (SC.eq10–11) broke down at this η; lower η (or raise B)",
-        lr=float(lr), batch_size=B, iteration=t, step_ratio=biggest / L)
-
-
 def _progress(bar, t: int, inside: int) -> None:
-    if bar is not None:
-        bar.update(1)
-        if t % 200 == 0:
-            bar.set_postfix(inside=inside)
+    bar.update(1)
+    if t % 200 == 0:
+        bar.set_postfix(inside=inside)
 
 
-def _run_numpy(grad, x0, up, lo, steps, escaped, *, lr, B, max_steps, seed, noise_scale, device,
-               L, step_limit, max_step_ratio, bar) -> None:
-    """NumPy loop.  Per step: the ``(n, B, p)`` samples are drawn into a preallocated buffer
-    (``Generator.standard_normal(out=…)`` — the same stream as drawing ``(n, B, p)`` arrays),
-    the minibatch mean and the update are computed in place, and the box test touches only the
-    finite bounds.  Runs that leave are compacted away, so later steps cost ∝ the runs inside."""
-    rng = np.random.default_rng(seed)
-    R, p = steps.size, x0.size
-    th = np.tile(x0, (R, 1))
-    xbuf = np.empty((R, B, p))
-    sbuf = np.empty((R, p))            # the step η·mean_b ∂L
-    mbuf = np.empty((R, p), dtype=bool)
-    obuf = np.empty(R, dtype=bool)
-    up_fin, lo_fin = np.isfinite(up), np.isfinite(lo)
-    check_up, check_lo = bool(up_fin.any()), bool(lo_fin.any())
-    # an infinite bound never trips its test (θ finite), so comparing all p coordinates is exact
-    check_len = math.isfinite(step_limit)
-    alive = np.arange(R)
-    n = R
-    for t in range(1, max_steps + 1):
-        xs = xbuf[:n]
-        rng.standard_normal(out=xs)
-        if noise_scale != 1.0:
-            np.multiply(xs, noise_scale, out=xs)
-        g = grad(xs, th[:, None, :])
-        step = sbuf[:n]
-        if type(g) is np.ndarray and g.shape == xs.shape and g.dtype == np.float64:
-            np.add.reduce(g, axis=1, out=step)           # = g.mean(1)·B, same summation
-            np.divide(step, B, out=step)
-        else:
-            step[...] = np.asarray(g, dtype=float).mean(1)
-        np.multiply(step, lr, out=step)
-        np.subtract(th, step, out=th)
-        if not np.isfinite(th).all():
-            raise _nonfinite(t, lr, B)
-        if check_len:
-            biggest = max(float(step.max()), -float(step.min()))
-            if biggest > step_limit:
-                raise _too_long(t, lr, B, biggest, L, max_step_ratio)
-        mask = mbuf[:n]
-        if check_up:
-            np.greater_equal(th, up, out=mask)
-        else:
-            mask[...] = False
-        if check_lo:
-            np.logical_or(mask, np.less_equal(th, lo), out=mask)
-        out = mask[:, 0] if p == 1 else np.logical_or.reduce(mask, axis=1, out=obuf[:n])
-        if out.any():
-            idx = np.flatnonzero(out)
-            steps[alive[idx]] = t
-            escaped[alive[idx]] = True
-            keep = ~out
-            th = th[keep]
-            alive = alive[keep]
-            n = alive.size
-        _progress(bar, t, n)
-        if n == 0:
-            break
+def _escape_torch(grad, x0, up, lo, steps, escaped, *, lr, B, max_steps, seed, noise_scale, device,
+                  L, step_limit, max_step_ratio, bar) -> None:
+    """The torch path: :func:`numerics.sgd.simulate_sgd` on the stream ``x ∼ N(0, σ² I)`` with an
+    absorbing :class:`numerics.sgd.FirstPassage` into the outside of the box (escaped runs are
+    frozen; the run stops once all have left) and the step-length divergence test."""
+    from numerics.sgd import FirstPassage, gaussian_stream, simulate_sgd
 
-
-def _run_torch(grad, x0, up, lo, steps, escaped, *, lr, B, max_steps, seed, noise_scale, device,
-               L, step_limit, max_step_ratio, bar) -> None:
-    """PyTorch loop (any device): samples from a seeded ``torch.Generator`` on that device."""
-    import torch
-
-    from numerics.devices import resolve_device
-
-    dev = resolve_device(device)
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    R, p = steps.size, x0.size
-    th = torch.as_tensor(np.tile(x0, (R, 1)), dtype=torch.float64, device=dev)
-    up_a = torch.as_tensor(up, dtype=torch.float64, device=dev)
-    lo_a = torch.as_tensor(lo, dtype=torch.float64, device=dev)
-    alive = np.arange(R)
-    for t in range(1, max_steps + 1):
-        xs = torch.randn((th.shape[0], B, p), generator=gen, dtype=torch.float64, device=dev)
-        if noise_scale != 1.0:
-            xs = xs * noise_scale
-        step = lr * grad(xs, th[:, None, :]).mean(1)
-        th = th - step
-        if not bool(torch.isfinite(th).all()):
-            raise _nonfinite(t, lr, B)
-        biggest = float(step.abs().max()) if step.numel() else 0.0
-        if biggest > step_limit:
-            raise _too_long(t, lr, B, biggest, L, max_step_ratio)
-        out = ((th >= up_a) | (th <= lo_a)).any(1)
-        idx = torch.nonzero(out).flatten().cpu().numpy()
-        if idx.size:
-            steps[alive[idx]] = t
-            escaped[alive[idx]] = True
-            keep = ~out
-            th = th[keep]
-            alive = alive[keep.cpu().numpy().astype(bool)]
-        _progress(bar, t, int(alive.size))
-        if alive.size == 0:
-            break
+    fp = FirstPassage(lower=lo, upper=up, absorbing=True)
+    res = simulate_sgd(grad, data=gaussian_stream(x0.size, noise_scale), lr=lr, batch_size=B,
+                       n_chains=steps.size, n_steps=max_steps, start=x0, observers=[fp], seed=seed,
+                       device=device, max_abs=None, memory_bytes=None,
+                       progress=None if bar is None else bar.update,
+                       _escape=dict(step_limit=step_limit, valley=L, max_step_ratio=max_step_ratio))
+    out = res.passage[0]
+    steps[:] = out["steps"]
+    escaped[:] = out["hit"]
