@@ -57,6 +57,7 @@ __all__ = [
     "DeviceFallbackWarning",
     "CompiledFunction",
     "compile_expr",
+    "compile_many",
     "codegen_plan",
     "operation_cost",
     "resolve_device",

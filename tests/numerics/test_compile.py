@@ -211,3 +211,23 @@ def test_result_never_aliases_an_input(backend):
     b = np.array([1.0, 2.0])
     out = compile_expr(x + y, [x, y])(b, np.array([[1.0], [2.0]]))
     assert out.shape == (2, 2) and not np.shares_memory(out, b)
+
+
+def test_package_api_is_lazy_and_complete():
+    """``import numerics`` does not import torch; every name of ``numerics.__all__`` resolves to the
+    object of the submodule the package map names (issue 10 item 7)."""
+    import importlib
+    import subprocess
+    import sys
+
+    import numerics
+
+    code = "import sys, numerics; numerics.compile_expr; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    for name in numerics.__all__:
+        home = importlib.import_module(f"numerics.{numerics._WHERE[name]}")
+        assert getattr(numerics, name) is getattr(home, name)
+        assert name in home.__all__, f"numerics.{name} is not in its module's __all__"
+    for module in numerics._API:
+        assert f":mod:`numerics.{module}`" in numerics.__doc__
