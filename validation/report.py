@@ -58,8 +58,9 @@ README_END = "<!-- findings:end -->"
 
 #: A table cell of more words than this is folded: its first words stay, the rest goes into <details>.
 CELL_WORDS = 60
-#: Words of a claim's one-line finding (the rest is folded).
+#: Words of a claim's one-line finding (the rest is folded); in the summary's measured findings.
 FINDING_WORDS = 40
+SUMMARY_WORDS = 28
 
 
 class ReportRendererError(ImportError):
@@ -113,6 +114,21 @@ def _value_html(v, depth: int = 0, *, max_items: int = 12) -> str:
         more = f", … ({len(v) - max_items} more)" if len(v) > max_items else ""
         return "[" + ", ".join(items) + more + "]"
     return html.escape(_num(v))
+
+
+def _value_inline(v, *, max_items: int = 8) -> str:
+    """A JSON-able value on one line of HTML for the summary (the full table is in the ledger's details):
+    ``key = value; …`` with numbers to 4 significant digits, at most ``max_items`` entries."""
+    if isinstance(v, dict):
+        items = [f"{html.escape(str(k))} = {_value_inline(x, max_items=4)}" for k, x in list(v.items())[:max_items]]
+        more = f"; … ({len(v) - max_items} more)" if len(v) > max_items else ""
+        return "; ".join(items) + more
+    if isinstance(v, (list, tuple)):
+        if v and all(isinstance(e, dict) for e in v):
+            return f"({len(v)} rows, first: {_value_inline(v[0], max_items=4)})"
+        items = [_value_inline(e, max_items=4) for e in v[:max_items]]
+        return "[" + ", ".join(items) + (", …" if len(v) > max_items else "") + "]"
+    return _value_html(v, 3)
 
 
 def _kv_table(d: dict, depth: int = 1) -> str:
@@ -251,13 +267,14 @@ def summary_html(statuses, thumbnails: dict | None = None) -> str:
                    "<th>claim</th><th>printed</th><th>corrected</th><th>counterexample</th></tr></thead><tbody>")
         for s, r in corr:
             v = r.verdict
-            cex = _fold(_value_html(L._jsonable(v.counterexample)), CELL_WORDS)
+            cex = _fold(_value_inline(L._jsonable(v.counterexample)), CELL_WORDS)
             out.append(f"<tr><td class='cid'><a href='#claim-{html.escape(s.id)}'>{html.escape(s.id)}</a></td>"
                        f"<td><code>{html.escape(v.printed)}</code></td>"
                        f"<td><code>{html.escape(v.corrected_form)}</code></td><td>{cex}</td></tr>")
         out.append("</tbody></table></div>")
     measured = [s for s in statuses if (s.id in thumbnails and s.verdict in ("measured", "holds-if", "fails"))
                 or s.verdict == "fails"]
+    measured.sort(key=lambda s: ("fails", "holds-if", "measured").index(s.verdict))
     if measured:
         out.append("<h3>Measured findings</h3><div class='tw'><table class='summary'><thead><tr><th>claim</th>"
                    "<th>verdict</th><th>finding</th><th>plot</th></tr></thead><tbody>")
@@ -267,7 +284,7 @@ def summary_html(statuses, thumbnails: dict | None = None) -> str:
                      f"alt='plot for {html.escape(s.id)}'></a>" if fig else "")
             out.append(f"<tr><td class='cid'><a href='#claim-{html.escape(s.id)}'>{html.escape(s.id)}</a></td>"
                        f"<td><span class='v v-{s.verdict}'>{s.verdict}</span></td>"
-                       f"<td>{L.html_inline(L.claim_finding(s, words=FINDING_WORDS))}</td><td>{thumb}</td></tr>")
+                       f"<td>{L.html_inline(L.claim_finding(s, words=SUMMARY_WORDS))}</td><td>{thumb}</td></tr>")
         out.append("</tbody></table></div>")
     out.append("</section>")
     return "\n".join(out)
@@ -426,7 +443,7 @@ td,th{border:1px solid #d5d5d5;padding:3px 6px;vertical-align:top;text-align:lef
 word-break:normal;overflow-wrap:normal;hyphens:none}
 th{background:#f5f5f7}
 table.num{font-size:.95em;margin:.2em 0}table.kv th{font-weight:normal;color:#444;white-space:nowrap}
-td.cid{white-space:nowrap;font-weight:600}
+td.cid{white-space:nowrap;font-weight:600}table.summary{font-size:.82em}table.summary code{font-size:.95em}
 code{background:#f3f3f5;padding:0 .2em;border-radius:3px;font-size:.92em}
 details>summary{cursor:pointer}details[open]>summary{margin-bottom:.3em}
 .check{border-left:3px solid #ddd;padding-left:.6em;margin:.4em 0}
@@ -434,7 +451,7 @@ details>summary{cursor:pointer}details[open]>summary{margin-bottom:.3em}
 .v-holds{background:#d8f0dc}.v-holds-if{background:#fbefc9}.v-corrected{background:#fad9c3}
 .v-fails{background:#f6c6c6}.v-measured{background:#d6e6f7}.v-open{background:#e5e5e5}
 .counts .v{font-size:1em;margin-right:.3em}
-img{max-width:100%}img.thumb{height:64px;width:auto;border:1px solid #ccc}
+img{max-width:100%}img.thumb{height:48px;width:auto;border:1px solid #ccc}
 figure{margin:1em 0}figcaption{font-size:.88em;color:#333;max-width:900px}
 nav a{margin-right:.8em}
 """

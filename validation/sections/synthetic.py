@@ -55,11 +55,17 @@ def build(outdir: Path) -> str:
     lines.append("")
     for key, spec in R.PANELS.items():
         R.panel_figure(key, figdir / f"synthetic_{key.replace('.', '_')}.png")
+        if spec.kind.startswith("sampled"):
+            what = ("the sample-mean train and test losses (D(θ) in grey, log scale), the stationary density at "
+                    "three T, the basin probabilities and E_ρ[loss] over T (dotted: the coarse grid, which shows "
+                    "whether the result depends on the grid)")
+        else:
+            what = ("the objective (train solid, test dashed), the stationary density at three T, the basin "
+                    "probabilities (exact solid, Laplace SC.eq6 dashed) and E_ρ[loss] over T (exact, and the "
+                    "SC.eq4 Laplace test loss dashed)")
         lines += [f"**{key}**", "", f"![{key}](figures/synthetic_{key.replace('.', '_')}.png "
-                  f"\"{key}: the objective (train solid, test dashed), the stationary density at three T, the "
-                  "basin probabilities (exact solid, Laplace SC.eq6 dashed) and E_ρ[loss] over T (exact, and the "
-                  "SC.eq4 Laplace test loss dashed). Look at whether the losses rise or fall with T as the "
-                  f"claim says: {_caption_claim(spec.claim)}\")", ""]
+                  f"\"{key}: {what}. Look at whether the losses rise or fall with T as the claim says: "
+                  f"{_caption_claim(spec.claim)}\")", ""]
     h2r, h3r = R.panel_statement("RND.H2.right"), R.panel_statement("RND.H3.right")
     b2 = R.panel_data("RND.H2.right").basins
     widest = min(b2, key=lambda b: b.curvature)
