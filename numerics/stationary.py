@@ -797,14 +797,14 @@ class StationaryProblem1D:
             sel = (mids > bk.left) & (mids < bk.right)
             lm.append(float(logsumexp((logrho + logw)[sel])))
         lm = np.array(lm)
-        weights = np.exp(lm - logsumexp(lm))
+        weights = np.exp(normalise_log_density(lm, np.zeros_like(lm))[0])
         rho_w = np.exp(logrho) * grid.weights
         Utr = self._u(X)[..., 0]
         train = float(np.sum(rho_w * Utr))
         test = None if self._Ut is None else float(np.sum(rho_w * self._Ut(X)[..., 0]))
         # Laplace (SC.eq6), compiled from theory.laplace.laplace_log_mass (v'' > 0 checked above)
         ll = _laplace_log_mass_1d()(v_mu, curv, T)
-        lw = ll - logsumexp(ll)
+        lw = normalise_log_density(ll, np.zeros_like(ll))[0]
         wl = np.exp(lw)
         sig = _laplace_covariance_1d()(curv, T)
         f = _basin_loss_1d()
@@ -867,7 +867,7 @@ class StationaryProblem1D:
                 continue
             n_eff = mass ** 2 / float(np.sum(pb ** 2))
             if n_eff < MIN_EFFECTIVE_NODES:
-                ell = math.sqrt(T / (2.0 * bk.curvature)) if bk.curvature > 0 else float("nan")
+                ell = math.sqrt(_laplace_covariance_1d()(bk.curvature, T)) if bk.curvature > 0 else float("nan")
                 raise GridResolutionError(
                     f"grid: at T = {T:g} the basin of θ = {bk.minimum:.6g} (width sqrt(T/(2U'')) ≈ {ell:.2g}) "
                     f"puts its mass on only {n_eff:.1f} quadrature nodes: the grid does not resolve it. "
@@ -977,4 +977,4 @@ def basin_log_masses_adaptive(problem: StationaryProblem1D, T, *, epsrel: float 
         logs.append(math.log(val))
         v_mins.append(float(problem._v_closed(mu)) if problem.constant_diffusion else v_rel(mu, a))
     lm = np.array(logs) - 2.0 * np.array(v_mins) / T
-    return lm - logsumexp(lm)
+    return normalise_log_density(lm, np.zeros_like(lm))[0]
