@@ -157,6 +157,10 @@ def build(outdir: Path) -> str:
     return "\n".join(lines)
 
 
+def _join(values, digits: int = 3) -> str:
+    return " / ".join(f"{v:.{digits}g}" for v in values)
+
+
 def _sigma_at(model, mean: float) -> float:
     """The width σ of the well of ``model`` centred nearest ``mean``."""
     k = min(range(len(model.means)), key=lambda i: abs(float(model.means[i]) - mean))
@@ -190,13 +194,17 @@ def _derivative_reading(comps) -> str:
     for k in three:
         m = comps[k].metrics
         if m["optimal_T"] is not None:
-            text += (f" For three basins ({k}) T* ≈ {m['optimal_T']:.2g} lies where the exact weights already feel "
-                     "the domain ends, and the Laplace forms miss it.")
+            missed = not m["full_basin_values_sign_changes_at_T"]
+            text += (f" For three basins ({k}) T* ≈ {m['optimal_T']:.2g}"
+                     + (f", above T ≈ {R.DOMAIN_SAFE_T:g} where the exact weights already feel the domain ends"
+                        if m["optimal_T"] > R.DOMAIN_SAFE_T else "")
+                     + (", and the Laplace forms (no sign change of RND.eq24) miss it." if missed else "."))
     text += (f" The leading-order RND.eq26 is off by a relative {min(lead):.2f}–{max(lead):.2f} at T = {T_low:g} on "
-             f"the two-basin panels, because the shift (|s| = {_fmt(shifts, 3)}) is {_fmt(s_over, 3)} σ of the "
-             "narrow well, where the quadratic `½C s²` overstates the test penalty; and, being a T-independent "
-             "bracket times `w₁(1−w₁)/T²`, it never changes sign, so it cannot locate the optimal temperature "
-             "(the O(1/T) curvature term `½⟨∂_T Tr CΣ⟩` does).")
+             f"the two-basin panels, because the shift (|s| = {_join(shifts)}) is {_join(s_over)} σ of the "
+             "narrow well, where the quadratic `½C s²` overstates the test penalty.")
+    if not any(comps[k].metrics["leading_sign_changes_at_T"] for k in two):
+        text += (" Being a T-independent bracket times `w₁(1−w₁)/T²`, it never changes sign on these panels, so "
+                 "it cannot locate the optimal temperature (the O(1/T) curvature term `½⟨∂_T Tr CΣ⟩` does).")
     try:
         one = R.derivative_comparison("RND.H2.left")
         b = R.panel_data("RND.H2.left").basins[0]
@@ -205,8 +213,8 @@ def _derivative_reading(comps) -> str:
     quad = b.test_curvature / (4 * b.curvature)
     text += (f" For one basin (RND.H2.left) eq. 26 is identically 0 while the exact derivative at T = "
              f"{one.metrics['T_low']:g} is {one.metrics['exact_dT_at_T_low']:.3g}; the quadratic covariance term "
-             f"`¼ C/C̃` alone would give {quad:.3g} (the Gaussian test well, shifted by {_fmt(shifts, 3)}, is not a "
-             "parabola).")
+             f"`¼ C/C̃` alone would give {quad:.3g} (the test well is Gaussian, not quadratic: its curvature at the "
+             f"train minimum, {_join(shifts)} away, is not its curvature at its own minimum).")
     return text
 
 
