@@ -1,4 +1,4 @@
-"""Reproductions of the papers' synthetic 1/2/3-basin experiments (issue 4, items 5, 6, 8).
+"""Reproductions of the papers' synthetic 1/2/3-basin experiments (SC Fig. 4/6, RND Fig. 3, H.2–H.4).
 
 Panels and their published parameters (presets of :mod:`numerics.landscapes`):
 
@@ -643,11 +643,11 @@ def derivative_comparison(key: str, temperatures: tuple = CHECK_TEMPERATURES, h:
 
 
 # --------------------------------------------------------------------------------------------------
-# acceptance 2: exact weights vs an independent quadrature; Laplace → exact as T → 0
+# exact weights vs an independent quadrature; Laplace → exact as T → 0
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class WeightAgreement:
-    """Acceptance 2 numbers for one panel."""
+    """Exact basin weights vs an independent quadrature, and the Laplace weights' error, for one panel."""
 
     key: str
     temperatures: np.ndarray

@@ -101,7 +101,7 @@ def test_errors():
 
 
 # --------------------------------------------------------------------------------------------------
-# generated code (issue 9): small integer powers as products, CSE only where it pays
+# generated code: small integer powers as products, CSE only where it pays
 # --------------------------------------------------------------------------------------------------
 def _source(f):
     import inspect
@@ -215,7 +215,7 @@ def test_result_never_aliases_an_input(backend):
 
 def test_package_api_is_lazy_and_complete():
     """``import numerics`` does not import torch; every name of ``numerics.__all__`` resolves to the
-    object of the submodule the package map names (issue 10 item 7)."""
+    object of the submodule the package map names."""
     import importlib
     import subprocess
     import sys

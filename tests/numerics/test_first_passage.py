@@ -176,7 +176,7 @@ def test_mfpt_rejects_nonconfining_and_vanishing_noise_and_free_symbols():
 
 
 def test_sgd_escape_time_vs_exact_mfpt_on_double_well():
-    """Issue acceptance: DT.thm3.2 on U = (θ²−1)²/4 with DT noise κ(1+θ²) (= κ|U''| at the minimum
+    """DT.thm3.2 on U = (θ²−1)²/4 with DT noise κ(1+θ²) (= κ|U''| at the minimum
     and the top). The corrected Itô prefactor (2π/H_ae, laplace_escape_time_1d) is within 10% of
     the exact MFPT at low noise and improves as κ → 0; the printed prefactor tends to H_ae/|H_be| = 2."""
     U, h = (x**2 - 1) ** 2 / 4, 1 + x**2

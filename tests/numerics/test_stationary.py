@@ -436,7 +436,7 @@ def test_integrand_with_identity_D_in_2d():
 
 
 def test_real_theta_builds_on_plain_symbols_with_the_same_result():
-    """The build differentiates and compiles on assumption-free symbols (issue 9): a real θ and a
+    """The build differentiates and compiles on assumption-free symbols: a real θ and a
     positive-D parameter give the same compiled functions and weights as plain symbols, the *_expr
     attributes keep the user's symbols."""
     p = sp.Symbol("theta")

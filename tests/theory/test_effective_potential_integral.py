@@ -1,4 +1,4 @@
-"""Non-elementary effective potentials (issue 8, point 6): the exact definite integral from a stated
+"""Non-elementary effective potentials: the exact definite integral from a stated
 base point, its derivative, stationarity, compiled quadrature, and the time budget.
 
 SC.eq5: ρ ∝ exp(−2v/T), v = ∫ V·dθ, V = D⁻¹(∂U + (T/2)∂·D). Example: U = cosh x, D = 3 + sin x,

@@ -44,7 +44,7 @@ def _weights_error_sweep(v, lower, upper, Ts):
     return mins, errs
 
 
-# ---------------------------------------------------------------------------- acceptance (issue)
+# ---------------------------------------------------------------------------- SC.eq6 weights vs exact
 def test_laplace_weights_error_shrinks_linearly_in_T():
     """Tilted asymmetric triple well: SC.eq6 weights vs quadrature, error ∝ T (slope ≈ 1)."""
     v = 2 * x ** 2 * (x ** 2 - 1) ** 2 + x / 20 + x ** 3 / 40

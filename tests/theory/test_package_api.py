@@ -1,4 +1,4 @@
-"""The curated public API of ``theory`` (issue 10 item 7): every name resolves to its module's
+"""The curated public API of ``theory``: every name resolves to its module's
 object, every module is in the package's claim map, the naming rule *_printed / *_corrected holds."""
 import importlib
 import pkgutil

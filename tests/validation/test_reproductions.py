@@ -9,7 +9,7 @@ import pytest
 from validation import reproductions as R
 
 
-# --------------------------------------------------------------------------------------- acceptance 2
+# --------------------------------------------------------------------------------------- exact weights
 @pytest.mark.parametrize("key", ["SC.fig4.left", "RND.H2.right"])
 def test_exact_weights_match_independent_adaptive_quadrature(key):
     wa = R.weight_agreement(key)

@@ -9,7 +9,7 @@ Which exact time matches Kramers? The Kramers time counts a full crossing of the
 population). The exact MFPT to a point well beyond the saddle (here: the other minimum) tends to
 it with an O(T) relative error. Twice the MFPT to the saddle top also tends to it, but with an
 extra odd (√T) term from the asymmetry of the top (U'''(b) ≠ 0), so the far-point comparison is
-the one used for acceptance; both are recorded.
+the one the verdict uses; both are recorded.
 """
 from __future__ import annotations
 
