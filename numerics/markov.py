@@ -742,6 +742,11 @@ def mean_escape_time(P, grid=None, *, basin, target) -> EscapeTime:
     A, g, lr = _matrix_and_grid(P, grid)
     if g is None:
         raise MarkovError("mean_escape_time needs the grid when P is a bare matrix")
+    rs = np.asarray(A.sum(axis=1)).ravel()
+    if not np.allclose(rs, 1.0, atol=1e-9):
+        i = int(np.argmax(np.abs(rs - 1)))
+        raise ChainError(f"P is not stochastic (row {i} sums to {rs[i]:.6g}): with mass leaving the grid the "
+                         "hitting time would count the leaving too; build P with boundary='error' or 'reflect'")
     tgt = _interval_mask(g, target, "target")
     start = _interval_mask(g, basin, "basin") & ~tgt
     if not tgt.any():

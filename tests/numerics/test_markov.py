@@ -203,6 +203,25 @@ def test_mean_escape_time_matches_simulation():
     print(f"\n[markov] mean escape time from θ=−1 to θ≥0 (λ={lr}, B={B}): chain {predicted:.1f} steps, "
           f"simulation {measured:.1f} ± {se:.1f} steps, ratio {ratio:.3f}")
     assert abs(ratio - 1) < 0.10
+    # the remaining bias is the grid's, O(h): halving h twice and extrapolating (Richardson, 2t(h/2) − t(h))
+    # lands on the simulation within its sampling error
+    t_half, t_quarter = (mk.mean_escape_time(mk.transition_operator(grad, x, lr=lr, batch_size=B,
+                                                                    grid=np.linspace(-3, 3, n), method="binned"),
+                                             basin=(-3.0, 0.0), target=(0.0, 3.0)).at(-1.0) for n in (601, 1201))
+    extrapolated = 2 * t_quarter - t_half
+    print(f"[markov] chain escape time at h = 0.02, 0.01, 0.005: {predicted:.1f}, {t_half:.1f}, {t_quarter:.1f} steps; "
+          f"extrapolated to h → 0: {extrapolated:.1f} (simulation {measured:.1f} ± {se:.1f})")
+    assert abs(extrapolated - measured) < 3 * se + 0.005 * measured
+    # the diffusion limit's exact MFPT (numerics.first_passage, time λ·steps) is measurably shorter
+    from numerics.first_passage import mean_first_passage_time_1d
+
+    th_ = sp.Symbol("theta", real=True)
+    U = (th_**2 - 1) ** 2 / 4
+    D = float(x.var()) * (1 + sp.Rational(15, 100) * th_) ** 2
+    fp_steps = mean_first_passage_time_1d(U, D, th_, -1.0, 0.0, lr / B) / lr
+    print(f"[markov] diffusion-limit MFPT {fp_steps:.1f} steps: FP/simulation = {fp_steps / measured:.3f}")
+    assert abs(fp_steps / measured - 1) > 3 * se / measured
+    assert abs(ratio - 1) < abs(fp_steps / measured - 1)
 
 
 def test_relaxation_time_two_state_and_dense():
@@ -254,6 +273,41 @@ def test_lambda_to_zero_at_fixed_temperature():
             assert slopes[-1] < 0.5  # levels off: no convergence to FP at fixed T
             assert floor_skew > 0.01
     assert floor_sym < 0.75 * floor_skew
+
+
+def test_lambda_to_zero_at_fixed_batch():
+    """B = 4, λ = 0.1 → 0.025 (T → 0 with it).
+
+    Finding (asserted): with symmetric per-sample data (κ₃ = 0) the chain converges to the FP law,
+    TV ∝ λ^≈1; with skewed data (sample skewness −0.42) it does not: the basin log-odds of the chain
+    and of FP differ by an amount that doubles each time T halves (∝ 1/T), the signature of a
+    non-Gaussian correction to the exponent −2v/T (the step's third cumulant per unit time is
+    T²κ₃, i.e. of relative order T, and it enters the exponent divided by T)."""
+    B = 4
+    grid = np.linspace(-2.6, 2.6, 1041)  # h = 0.005: the cell split adds < 0.3 % to the step variance
+    lrs = np.array([0.1, 0.05, 0.025])
+    for symmetric in (True, False):
+        x = _data(symmetric)
+        tv, dlogodds = [], []
+        for lr in lrs:
+            op = mk.transition_operator(grad, x, lr=lr, batch_size=B, grid=grid, method="binned", boundary="reflect")
+            chain = mk.stationary_law(op)
+            fp = mk.diffusion_law(grad, x, lr=lr, batch_size=B, grid=grid)
+            tv.append(mk.total_variation(chain, fp))
+            oc, of = mk.basin_occupancy(chain, edges=[0.0]), mk.basin_occupancy(fp, edges=[0.0])
+            dlogodds.append(math.log(oc[0] / oc[1]) - math.log(of[0] / of[1]))
+        tv, dlogodds = np.array(tv), np.array(dlogodds)
+        rates = np.diff(np.log(tv)) / np.diff(np.log(lrs))
+        print(f"\n[markov] fixed B={B} ({'symmetric' if symmetric else 'skewed'} data): λ = {lrs.tolist()}, "
+              f"TV(chain, FP) = {np.round(tv, 4).tolist()} (rates {np.round(rates, 2).tolist()}), "
+              f"log-odds(chain) − log-odds(FP) = {np.round(dlogodds, 3).tolist()}")
+        if symmetric:
+            assert np.all(np.diff(tv) < 0) and np.all((rates > 0.6) & (rates < 1.6))
+            assert np.all(np.abs(dlogodds) < 0.05)
+        else:
+            assert tv[-1] > 0.02  # no convergence
+            ratios = dlogodds[1:] / dlogodds[:-1]
+            assert np.all((ratios > 1.5) & (ratios < 2.5)), ratios  # ∝ 1/T
 
 
 def test_modified_equation_is_closer_than_fokker_planck():
@@ -356,6 +410,8 @@ def test_grid_too_coarse_and_too_small():
     assert np.allclose(rows + op.leak, 1.0) and op.leak.max() > 1e-3
     with pytest.raises(mk.ChainError, match="not stochastic"):
         mk.stationary_law(op)
+    with pytest.raises(mk.ChainError, match="not stochastic"):
+        mk.mean_escape_time(op, basin=(-1.2, 0.0), target=(0.0, 1.2))
 
 
 def test_non_uniform_grid_and_strings():
