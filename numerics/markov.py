@@ -25,7 +25,7 @@ every support point ``θ' = c_i − λ ĝ`` is split linearly between its two ne
 (``u = (θ' − c_0)/h``, ``j = ⌊u⌋``, mass ``1 − (u − j)`` to ``j`` and ``u − j`` to ``j + 1``).  The
 split conserves mass and the mean exactly and adds a variance ``(u − j)(1 − u + j) h² ≤ h²/4``;
 :attr:`TransitionOperator.discretisation_variance` states the bound, and the grid check refuses a
-grid whose cells are wider than the typical step spread (:class:`GridResolutionError`).
+grid whose cells are wider than the typical step spread (:class:`StepResolutionError`).
 
 Three ways to get the law of ĝ, chosen by ``method``:
 
@@ -57,6 +57,15 @@ T^{k−1} κ_k(g)`` — independent of (λ, B) at fixed T — so the non-Gaussia
 part of the chain does not vanish along λ = T·B; only the drift-discretisation error (∝ λ) does.
 The diffusion law is the small-T limit; at fixed T the chain's distance to it has a floor set by the
 higher cumulants of the per-sample gradients.
+
+At fixed B with λ → 0 (so T → 0) the diffusion law is reached only when the per-sample gradient has
+no third cumulant.  The step's third cumulant per unit time, T²κ₃, is of relative order T next to
+the diffusion term, but a correction of relative order T to the drift/diffusion balance enters the
+exponent −2v/T divided by T: the basin log-odds of the chain and of the diffusion law differ by an
+amount ∝ κ₃/T that grows as T → 0 (measured in tests/numerics/test_markov.py: −0.07, −0.16, −0.33
+at λ = 0.1, 0.05, 0.025 with B = 4 for data of skewness −0.42; < 0.01 for symmetric data, whose
+total-variation distance to the diffusion law falls ∝ λ).  This is the mechanism by which
+non-Gaussian minibatch noise changes escape rates exponentially (DT.sec4).
 """
 from __future__ import annotations
 
@@ -79,7 +88,7 @@ __all__ = [
     "MarkovTypeError",
     "NonFiniteDataError",
     "GridRangeError",
-    "GridResolutionError",
+    "StepResolutionError",
     "ZeroNoiseError",
     "SupportSizeError",
     "ChainError",
@@ -122,7 +131,7 @@ class GridRangeError(MarkovError):
     ``boundary="reflect"`` / ``"absorb"``)."""
 
 
-class GridResolutionError(MarkovError):
+class StepResolutionError(MarkovError):
     """The cells are wider than the typical SGD step spread: the chain on the grid would be
     dominated by the cell split, not by SGD's noise."""
 
@@ -398,7 +407,7 @@ def transition_operator(grad, data, *, lr, batch_size, grid, replacement: bool =
     max_support, max_work : limits for the exact enumeration (support points) and for the binned
         computation (cells × lattice × N × B); beyond them ``"auto"`` falls back and an explicit
         method raises :class:`SupportSizeError`.
-    min_step_cells : refuse (:class:`GridResolutionError`) when the median step spread λ√Var ĝ is
+    min_step_cells : refuse (:class:`StepResolutionError`) when the median step spread λ√Var ĝ is
         below this many cells.
 
     Example
@@ -435,7 +444,7 @@ def transition_operator(grad, data, *, lr, batch_size, grid, replacement: bool =
     step_cells = float(np.median(step_sd) / h)
     if step_cells < min_step_cells:
         need = int(math.ceil((c[-1] - c[0]) * min_step_cells / max(float(np.median(step_sd)), 1e-300))) + 1
-        raise GridResolutionError(
+        raise StepResolutionError(
             f"the grid is too coarse to resolve an SGD step: the median step spread λ√(Var ĝ) = "
             f"{np.median(step_sd):.3g} is {step_cells:.3g} cells (h = {h:.3g}), below min_step_cells = "
             f"{min_step_cells}; the cell split would dominate SGD's noise. Use at least {need} cells on "

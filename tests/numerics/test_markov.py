@@ -397,7 +397,7 @@ def test_without_replacement_full_batch_is_deterministic():
 
 
 def test_grid_too_coarse_and_too_small():
-    with pytest.raises(mk.GridResolutionError, match="too coarse to resolve an SGD step") as info:
+    with pytest.raises(mk.StepResolutionError, match="too coarse to resolve an SGD step") as info:
         _op(grid=np.linspace(-3, 3, 21))
     assert "cells" in str(info.value)
     with pytest.raises(mk.GridRangeError, match=r"extend the grid to at least \[") as info:
