@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: venv test report ledger bench mutation clean constraints
+.PHONY: venv test report ledger readme bench mutation clean constraints gpu gpu-check
 
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ report: venv
 
 ledger: venv
 	$(BIN)/python -m validation claims
+
+# The README's findings block, regenerated from the ledger (tests/validation/test_readme.py fails when stale)
+readme: venv
+	$(BIN)/python scripts/update_readme.py
 
 # Benchmarks (scripts, never timed tests): same-run ratios, medians of repetitions, load recorded.
 # They write fresh results to benchmarks/results/fresh/ (ignored by git); the report's benchmark
@@ -60,6 +64,24 @@ mutation: $(BIN)/.installed-mutation
 	for m in $(MODULE); do \
 	  nice -n 10 $(BIN)/python scripts/mutation.py $$m --sample $(SAMPLE) --jobs $(MUTATION_JOBS) || exit 1; \
 	done
+
+# The GPU campaign (on a lent GPU machine: Python with torch/sympy/scipy/numpy/scikit-learn/matplotlib
+# preinstalled, no network, no venv): every registered experiment's preset, by claims per estimated
+# minute, within BUDGET_S seconds; each record written atomically as it finishes; a second call
+# resumes. `make gpu-check` prints the plan and checks imports, presets and paths in seconds (CPU).
+#   make gpu                                   # on the GPU machine: records into validation/data
+#   make gpu OUT=$$OUT                         # ... into the device tool's output folder
+#   make gpu PRESET=small DEVICE=cpu OUT=runs/campaign   # the whole campaign end to end on a CPU
+GPU_PYTHON ?= python3
+PRESET ?= gpu
+DEVICE ?= cuda
+BUDGET_S ?= 480
+OUT ?= validation/data
+gpu:
+	PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --no-progress
+
+gpu-check:
+	PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --dry-run
 
 clean:
 	rm -rf reports/latest .pytest_cache

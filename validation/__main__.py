@@ -1,9 +1,10 @@
-"""Command line: ``python -m validation {claims,report,synthetic,run} ...``.
+"""Command line: ``python -m validation {claims,report,synthetic,run,where} ...``.
 
 ``python -m validation run NAME [--small|--full|--preset small|full|gpu] [--device auto|cpu|cuda]
 [--out PATH] [--resume] [--force]`` runs one registered experiment (:mod:`validation.experiments`)
-and writes its record; ``python -m validation run --all [--preset …] [--out DIR]`` runs every one,
-writing each record into DIR as it finishes."""
+and writes its record; ``python -m validation run --all [--preset …] [--out DIR] [--budget-s S]
+[--dry-run]`` runs every one as a campaign (:mod:`validation.campaign`), writing each record into
+DIR as it finishes; ``python -m validation where ID`` lists what cites a claim id."""
 from __future__ import annotations
 
 import argparse
@@ -57,12 +58,21 @@ def _synthetic(args) -> int:
 # python -m validation run
 # ------------------------------------------------------------------------------------------------
 def _default_out(exp, preset: str, device: str) -> str:
-    """``runs/<record name>`` (``runs/<stem>_<cpu|gpu>.json``; the small preset gets ``_small`` before
-    ``.json``, so that it never replaces a full run's record)."""
-    name = exp.record_name_for(device)
-    if preset == "small":
-        name = name[:-len(".json")] + "_small.json"
-    return f"runs/{name}"
+    """``runs/<record name>`` (``runs/<stem>_<cpu|gpu>.json``, the kind of the device really used; the
+    small preset gets ``_small`` before ``.json``, so that it never replaces a full run's record)."""
+    from .campaign import record_file_name, record_kind
+
+    return f"runs/{record_file_name(exp, preset, record_kind(device))}"
+
+
+def _budget(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--budget-s takes a number of seconds; got {text!r}") from None
+    if not (x > 0 and x != float("inf")):
+        raise argparse.ArgumentTypeError(f"--budget-s takes a positive, finite number of seconds; got {text!r}")
+    return x
 
 
 def _run_one(exp, config, args, out) -> int:
@@ -95,42 +105,50 @@ def _run(args) -> int:
         raise ValueError("name one experiment (python -m validation run NAME) or pass --all; see "
                          "python -m validation run --help for the names")
     if args.all:
-        from ._io import check_output_dir
-
-        folder = Path(args.out or "runs")
-        if folder.exists() and not folder.is_dir():
-            raise ValueError(f"--out {folder}: with --all, --out is a folder; pass a folder such as runs/")
-        if folder.is_symlink():
-            check_output_dir(folder)  # refuses a link with its message
-        jobs = [(exp, exp.preset(preset), folder / Path(_default_out(exp, preset, args.device)).name)
-                for exp in all_experiments()]
-    else:
-        exp = get_experiment(args.name)
-        jobs = [(exp, exp.preset(preset), Path(args.out or _default_out(exp, preset, args.device)))]
+        return _run_all(args, preset)
+    exp = get_experiment(args.name)
+    jobs = [(exp, exp.preset(preset), Path(args.out or _default_out(exp, preset, args.device)))]
     for exp, config, out in jobs:  # every output checked before any work
         check_record_path(out, force=args.force, inputs=exp.inputs)
         reusable = check_checkpoint(out, config, resume=args.resume, force=args.force)
         if reusable:
             print(f"{exp.name}: resuming {reusable} finished run(s) from {checkpoint_path(out)}")
-    failed = []
-    for exp, config, out in jobs:
-        if args.all:
-            print(f"{exp.name}: preset {preset}, about {exp.estimate_s(preset, args.device):.0f} s "
-                  f"({', '.join(exp.claims)})", flush=True)
-        try:
-            rc = _run_one(exp, config, args, out)
-        except (ValueError, TypeError, OSError, FloatingPointError) as exc:
-            if not args.all:
-                raise
-            print(f"{exp.name}: failed: {_one_line(exc)}", file=sys.stderr)
-            failed.append(exp.name)
-            continue
-        if rc:
-            return rc
-    if failed:
-        print(f"{len(failed)} experiment(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    exp, config, out = jobs[0]
+    if args.dry_run:
+        print(f"{exp.name}: preset {preset}, about {exp.estimate_s(preset, args.device):.0f} s, would write {out}")
+        return 0
+    return _run_one(exp, config, args, out)
+
+
+def _run_all(args, preset: str) -> int:
+    """``run --all``: the campaign (:mod:`validation.campaign`) — plan printed first, experiments by
+    claims per estimated minute within ``--budget-s``, each record written when it finishes, the ones
+    already written with this preset skipped (a second call resumes), a summary at the end."""
+    from ._io import check_output_dir
+    from .campaign import format_plan, format_summary, plan_campaign, run_campaign
+    from .checkpoint import check_checkpoint
+    from .experiments import get_experiment
+    from .records import check_record_path
+
+    folder = Path(args.out or "runs")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder}: with --all, --out is a folder; pass a folder such as runs/")
+    if folder.is_symlink():
+        check_output_dir(folder)  # refuses a link with its message
+    plan = plan_campaign(preset=preset, device=args.device, budget_s=args.budget_s, out_dir=folder,
+                         force=args.force)
+    for p in plan:  # every output checked before any work
+        if p.status == "run":
+            exp = get_experiment(p.name)
+            check_record_path(p.out, force=args.force, inputs=exp.inputs)
+            check_checkpoint(p.out, exp.preset(preset), resume=True, force=args.force)
+    print(format_plan(plan, args.budget_s), flush=True)
+    if args.dry_run:
+        return 0
+    result = run_campaign(plan, device=args.device, budget_s=args.budget_s, progress=args.progress,
+                          force=args.force, echo=lambda line: print(line, flush=True))
+    print(format_summary(result))
+    return 0 if result.ok else 1
 
 
 def _run_description() -> str:
@@ -163,8 +181,16 @@ def _add_run_parser(sub, *, describe: bool) -> None:
                        description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("name", nargs="?", help="The experiment to run (one of the names above).")
     r.add_argument("--all", action="store_true",
-                   help="Run every registered experiment, one after the other; each record is written as soon as "
-                        "its experiment finishes.")
+                   help="Run every registered experiment as a campaign: the plan (experiment, estimated seconds) is "
+                        "printed first; experiments run by claims measured per estimated minute, largest first, "
+                        "within --budget-s; each record is written as soon as its experiment finishes; records "
+                        "already in --out with this preset are kept, so a second call resumes where the first "
+                        "stopped; a summary is printed at the end.")
+    r.add_argument("--budget-s", type=_budget, default=None, metavar="SECONDS",
+                   help="With --all: the time budget in seconds. An experiment whose estimate does not fit in what "
+                        "is left is skipped and named. Default: no limit (make gpu passes 480).")
+    r.add_argument("--dry-run", action="store_true",
+                   help="Check the names, presets and output paths and print the plan, but run nothing (seconds).")
     size = r.add_mutually_exclusive_group()
     size.add_argument("--small", action="store_true", help="Run the small preset (same as --preset small).")
     size.add_argument("--full", action="store_true", help="Run the full preset (same as --preset full; the default).")
@@ -238,6 +264,10 @@ def main(argv=None) -> int:
     s.set_defaults(func=_synthetic)
 
     _add_run_parser(sub, describe="run" in (sys.argv[1:] if argv is None else list(argv)))
+
+    from .where import add_parser as _add_where
+
+    _add_where(sub)
 
     args = p.parse_args(argv)
     try:

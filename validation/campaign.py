@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["PlannedRun", "CampaignResult", "plan_campaign", "run_campaign", "format_plan", "format_summary",
-           "record_kind"]
+           "record_kind", "record_file_name"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,23 @@ def record_kind(device) -> str:
     return "gpu" if getattr(dev, "type", "cpu") == "cuda" else "cpu"
 
 
+def record_file_name(experiment, preset: str, kind: str) -> str:
+    """``<record_stem>_<kind>.json``; the small preset gets ``_small`` before ``.json`` so that it
+    never replaces a full run's record."""
+    name = experiment.record_name_for(kind)
+    return name[:-len(".json")] + "_small.json" if str(preset).lower() == "small" else name
+
+
+def _check_budget(budget_s) -> float:
+    """``budget_s`` as a float (None: no limit); refuses what is not a positive number."""
+    if budget_s is None:
+        return float("inf")
+    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0 \
+            or budget_s != budget_s or budget_s == float("inf"):
+        raise ValueError(f"budget_s must be a positive number of seconds (or None for no limit); got {budget_s!r}")
+    return float(budget_s)
+
+
 def _same_config(path: Path, config) -> bool:
     """True when ``path`` is a record of ours whose config equals ``config`` (JSON-normalised)."""
     try:
@@ -100,9 +117,7 @@ def plan_campaign(experiments=None, *, preset: str = "gpu", device="cuda", budge
     Raises ``ValueError`` for a budget that is not a positive number."""
     from validation.experiments import all_experiments
 
-    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0 \
-            or budget_s != budget_s or budget_s == float("inf"):
-        raise ValueError(f"budget_s must be a positive number of seconds; got {budget_s!r}")
+    budget_s = _check_budget(budget_s)
     exps = list(all_experiments() if experiments is None else experiments)
     kind = record_kind(device)
     out_dir = Path(out_dir)
@@ -110,7 +125,7 @@ def plan_campaign(experiments=None, *, preset: str = "gpu", device="cuda", budge
     for e in exps:
         cfg = e.preset(preset)
         est = e.estimate_s(preset, "cuda" if kind == "gpu" else "cpu")
-        out = out_dir / e.record_name_for(kind)
+        out = out_dir / record_file_name(e, preset, kind)
         entries.append((e, cfg, est, out))
     entries.sort(key=lambda t: (-len(t[0].claims) / max(t[2] / 60.0, 1e-3), t[0].name))
     plan, used = [], 0.0
@@ -133,7 +148,8 @@ def plan_campaign(experiments=None, *, preset: str = "gpu", device="cuda", budge
 
 def format_plan(plan, budget_s: float) -> str:
     """The plan as a text table (printed before the campaign starts)."""
-    lines = [f"campaign plan (budget {budget_s:.0f} s):",
+    budget = "no time budget" if budget_s is None or budget_s == float("inf") else f"budget {budget_s:.0f} s"
+    lines = [f"campaign plan ({budget}):",
              f"  {'experiment':<18} {'claims':>6} {'est. s':>8} {'claims/min':>10}  status"]
     for p in plan:
         lines.append(f"  {p.name:<18} {len(p.claims):>6} {p.estimate_s:>8.0f} {p.value_per_minute:>10.2f}  "
@@ -154,6 +170,7 @@ def run_campaign(plan, *, device="cuda", budget_s: float = 480.0, progress: bool
     from validation.experiments import get_experiment
 
     by_name = {e.name: e for e in experiments} if experiments is not None else None
+    budget_s = _check_budget(budget_s)
     t0 = clock()
     rows = []
     for p in plan:
@@ -189,7 +206,8 @@ def run_campaign(plan, *, device="cuda", budget_s: float = 480.0, progress: bool
 
 def format_summary(result: CampaignResult) -> str:
     """The campaign's summary (printed after it)."""
-    lines = [f"campaign summary ({result.device}, {result.wall_s:.0f} s of {result.budget_s:.0f} s):"]
+    of = "" if result.budget_s == float("inf") else f" of {result.budget_s:.0f} s"
+    lines = [f"campaign summary ({result.device}, {result.wall_s:.0f} s{of}):"]
     for name, status, secs, detail in result.rows:
         lines.append(f"  {name:<18} {status:<8} {secs:>7.1f} s  {detail}")
     return "\n".join(lines)
