@@ -137,6 +137,9 @@ def _run_all(args, preset: str) -> int:
         check_output_dir(folder)  # refuses a link with its message
     plan = plan_campaign(preset=preset, device=args.device, budget_s=args.budget_s, out_dir=folder,
                          force=args.force)
+    blocked = [p for p in plan if p.status == "blocked"]
+    if blocked:  # nothing runs while an output would be refused: fix the command first
+        raise ValueError("; ".join(f"{p.name}: {p.reason}" for p in blocked))
     for p in plan:  # every output checked before any work
         if p.status == "run":
             exp = get_experiment(p.name)

@@ -15,7 +15,7 @@ Example (a dry run: the plan only, in a second, on any machine):
 
 >>> from validation.campaign import plan_campaign
 >>> plan = plan_campaign(preset="small", device="cpu", budget_s=600, out_dir="/tmp/campaign-doc")
->>> sorted({p.status for p in plan}) <= ["done", "run", "skip"]
+>>> {p.status for p in plan} <= {"done", "run", "skip", "blocked"}
 True
 """
 from __future__ import annotations
@@ -33,7 +33,8 @@ __all__ = ["PlannedRun", "CampaignResult", "plan_campaign", "run_campaign", "for
 @dataclass(frozen=True)
 class PlannedRun:
     """One experiment in a campaign plan: ``status`` is ``"run"`` (admitted), ``"done"`` (its record
-    with this config is already in ``out``) or ``"skip"`` (``reason`` says why)."""
+    with this config is already in ``out``), ``"skip"`` (does not fit the budget) or ``"blocked"``
+    (``out`` may not be replaced without ``--force``); ``reason`` says why."""
     name: str
     claims: tuple
     preset: str
@@ -97,6 +98,18 @@ def _check_budget(budget_s) -> float:
     return float(budget_s)
 
 
+def _refusal(out: Path, experiment) -> str | None:
+    """Why ``out`` may not be written without ``--force`` (a file that is not an earlier record of
+    ours, a committed record, a link, …: :func:`validation.records.check_record_path`), or None."""
+    from validation.records import check_record_path
+
+    try:
+        check_record_path(out, force=False, inputs=getattr(experiment, "inputs", ()))
+    except ValueError as exc:  # OutputPathError
+        return str(exc)
+    return None
+
+
 def _same_config(path: Path, config) -> bool:
     """True when ``path`` is a record of ours whose config equals ``config`` (JSON-normalised)."""
     try:
@@ -112,7 +125,9 @@ def plan_campaign(experiments=None, *, preset: str = "gpu", device="cuda", budge
     """The campaign plan (nothing runs): every experiment (default: all registered) ordered by
     claims per estimated minute, largest first; admitted while the sum of estimates fits
     ``budget_s``; ``"done"`` when ``out_dir`` already holds its record for this preset and device;
-    ``"skip"`` when a record of another config is there (unless ``force``: then it is replaced).
+    ``"blocked"`` when ``out`` holds something that may not be replaced without ``force`` (a file
+    that is not an earlier record of ours, a committed record in ``validation/data``); an earlier
+    record of ours of another config outside ``validation/data`` is replaced, as a single run would.
 
     Raises ``ValueError`` for a budget that is not a positive number."""
     from validation.experiments import all_experiments
@@ -133,10 +148,8 @@ def plan_campaign(experiments=None, *, preset: str = "gpu", device="cuda", budge
         if out.exists() and _same_config(out, cfg):
             plan.append(PlannedRun(e.name, tuple(e.claims), preset, est, out, "done",
                                    f"record {out} already holds this preset"))
-        elif out.exists() and not force:
-            plan.append(PlannedRun(e.name, tuple(e.claims), preset, est, out, "skip",
-                                   f"{out} holds a record of another config; pass --force to replace it "
-                                   "or choose another --out"))
+        elif (refusal := None if force else _refusal(out, e)) is not None:
+            plan.append(PlannedRun(e.name, tuple(e.claims), preset, est, out, "blocked", refusal))
         elif used + est <= budget_s:
             used += est
             plan.append(PlannedRun(e.name, tuple(e.claims), preset, est, out, "run"))
@@ -177,7 +190,7 @@ def run_campaign(plan, *, device="cuda", budget_s: float = 480.0, progress: bool
         if p.status == "done":
             rows.append((p.name, "done", 0.0, p.reason))
             continue
-        if p.status == "skip":
+        if p.status in ("skip", "blocked"):
             rows.append((p.name, "skipped", 0.0, p.reason))
             continue
         left = budget_s - (clock() - t0)

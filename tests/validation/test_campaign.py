@@ -65,14 +65,21 @@ def test_plan_orders_by_claims_per_minute_and_names_what_does_not_fit(tmp_path):
 def test_runs_write_records_and_a_second_call_resumes(tmp_path):
     clock = Clock()
     a, b = FakeExperiment("a", ["X.1"], 10, clock=clock), FakeExperiment("b", ["X.2"], 20, clock=clock)
-    plan = plan_campaign([a, b], preset="small", device="cpu", budget_s=100, out_dir=tmp_path)
+    plan = plan_campaign([a, b], preset="gpu", device="cpu", budget_s=100, out_dir=tmp_path)
     res = run_campaign(plan, device="cpu", budget_s=100, clock=clock, echo=lambda *_: None, experiments=[a, b])
     assert res.ok and [r[1] for r in res.rows] == ["ran", "ran"]
     assert (tmp_path / "a_cpu.json").exists() and (tmp_path / "b_cpu.json").exists()
-    again = plan_campaign([a, b], preset="small", device="cpu", budget_s=100, out_dir=tmp_path)
+    again = plan_campaign([a, b], preset="gpu", device="cpu", budget_s=100, out_dir=tmp_path)
     assert [p.status for p in again] == ["done", "done"]
+    small = plan_campaign([a, b], preset="small", device="cpu", budget_s=100, out_dir=tmp_path)
+    assert [p.out.name for p in small] == ["a_cpu_small.json", "b_cpu_small.json"]   # never the full records
+    assert [p.status for p in small] == ["run", "run"]
     other = plan_campaign([a, b], preset="full", device="cpu", budget_s=100, out_dir=tmp_path)
-    assert [p.status for p in other] == ["skip", "skip"] and "--force" in other[0].reason
+    assert [p.status for p in other] == ["blocked", "blocked"] and "--force" in other[0].reason
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a_cpu_small.json").write_text("my notes", encoding="utf-8")
+    blocked = plan_campaign([a], preset="small", device="cpu", budget_s=100, out_dir=tmp_path / "notes")
+    assert blocked[0].status == "blocked" and "--force" in blocked[0].reason
     forced = plan_campaign([a, b], preset="full", device="cpu", budget_s=100, out_dir=tmp_path, force=True)
     assert [p.status for p in forced] == ["run", "run"]
 
