@@ -581,8 +581,8 @@ class StationaryProblem2D:
             raise ValueError("temperatures: give at least one temperature")
         iterator = Ts
         if progress:
-            from tqdm.auto import tqdm
-            iterator = tqdm(Ts, desc="stationary 2-D sweep", unit="T")
+            from numerics._progress import progress_bar
+            iterator = progress_bar(Ts, desc="stationary 2-D sweep", unit="T")
         U = np.broadcast_to(self._U(self._X, self._Y), self._X.shape)
         Ut = None if self._Ut is None else np.broadcast_to(self._Ut(self._X, self._Y), self._X.shape)
         ref = None

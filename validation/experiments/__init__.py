@@ -181,8 +181,8 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
 
     items = [tuple(item) for item in items]
     if progress:
-        from tqdm.auto import tqdm
+        from numerics._progress import progress_bar
 
-        items = tqdm(items, desc=desc, unit="run")
+        items = progress_bar(items, desc=desc, unit="run")
     with cpu_threads(dev):
         return [cached(checkpoint, [desc, list(item)], lambda item=item: one(*item)) for item in items]

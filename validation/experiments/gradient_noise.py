@@ -103,9 +103,9 @@ def measure(config: GradientNoiseConfig, device="auto", *, progress: bool = Fals
     initial = _noise_statistics(config, model, loss_fn, X, y, gen, checkpoint=checkpoint, phase="initial")
     epochs = range(config.train_epochs)
     if progress:
-        from tqdm.auto import tqdm
+        from numerics._progress import progress_bar
 
-        epochs = tqdm(epochs, desc="train", unit="epoch")
+        epochs = progress_bar(epochs, desc="train", unit="epoch")
     for _ in epochs:
         perm = torch.randperm(n, generator=gen, device=dev)
         for s in range(0, n, config.train_batch):

@@ -89,9 +89,9 @@ def measure(config: SyntheticConfig, device="auto", *, progress: bool = False, c
     temps = config.temperatures()
     panels = config.panels
     if progress:
-        from tqdm.auto import tqdm
+        from numerics._progress import progress_bar
 
-        panels = tqdm(panels, desc="panel", unit="panel")
+        panels = progress_bar(panels, desc="panel", unit="panel")
 
     def one(key):
         r = panel_statement(key, temps)
