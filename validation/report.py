@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import html
 import importlib
-import json
 import pkgutil
 import platform
 import re
@@ -98,11 +97,11 @@ def _value_html(v, depth: int = 0, *, max_items: int = 12) -> str:
         text = " ".join(v.split())
         return f"<code>{html.escape(text)}</code>" if _EXPR_CHARS & set(text) else html.escape(text)
     if isinstance(v, dict):
-        if depth >= 2:
-            return html.escape(json.dumps(v, ensure_ascii=False))
+        if depth >= 3:
+            return _value_inline(v)
         return _kv_table(v, depth + 1)
     if isinstance(v, (list, tuple)):
-        if v and all(isinstance(e, dict) for e in v) and depth < 2:
+        if v and all(isinstance(e, dict) for e in v) and depth < 3:
             keys = list(dict.fromkeys(k for e in v for k in e))
             rows = "".join("<tr>" + "".join(f"<td>{_value_html(e.get(k), depth + 1)}</td>" for k in keys)
                            + "</tr>" for e in v[:max_items])

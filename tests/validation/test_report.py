@@ -10,7 +10,6 @@ import html.parser
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
