@@ -77,8 +77,10 @@ PRESET ?= gpu
 DEVICE ?= cuda
 BUDGET_S ?= 480
 OUT ?= validation/data
+# the tree on the GPU machine is a copy without .git: pass GIT_COMMIT=<hash> so records name their commit
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 gpu:
-	PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --no-progress
+	SGDSM_GIT_COMMIT=$(GIT_COMMIT) PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --no-progress
 
 gpu-check:
 	PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --dry-run

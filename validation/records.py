@@ -24,6 +24,10 @@ __all__ = ["DATA_DIR", "OutputPathError", "provenance", "write_record", "check_r
 
 
 def _git_commit() -> str:
+    """``git rev-parse HEAD`` (+dirty); where the tree is a copy without ``.git`` (the lent GPU
+    machine), the commit the launcher names in ``SGDSM_GIT_COMMIT`` (suffixed ``(copy)``); else
+    ``"unknown"``."""
+    env = os.environ.get("SGDSM_GIT_COMMIT", "").strip()
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                              cwd=Path(__file__).parent, check=True).stdout.strip()
@@ -31,7 +35,17 @@ def _git_commit() -> str:
                                capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
         return out + ("+dirty" if dirty else "")
     except Exception:
-        return "unknown"
+        return f"{env} (copy)" if re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", env) else "unknown"
+
+
+def _gpu_driver() -> str | None:
+    """The NVIDIA driver version (``nvidia-smi``), or None where there is none."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except Exception:
+        return None
+    return out.splitlines()[0].strip() if out else None
 
 
 def _version(dist: str):
@@ -68,14 +82,16 @@ def provenance(*, device: str, seed: int, wall_time_s: float) -> dict:
         versions[dist] = _version(dist)
     versions["torch"] = torch.__version__
     versions["cuda"] = torch.version.cuda
-    cudnn = gpu = None
+    cudnn = gpu = driver = None
     on_gpu = re.match(r"cuda(?::(\d+))?", str(device))  # "cuda", "cuda:1", "cuda:0 (NVIDIA …)"
     if on_gpu and torch.cuda.is_available():
         with contextlib.suppress(Exception):
             cudnn = torch.backends.cudnn.version()
         with contextlib.suppress(Exception):
             gpu = torch.cuda.get_device_name(int(on_gpu.group(1) or 0))
+        driver = _gpu_driver()
     versions["cudnn"] = cudnn
+    versions["nvidia_driver"] = driver
     return {
         "git_commit": _git_commit(),
         "device": device,

@@ -69,3 +69,22 @@ def test_experiment_command_line_runs_small_or_full(tmp_path, capsys):
     assert seen[-1][:2] == ("F", "cpu")
     with pytest.raises(SystemExit):
         experiment_main([], description="d", run=run, small="S", full="F", summary=lambda rec: [])
+
+
+def test_provenance_names_the_commit_of_a_copy_without_git(monkeypatch):
+    """On the lent GPU machine the tree is a copy without .git: the launcher's SGDSM_GIT_COMMIT is
+    recorded (marked as a copy); anything that is not a commit hash is not."""
+    import subprocess
+
+    from validation import records
+
+    def no_git(*a, **k):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    monkeypatch.setenv("SGDSM_GIT_COMMIT", "0123abcd" * 5)
+    assert records._git_commit() == "0123abcd" * 5 + " (copy)"
+    monkeypatch.setenv("SGDSM_GIT_COMMIT", "$(rm -rf /)")
+    assert records._git_commit() == "unknown"
+    prov = records.provenance(device="cpu", seed=0, wall_time_s=1.0)
+    assert prov["versions"]["nvidia_driver"] is None and prov["gpu"] is None
