@@ -223,7 +223,10 @@ class Verdict:
     implied by the paper's stated assumptions, the trend of a measurement beyond the paper's range
     — and ``paper_range`` (from :meth:`PaperRange.report`) the range the paper's experiments
     covered beside the measured one, when the verdict was computed on the paper's range.
-    Every constructor takes ``findings=`` and ``paper_range=`` keywords.
+    Every constructor takes ``findings=`` and ``paper_range=`` keywords, and ``summary=``: the
+    finding in one sentence with its computed numbers (e.g. "slopes 5–8× smaller than predicted"),
+    which the tables (:func:`claim_finding`: README, report, command line) show instead of the first
+    sentence of ``detail``.
     """
 
     verdict: str
@@ -235,6 +238,7 @@ class Verdict:
     metrics: dict | None = None
     findings: tuple = ()
     paper_range: dict | None = None
+    summary: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "findings", tuple(self.findings or ()))
@@ -257,35 +261,38 @@ class Verdict:
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod
-    def holds(cls, detail: str, *, findings=(), paper_range=None, **metrics) -> "Verdict":
-        return cls("holds", detail, metrics=metrics or None, findings=findings, paper_range=paper_range)
+    def holds(cls, detail: str, *, findings=(), paper_range=None, summary=None, **metrics) -> "Verdict":
+        return cls("holds", detail, metrics=metrics or None, findings=findings, paper_range=paper_range,
+                   summary=summary)
 
     @classmethod
     def holds_if(cls, detail: str, *, condition: str, counterexample, findings=(), paper_range=None,
-                 **metrics) -> "Verdict":
+                 summary=None, **metrics) -> "Verdict":
         return cls("holds-if", detail, condition=condition, counterexample=counterexample,
-                   metrics=metrics or None, findings=findings, paper_range=paper_range)
+                   metrics=metrics or None, findings=findings, paper_range=paper_range, summary=summary)
 
     @classmethod
     def corrected(cls, detail: str, *, printed: str, corrected: str, counterexample, findings=(),
-                  paper_range=None, **metrics) -> "Verdict":
+                  paper_range=None, summary=None, **metrics) -> "Verdict":
         return cls("corrected", detail, printed=printed, corrected_form=corrected,
                    counterexample=counterexample, metrics=metrics or None, findings=findings,
-                   paper_range=paper_range)
+                   paper_range=paper_range, summary=summary)
 
     @classmethod
-    def fails(cls, detail: str, *, counterexample, findings=(), paper_range=None, **metrics) -> "Verdict":
+    def fails(cls, detail: str, *, counterexample, findings=(), paper_range=None, summary=None,
+              **metrics) -> "Verdict":
         return cls("fails", detail, counterexample=counterexample, metrics=metrics or None,
-                   findings=findings, paper_range=paper_range)
+                   findings=findings, paper_range=paper_range, summary=summary)
 
     @classmethod
     def measured(cls, detail: str, *, metrics: dict, agrees: bool = True, findings=(),
-                 paper_range=None) -> "Verdict":
+                 paper_range=None, summary=None) -> "Verdict":
         """A numeric comparison. ``agrees=False`` (outside tolerance) is recorded as ``fails``."""
         if agrees:
-            return cls("measured", detail, metrics=metrics, findings=findings, paper_range=paper_range)
+            return cls("measured", detail, metrics=metrics, findings=findings, paper_range=paper_range,
+                       summary=summary)
         return cls("fails", detail, counterexample={"measured": metrics}, metrics=metrics,
-                   findings=findings, paper_range=paper_range)
+                   findings=findings, paper_range=paper_range, summary=summary)
 
     def to_dict(self) -> dict:
         d = {
@@ -298,6 +305,7 @@ class Verdict:
             "metrics": _jsonable(self.metrics),
             "findings": [f.to_dict() for f in self.findings] or None,
             "paper_range": _jsonable(self.paper_range),
+            "summary": self.summary,
         }
         return {k: v for k, v in d.items() if v is not None}
 
@@ -656,7 +664,8 @@ def _as_verdict(v) -> Verdict:
     findings = tuple(Finding(**f) for f in v.get("findings") or ())
     return Verdict(v["verdict"], v["detail"], printed=v.get("printed"), corrected_form=v.get("corrected"),
                    condition=v.get("condition"), counterexample=v.get("counterexample"),
-                   metrics=v.get("metrics"), findings=findings, paper_range=v.get("paper_range"))
+                   metrics=v.get("metrics"), findings=findings, paper_range=v.get("paper_range"),
+                   summary=v.get("summary"))
 
 
 def ledger_json(statuses: list[ClaimStatus]) -> str:
@@ -750,20 +759,21 @@ def deciding_result(status: ClaimStatus) -> CheckResult | None:
 
 
 def claim_finding(status: ClaimStatus, *, words: int = 40) -> str:
-    """The one-line finding of a claim, from the check that decides its verdict: printed → corrected
-    form for ``corrected``, the condition for ``holds-if``, else the first sentence of its detail;
-    the number of findings (:class:`Finding`) of all its checks is appended. Code spans
-    (backticks) hold expressions."""
+    """The one-line finding of a claim, from the check that decides its verdict: its ``summary`` where
+    the check gives one, else printed → corrected form for ``corrected``, the condition for
+    ``holds-if``, else the first sentence of its detail; the number of findings (:class:`Finding`)
+    of all its checks is appended. Code spans (backticks) hold expressions."""
     r = deciding_result(status)
     if r is None:
         return status.detail
     v = r.verdict
-    text = None
-    if v.verdict == "corrected" and len(_tokens(f"{v.printed} {v.corrected_form}")) <= words:
+    if v.summary:
+        text = one_line(v.summary, words=words, first_sentence=False)
+    elif v.verdict == "corrected" and len(_tokens(f"{v.printed} {v.corrected_form}")) <= words:
         text = f"printed `{_tick(v.printed)}`, corrected `{_tick(v.corrected_form)}`"
     elif v.verdict == "holds-if" and len(_tokens(v.condition)) <= words:
         text = f"holds if {v.condition}"
-    if text is None:
+    else:
         text = one_line(v.detail, words=words)
     n = sum(len(x.verdict.findings) for x in status.results)
     if n:

@@ -286,3 +286,14 @@ def test_cli_jobs_must_be_a_positive_integer(bad, capsys):
     with pytest.raises(SystemExit) as exc:
         cli_main(["claims", "SC.eq5", "--jobs", bad])
     assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err
+
+
+def test_a_checks_summary_is_its_one_line_finding_and_survives_json():
+    st = _demo_status("a long detail. With more.", "measured", metrics={"ratio": 6.5},
+                      summary="slopes 6.5× smaller than predicted")
+    assert L.claim_finding(st) == "slopes 6.5× smaller than predicted"
+    v = st.results[0].verdict
+    assert v.to_dict()["summary"] == "slopes 6.5× smaller than predicted"
+    assert L._as_verdict(v.to_dict()) == v
+    assert L.Verdict.measured("d", metrics={"x": 1}, summary="s").summary == "s"
+    assert L.Verdict.fails("d", counterexample={"x": 1}, summary="s").summary == "s"
