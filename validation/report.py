@@ -259,7 +259,12 @@ def summary_html(statuses, thumbnails: dict | None = None) -> str:
     form, counterexample numbers) and the measured findings (``thumbnails``: claim id → figure
     path relative to the report)."""
     thumbnails = thumbnails or {}
-    out = ["<section id='summary'><h2>Summary</h2>", _counts_html(statuses)]
+    out = ["<section id='summary'><h2>Summary</h2>", _counts_html(statuses),
+           "<p class='meta'>A verdict judges the claim as printed: <b>holds</b> (right as printed), "
+           "<b>holds-if</b> (right under a condition the paper does not state), <b>corrected</b> (the printed "
+           "form is wrong: the corrected form and a counterexample are given), <b>fails</b> (a counterexample "
+           "or a measurement against it), <b>measured</b> (a numeric or trained-network comparison), "
+           "<b>open</b> (no check yet).</p>"]
     corr = _corrections(statuses)
     if corr:
         out.append("<h3>Corrections to the papers</h3><div class='tw'><table class='summary'><thead><tr>"
