@@ -22,7 +22,8 @@ covariance ``λ T D^tr`` (SC.eq9), i.e. the Itô SDE ``dθ = −∂U^tr(θ) dt' 
 ``T = λ/B`` — drift ``−∂U``, diffusion matrix ``(λ/B)·D(θ)`` per unit of ``t'``; ``D(θ) =
 Cov_{x∼train}[∂_θ U(x, θ)]``.  :func:`simulate_diffusion` integrates it by Euler–Maruyama with
 ``substeps`` steps of ``dt' = λ/substeps`` per SGD step (so SGD step n and EM step n are at the same
-``t' = λ n``), from SymPy ``U^tr(θ)`` and ``D(θ)`` (:func:`compile_diffusion`).
+``t' = λ n``), from SymPy ``U^tr(θ)`` and ``D(θ)`` (:func:`compile_diffusion`) or from the
+per-sample gradients over a finite training set (:func:`diffusion_from_data`).
 
 **Observers** accumulate on the device, never storing trajectories; each has ``update(theta,
 step)`` and ``result()``: :class:`Histogram1D`, :class:`Histogram2D` (fixed uniform grids),
@@ -94,6 +95,7 @@ __all__ = [
     "compile_per_sample_gradient",
     "DiffusionModel",
     "compile_diffusion",
+    "diffusion_from_data",
     "Histogram1D",
     "Histogram2D",
     "Occupancy",
@@ -196,6 +198,41 @@ def _torch():
 # ==================================================================================================
 # compiled models
 # ==================================================================================================
+def _stack_raw(f, args):
+    """Call a compiled list-valued function's generated code directly and stack its entries on a
+    new last axis, each broadcast to the inputs' shape (constants included).  The same numbers as
+    ``f(*args)`` without its Python-side shape bookkeeping, so that ``torch.compile`` traces one
+    graph through it (no graph break per step)."""
+    torch = _torch()
+    ref = torch.broadcast_tensors(*args)[0] if len(args) > 1 else args[0]
+    raw = f._fn(*args)
+    items = raw if isinstance(raw, (list, tuple)) else [raw]
+    out = [r if isinstance(r, torch.Tensor) else torch.full_like(ref, float(r)) for r in items]
+    return torch.stack(torch.broadcast_tensors(*out, ref)[:-1], -1)
+
+
+def _fusable(grad):
+    """A torch :class:`numerics.compile.CompiledFunction` of a scalar expression (e.g.
+    :func:`numerics.sgd_escape.separable_gradient`) applied element-wise: call its generated code
+    directly (broadcast like ``grad(xs, ts)``), so ``torch.compile`` sees no graph break; any other
+    callable is returned unchanged."""
+    from numerics.compile import CompiledFunction
+
+    if not (isinstance(grad, CompiledFunction) and grad.backend == "torch" and grad.shape == ()
+            and not grad.integrals):
+        return grad
+    torch = _torch()
+
+    def fn(*args):
+        raw = grad._fn(*args)
+        ref = torch.broadcast_tensors(*args)[0]
+        if not isinstance(raw, torch.Tensor):
+            return torch.full_like(ref, float(raw))
+        return torch.broadcast_tensors(raw, ref)[0]
+
+    return fn
+
+
 @dataclass(frozen=True)
 class PerSampleGradient:
     """``∂_θ U(x, θ)`` compiled for torch: call ``grad(xs, thetas)`` with ``xs[..., q]`` and
@@ -226,16 +263,12 @@ def compile_per_sample_gradient(loss, x, theta, *, device="auto") -> PerSampleGr
     loss = as_expr(loss, name="loss")
     grads = [sp.diff(loss, t) for t in th]
     p, q = len(th), len(xs)
-    if p == 1:
-        f = compile_expr(grads[0], xs + th, backend="torch", device=device)
+    f = compile_expr(grads, xs + th, backend="torch", device=device)
 
-        def fn(xv, tv):
-            return f(*[xv[..., i] for i in range(q)], tv[..., 0]).unsqueeze(-1)
-    else:
-        f = compile_expr(grads, xs + th, backend="torch", device=device)
+    def fn(xv, tv):
+        args = [xv[..., i] for i in range(q)] + [tv[..., i] for i in range(p)]
+        return _stack_raw(f, args)
 
-        def fn(xv, tv):
-            return f(*[xv[..., i] for i in range(q)], *[tv[..., i] for i in range(p)])
     return PerSampleGradient(loss=loss, q=q, p=p, device=f.device, _fn=fn)
 
 
@@ -250,6 +283,8 @@ class DiffusionModel:
     device: Any
     _grad: Callable = field(repr=False, compare=False)
     _diff: Callable = field(repr=False, compare=False)
+    #: bytes of temporaries per chain and call (the chunking budget), beyond θ
+    bytes_per_chain: int = 0
 
     def drift(self, th):
         return self._grad(th)
@@ -277,12 +312,46 @@ def compile_diffusion(train_loss, diffusion, theta, *, device="auto") -> Diffusi
     dfun = compile_expr(Dm, th, backend="torch", device=device)
 
     def grad(tv):
-        return g(*[tv[..., i] for i in range(p)])
+        return _stack_raw(g, [tv[..., i] for i in range(p)])
 
     def diff(tv):
-        return dfun(*[tv[..., i] for i in range(p)])
+        return _stack_raw(dfun, [tv[..., i] for i in range(p)]).reshape(tv.shape[:-1] + (p, p))
 
     return DiffusionModel(train_loss=U, diffusion_expr=Dm, p=p, device=g.device, _grad=grad, _diff=diff)
+
+
+def diffusion_from_data(grad: PerSampleGradient, data: "FiniteData", *, device="auto") -> DiffusionModel:
+    """The diffusion limit of SGD on a finite training set, from the per-sample gradients
+    themselves: ``∂U^tr(θ) = (1/N) Σ_j ∂U(x_j, θ)`` and ``D(θ) = (1/N) Σ_j (∂U(x_j, θ) − ∂U^tr)
+    (∂U(x_j, θ) − ∂U^tr)ᵀ`` (THEORY.md: the population covariance over the training set), evaluated
+    numerically at every chain's θ (O(N p²) per chain and step) — for :func:`simulate_diffusion`
+    when no closed form of U^tr and D is at hand."""
+    if not isinstance(grad, PerSampleGradient):
+        raise SGDConfigError("grad must come from compile_per_sample_gradient(loss, x, theta)")
+    if not isinstance(data, FiniteData):
+        raise SGDConfigError(f"data must be a FiniteData training set; got {type(data).__name__}")
+    if grad.q != data.q:
+        raise SGDConfigError(f"the gradient takes samples of {grad.q} coordinate(s) but the data have {data.q}")
+    torch = _torch()
+    from numerics.devices import resolve_device
+
+    dev = resolve_device(device)
+    X = torch.as_tensor(data.samples, dtype=torch.float64, device=dev)
+    N, p = data.n, grad.p
+
+    def per_sample(tv):
+        return grad(X[None], tv[:, None, :])                 # [n, N, p]
+
+    def drift(tv):
+        return per_sample(tv).mean(1)
+
+    def diff(tv):
+        g = per_sample(tv)
+        c = g - g.mean(1, keepdim=True)
+        return c.transpose(1, 2) @ c / N
+
+    return DiffusionModel(train_loss=None, diffusion_expr=None, p=p, device=dev, _grad=drift, _diff=diff,
+                          bytes_per_chain=4 * N * p * 8)
 
 
 # ==================================================================================================
@@ -583,7 +652,8 @@ class Moments(_Observer):
     def bind(self, p, device, dtype, n_steps):
         torch = _torch()
         self.p = p
-        self.n = torch.zeros((), dtype=dtype, device=device)
+        self.n = torch.zeros(1, dtype=dtype, device=device)  # not 0-d: in-place updates of 0-d state
+        # tensors were lost under torch.compile (CPU inductor, torch 2.13)
         self.s1 = torch.zeros(p, dtype=dtype, device=device)
         self.s2 = torch.zeros(p, p, dtype=dtype, device=device)
         self.shift = torch.zeros(p, dtype=dtype, device=device)
@@ -803,7 +873,7 @@ class SGDResult:
 class _SGDKernel:
     def __init__(self, grad, data, *, lr, B, weight_decay, noise, p, device, dtype):
         torch = _torch()
-        self.grad, self.lr, self.B, self.alpha, self.beta, self.p = grad, lr, B, weight_decay, noise, p
+        self.grad, self.lr, self.B, self.alpha, self.beta, self.p = _fusable(grad), lr, B, weight_decay, noise, p
         self.device, self.dtype = device, dtype
         self.finite = isinstance(data, FiniteData)
         self.data = data
@@ -884,7 +954,7 @@ class _EMKernel:
         self.T = lr / B
 
     def bytes_per_chain(self, k):
-        return k * self.m * self.p * 8 + 16 * self.p * self.p * 8 + 64 * self.p
+        return k * self.m * self.p * 8 + 16 * self.p * self.p * 8 + 64 * self.p + self.model.bytes_per_chain
 
     def alloc(self, k, n):
         torch = _torch()
@@ -1062,8 +1132,9 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
         t0 = torch.zeros((), dtype=torch.int64, device=dev)
         for o in step_obs:
             o.update(theta, t0)
-        mon = [torch.zeros((), dtype=torch.int64, device=dev), torch.zeros((), dtype=dtype, device=dev),
-               torch.zeros((), dtype=dtype, device=dev)]
+        # the monitor: [first bad step, non-finite?, the size that tripped]; shape (1,), not 0-d (above)
+        mon = [torch.zeros(1, dtype=torch.int64, device=dev), torch.zeros(1, dtype=dtype, device=dev),
+               torch.zeros(1, dtype=dtype, device=dev)]
         bufs = {}
         t = 0
         while t < n_steps:
@@ -1238,7 +1309,8 @@ def simulate_diffusion(model: DiffusionModel, *, lr: float, batch_size: int, n_c
     from :func:`compile_diffusion`; the other arguments as in :func:`simulate_sgd`.
     """
     if not isinstance(model, DiffusionModel):
-        raise SGDConfigError("model must come from compile_diffusion(train_loss, diffusion, theta)")
+        raise SGDConfigError("model must come from compile_diffusion(train_loss, diffusion, theta) or "
+                             "diffusion_from_data(grad, data)")
     lr_ = _num(lr, "lr", positive=True)
     B = _pos_int(batch_size, "batch_size")
     m = _pos_int(substeps, "substeps")

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from numerics.sgd import (FiniteData, FirstPassage, Histogram1D, Histogram2D, Moments, Occupancy,  # noqa: E402
                           SGDConfigError, SGDDivergedError, SGDNotConvergedError, compile_diffusion,
+                          diffusion_from_data,
                           compile_per_sample_gradient, gaussian_stream, simulate_diffusion, simulate_sgd)
 from numerics.sgd_escape import separable_gradient, simulate_escape  # noqa: E402
 
@@ -333,6 +334,28 @@ def test_euler_maruyama_2d_matrix_diffusion_and_sgd_agree_for_small_lr():
     assert np.all(np.abs(cov - sigma) < 5 * np.sqrt(2 / ess) * scale + 0.01 * scale), (cov, sigma)
 
 
+def test_diffusion_from_data_is_the_training_set_mean_and_covariance():
+    """∂U^tr and D from the per-sample gradients of a finite training set (THEORY.md: population
+    covariance) equal NumPy's mean/covariance of g_j = (θ − x_j)³ (p = 1) and, on the quadratic
+    model (∂U^tr = θ − x̄, D = s²), the EM run equals the closed-form model's run draw for draw."""
+    data = np.random.default_rng(7).standard_normal(30)
+    model = diffusion_from_data(_grad((th - x) ** 4 / 4), FiniteData(data), device="cpu")
+    pts = torch.tensor([[-0.5], [0.2], [1.3]], dtype=torch.float64)
+    gj = (pts.numpy() - data[None, :]) ** 3                       # [3, N]
+    np.testing.assert_allclose(model.drift(pts).numpy()[:, 0], gj.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(model.diffusion(pts).numpy()[:, 0, 0], gj.var(1), rtol=1e-10)
+    quad = diffusion_from_data(_grad((th - x) ** 2 / 2), FiniteData(data), device="cpu")
+    closed = compile_diffusion((th - float(data.mean())) ** 2 / 2, float(data.var()), th, device="cpu")
+    kw = dict(lr=0.1, batch_size=3, substeps=2, n_chains=200, n_steps=60, burn_in=20, start=[1.0], seed=4,
+              device="cpu")
+    a = simulate_diffusion(quad, observers=[Moments()], **kw)
+    b = simulate_diffusion(closed, observers=[Moments()], **kw)
+    np.testing.assert_allclose(a.moments[0]["cov"], b.moments[0]["cov"], rtol=1e-8)
+    np.testing.assert_allclose(a.moments[0]["mean"], b.moments[0]["mean"], rtol=1e-10)
+    with pytest.raises(SGDConfigError, match="FiniteData"):
+        diffusion_from_data(_grad((th - x) ** 2 / 2), gaussian_stream(1))
+
+
 # --------------------------------------------------------------------------------------------------
 # devices and the fused path
 # --------------------------------------------------------------------------------------------------
@@ -379,3 +402,27 @@ def test_fused_multi_step_function_runs_on_cpu(monkeypatch):
     for r in (fused, fb1, fb2):
         assert np.array_equal(r.histograms[0]["counts"], ref.histograms[0]["counts"])
         assert np.array_equal(r.passage[0]["steps"], ref.passage[0]["steps"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the fused torch.compile path)")
+def test_cuda_fused_path_matches_eager():  # pragma: no cover - runs on a GPU machine only
+    """On CUDA the multi-step function is torch.compile'd (fuse='auto'); the random numbers are drawn
+    outside it from the same block generators, so the compiled and the eager runs see the same
+    numbers: the same passage times and histograms up to last-ulp bin flips, moments to rounding."""
+    g = compile_per_sample_gradient((th - x) ** 2 / 2, x, th, device="cuda")
+    data = np.random.default_rng(2).standard_normal(50)
+
+    def run(fuse):
+        obs = [Histogram1D(-1.5, 1.5, 20), Moments(), Occupancy([0.0]), FirstPassage(upper=0.4)]
+        return simulate_sgd(g, data=FiniteData(data, replace=False), lr=0.1, batch_size=5, n_chains=100_000,
+                            n_steps=200, burn_in=40, start=[0.0], observers=obs, seed=1, device="cuda",
+                            fuse=fuse, noise=0.3)
+
+    eager, fused = run(False), run("auto")
+    assert eager.path == "cuda-eager"
+    assert fused.path == "cuda-compiled" or "torch.compile" in (fused.path_note or "")
+    diff = np.abs(eager.histograms[0]["counts"] - fused.histograms[0]["counts"]).sum()
+    assert diff <= 1e-6 * eager.histograms[0]["n_samples"]
+    np.testing.assert_allclose(eager.moments[0]["cov"], fused.moments[0]["cov"], rtol=1e-9)
+    assert np.mean(eager.passage[0]["steps"] == fused.passage[0]["steps"]) > 0.999
