@@ -208,6 +208,9 @@ def _stack_raw(f, args):
     raw = f._fn(*args)
     items = raw if isinstance(raw, (list, tuple)) else [raw]
     out = [r if isinstance(r, torch.Tensor) else torch.full_like(ref, float(r)) for r in items]
+    if len(out) == 1:  # p = 1: a view, no copy (the caller reduces over the minibatch next)
+        r = out[0]
+        return (r if r.shape == ref.shape else torch.broadcast_tensors(r, ref)[0]).unsqueeze(-1)
     return torch.stack(torch.broadcast_tensors(*out, ref)[:-1], -1)
 
 
@@ -551,12 +554,6 @@ class Occupancy(_Observer):
         bad = (lab < 0) | (lab >= self.n_basins)
         return torch.where(bad, torch.full_like(lab, self.n_basins), lab)
 
-    def indicators(self, theta):
-        """``[n, n_basins]`` 0/1 basin indicators (the diagnostics' statistics)."""
-        torch = _torch()
-        lab = self.labels(theta)
-        return (lab[:, None] == torch.arange(self.n_basins, device=theta.device)).to(theta.dtype)
-
     def update(self, theta, step):
         torch = _torch()
         lab = self.labels(theta)
@@ -683,9 +680,13 @@ class _GroupStats(_Observer):
         torch = _torch()
         self.p = p
         self.S = p + sum(o.n_basins for o in self.occ)
-        self.sums = torch.zeros(self.G * self.K, self.S, dtype=dtype, device=device)
-        self.counts = torch.zeros(self.G * self.K, dtype=dtype, device=device)
-        self.sq = torch.zeros(self.G * self.K, self.S, dtype=dtype, device=device)
+        GK = self.G * self.K
+        self.s1 = torch.zeros(GK, p, dtype=dtype, device=device)
+        self.s2 = torch.zeros(GK, p, dtype=dtype, device=device)
+        self.counts = torch.zeros(GK, dtype=dtype, device=device)
+        # basin counts per (group, block); the last column: unlabelled (dropped). An indicator's
+        # square is itself, so its sum of squares is its count.
+        self.occ_counts = [torch.zeros(GK, o.n_basins + 1, dtype=dtype, device=device) for o in self.occ]
         self.device, self.dtype = device, dtype
 
     def configure(self, burn_in, window):
@@ -694,20 +695,24 @@ class _GroupStats(_Observer):
     def start_chunk(self, n, offset):
         torch = _torch()
         self.gid = (torch.arange(offset, offset + n, device=self.device) % self.G) * self.K
-
-    def stats(self, theta):
-        torch = _torch()
-        parts = [theta] + [o.indicators(theta) for o in self.occ]
-        return torch.cat(parts, 1) if len(parts) > 1 else theta
+        self.ones = torch.ones(n, dtype=self.dtype, device=self.device)
 
     def update(self, theta, step):
         torch = _torch()
-        s = self.stats(theta)
         blk = torch.div((step - self.burn_in - 1) * self.K, self.window, rounding_mode="floor")
         idx = self.gid + blk
-        self.sums.index_add_(0, idx, s)
-        self.counts.index_add_(0, idx, torch.ones(s.shape[0], dtype=s.dtype, device=s.device))
-        self.sq.index_add_(0, idx, s * s)
+        self.s1.index_add_(0, idx, theta)
+        self.s2.index_add_(0, idx, theta * theta)
+        self.counts.index_add_(0, idx, self.ones)
+        for o, c in zip(self.occ, self.occ_counts):
+            c.view(-1).index_add_(0, idx * (o.n_basins + 1) + o.labels(theta), self.ones)
+
+    def arrays(self):
+        """``(sums, sums of squares, counts)`` as NumPy arrays ``[G·K, S]``, ``[G·K, S]``, ``[G·K]``."""
+        occ = [c.detach().cpu().numpy()[:, :-1] for c in self.occ_counts]
+        s1 = np.concatenate([self.s1.detach().cpu().numpy()] + occ, 1)
+        s2 = np.concatenate([self.s2.detach().cpu().numpy()] + occ, 1)
+        return s1, s2, self.counts.detach().cpu().numpy()
 
     def names(self):
         out = [f"theta[{i}]" for i in range(self.p)]
@@ -759,9 +764,8 @@ def _split_rhat(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> float:
 
 def _diagnose(gs: _GroupStats, *, rhat_max, min_ess, drift_z) -> Diagnostics:
     G, K = gs.G, gs.K
-    sums = gs.sums.detach().cpu().numpy().reshape(G, K, gs.S)
-    sqs = gs.sq.detach().cpu().numpy().reshape(G, K, gs.S)
-    cnt = gs.counts.detach().cpu().numpy().reshape(G, K)
+    s1, s2, c = gs.arrays()
+    sums, sqs, cnt = s1.reshape(G, K, gs.S), s2.reshape(G, K, gs.S), c.reshape(G, K)
     names = gs.names()
     reasons = []
     if np.any(cnt <= 0):
@@ -902,26 +906,32 @@ class _SGDKernel:
             bufs.append(torch.empty((k, n, self.p), dtype=self.dtype, device=self.device))
         return bufs
 
-    def draw_block(self, gen, k, nb):
-        """Random numbers of k steps for one RNG block of nb chains (same order whatever the chunk)."""
+    def draw_block(self, gen, k, nb, out=None):
+        """Random numbers of k steps for one RNG block of nb chains (the same numbers whatever the
+        chunk); written into ``out`` (the buffers) when given, else returned."""
         torch = _torch()
-        out = []
+        res = []
         if self.finite:
+            o = None if out is None else out[0]
             if self.replace:
-                out.append(torch.randint(0, self.N, (k, nb, self.B), generator=gen, device=self.device))
+                res.append(torch.randint(0, self.N, (k, nb, self.B), generator=gen, device=self.device, out=o))
             else:
-                out.append(self._floyd(gen, k, nb))
+                res.append(self._floyd(gen, k, nb, o))
         else:
-            out.append(self.data.draw((k, nb, self.B), gen, self.device, self.dtype))
+            x = self.data.draw((k, nb, self.B), gen, self.device, self.dtype)
+            if out is not None:
+                out[0].copy_(x)
+            res.append(x)
         if self.beta:
-            out.append(torch.randn((k, nb, self.p), generator=gen, device=self.device, dtype=self.dtype))
-        return out
+            res.append(torch.randn((k, nb, self.p), generator=gen, device=self.device, dtype=self.dtype,
+                                   out=None if out is None else out[1]))
+        return res
 
-    def _floyd(self, gen, k, nb):
+    def _floyd(self, gen, k, nb, out=None):
         """A uniformly random B-subset of range(N) per (step, chain): Floyd's algorithm."""
         torch = _torch()
         N, B = self.N, self.B
-        sel = torch.empty((k, nb, B), dtype=torch.int64, device=self.device)
+        sel = torch.empty((k, nb, B), dtype=torch.int64, device=self.device) if out is None else out
         for i in range(B):
             j = N - B + i
             t = torch.randint(0, j + 1, (k, nb), generator=gen, device=self.device)
@@ -934,7 +944,8 @@ class _SGDKernel:
     def step(self, theta, r):
         """One SGD step of all chains → (new θ, the step)."""
         if self.finite:
-            xs = self.X[r[0]]                         # [n, B, q]
+            idx = r[0]                                # [n, B]; index_select: ~5× faster than X[idx]
+            xs = self.X.index_select(0, idx.reshape(-1)).view(idx.shape[0], idx.shape[1], self.X.shape[1])
         else:
             xs = r[0]
         g = self.grad(xs, theta[:, None, :])
@@ -960,9 +971,10 @@ class _EMKernel:
         torch = _torch()
         return [torch.empty((k, n, self.m, self.p), dtype=self.dtype, device=self.device)]
 
-    def draw_block(self, gen, k, nb):
+    def draw_block(self, gen, k, nb, out=None):
         torch = _torch()
-        return [torch.randn((k, nb, self.m, self.p), generator=gen, device=self.device, dtype=self.dtype)]
+        return [torch.randn((k, nb, self.m, self.p), generator=gen, device=self.device, dtype=self.dtype,
+                            out=None if out is None else out[0])]
 
     def step(self, theta, r):
         torch = _torch()
@@ -1145,12 +1157,11 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
             if kk not in bufs:
                 bufs[kk] = kernel.alloc(kk, n)
             rand = bufs[kk]
-            for g, (b0, b1) in zip(gens, blocks_):
-                parts = kernel.draw_block(g, kk, b1 - b0)
-                for buf, part in zip(rand, parts):
-                    if len(blocks_) == 1:
-                        buf.copy_(part)
-                    else:
+            if len(blocks_) == 1:  # straight into the buffers
+                kernel.draw_block(gens[0], kk, n, out=rand)
+            else:
+                for g, (b0, b1) in zip(gens, blocks_):
+                    for buf, part in zip(rand, kernel.draw_block(g, kk, b1 - b0)):
                         buf[:, b0 - c0:b1 - c0].copy_(part)
             tt = torch.full((), t, dtype=torch.int64, device=dev)
             run = compiled if compiled is not None else fn
