@@ -771,8 +771,8 @@ def claim_finding(status: ClaimStatus, *, words: int = 40) -> str:
         text = one_line(v.summary, words=words, first_sentence=False)
     elif v.verdict == "corrected" and len(_tokens(f"{v.printed} {v.corrected_form}")) <= words:
         text = f"printed `{_tick(v.printed)}`, corrected `{_tick(v.corrected_form)}`"
-    elif v.verdict == "holds-if" and len(_tokens(v.condition)) <= words:
-        text = f"holds if {v.condition}"
+    elif v.verdict == "holds-if":
+        text = one_line(f"holds if {v.condition}", words=words, first_sentence=False)
     else:
         text = one_line(v.detail, words=words)
     n = sum(len(x.verdict.findings) for x in status.results)
