@@ -5,8 +5,8 @@ In one run, on the same inputs, every benchmark expression is evaluated by
 (1) ``numerics.compile.compile_expr`` with its defaults — small integer powers written as products,
     CSE only where :func:`numerics.compile.codegen_plan` finds that it pays (``cse="auto"``);
 (2) plain ``sympy.lambdify`` (no CSE, powers as SymPy prints them) — the reference: ``compile_expr``
-    should never be slower (issue 9);
-(3) ``sympy.lambdify(cse=True)`` — what ``compile_expr`` did before issue 9 (CSE always, no power
+    should never be slower;
+(3) ``sympy.lambdify(cse=True)`` — what ``compile_expr`` did before (CSE always, no power
     expansion);
 (4) the torch backend of (1) and plain torch ``lambdify`` (CUDA when present, else the CPU with one
     thread — NumPy's ufuncs use one, and spinning threads on a loaded machine only add noise);
@@ -283,7 +283,7 @@ def format_table(result: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["results"]:
         sec, sp_ = r["seconds"], r["speedup"]
-        if "compile_expr" not in sec:  # a record written before issue 9
+        if "compile_expr" not in sec:  # a record of the older format
             lines.append(f"| {r['workload']} | {r['grid_points']} | (old record) | {sec['compiled_cse']:.4g} | "
                          f"{sec['lambdify_no_cse']:.4g} | {sp_['vs_lambdify_no_cse']:.3g}× | – | – | "
                          f"{sec['naive_subs_evalf_scaled']:.4g} | {sp_['vs_naive_subs_evalf']:.3g}× |")

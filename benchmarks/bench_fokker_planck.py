@@ -54,7 +54,7 @@ SIZES = {"1d_double_well": [1000, 4000, 16000, 64000],
          "2d_state_dependent_D": [64, 128, 256],
          "2d_nonzero_curl": [64, 128, 256]}
 QUICK_SIZES = {"1d_double_well": [1000, 4000], "2d_state_dependent_D": [32, 64], "2d_nonzero_curl": [32, 64]}
-#: the must-hold ratios of issue 9 (fplanck's solve time / ours, medians, same run)
+#: the target ratios (fplanck's solve time / ours, medians, same run)
 #: a solve faster than this is repeated within each repetition until the calls take this long (median)
 BATCH_SECONDS = 0.25
 TARGETS = {("1d_double_well", 16000): 10.0, ("2d_state_dependent_D", 256): 8.0, ("2d_nonzero_curl", 256): 8.0}

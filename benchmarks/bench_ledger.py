@@ -1,12 +1,12 @@
 """Benchmark (a script, not a test): assumption-free symbolic work and the parallel claims ledger.
 
-Two measurements, in one run (issue 9):
+Two measurements, in one run:
 
 * ``stationary_build`` — building :class:`numerics.stationary.StationaryProblem1D` for RND Fig. H.4
   right (``numerics.landscapes.preset("RND.H4.right")``: train loss, the sampled diffusion
   ``D(θ) = Var_j ∂_θU(x_j, θ)`` of its 10 train samples, test loss; θ is ``real=True``):
 
-  - ``baseline`` — the build as it was before issue 9: ``sp.diff``, ``D.is_zero`` and the compile on
+  - ``baseline`` — the build as it was before (symbols with assumptions): ``sp.diff``, ``D.is_zero`` and the compile on
     the user's ``real=True`` θ and ``positive=True`` T (this script runs it by making
     ``numerics.stationary.assumption_sensitive`` answer True, which skips the stripping);
   - ``plain_symbols`` — the build now: the same expressions with their symbols replaced by
@@ -20,8 +20,8 @@ Two measurements, in one run (issue 9):
   (−3, 3): beyond ±1.5 the sampled D falls to ~1e-26 and ``state`` refuses the degenerate v''
   there; the symbolic work, which is what is timed, does not depend on the domain.
 
-* ``ledger`` — ``python -m validation claims --json`` with ``--jobs 1`` (serial, the path before
-  issue 9) and ``--jobs N`` (N = the CPUs this process may use), each in a fresh interpreter, the
+* ``ledger`` — ``python -m validation claims --json`` with ``--jobs 1`` (serial, the previous
+  path) and ``--jobs N`` (N = the CPUs this process may use), each in a fresh interpreter, the
   order alternated over ``--ledger-repeat`` rounds.  Wall seconds, and CPU seconds of the whole
   process tree (the command and its workers; sampled with ``psutil`` every 0.1 s).  The outputs must be identical apart from each check's ``seconds`` (``outputs_identical``).
 
@@ -289,7 +289,7 @@ def run_benchmark(*, repeat: int = 3, ledger_repeat: int = 1, jobs: int | None =
 
     jobs = default_jobs() if jobs is None else jobs
     t0 = time.perf_counter()
-    res = {"benchmark": "assumption-free symbolic work and the parallel claims ledger (issue 9)",
+    res = {"benchmark": "assumption-free symbolic work and the parallel claims ledger",
            "stationary_build": bench_stationary(repeat)}
     if not skip_ledger:
         res["ledger"] = bench_ledger(ledger_repeat, jobs)

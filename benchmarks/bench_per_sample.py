@@ -11,7 +11,7 @@ repetition (medians of ``--repeat``):
   default ``chunk_size=1024``;
 * ours cold: the first call in a fresh Python process (imports done), median of ``--cold-runs``.
 
-float64 is the headline; float32 is reported alongside. The claims checked (issue 9), in ``holds``:
+float64 is the headline; float32 is reported alongside. The claims checked, in ``holds``:
 ours is at least as fast as BackPACK delivering the same (N, p) matrix (ratio BackPACK / ours ≥ 1);
 the stricter comparison with BackPACK's bare per-parameter ``grad_batch`` tensors is recorded too,
 for the default call and for a call that reuses an ``out=`` buffer; and ours equals the loop to

@@ -1,7 +1,7 @@
 """Benchmark (a script, not a test): throughput of the SGD escape simulator, in chain-steps/s.
 
 A *chain-step* is one SGD iteration of one run (B = 10 fresh samples, gradient, update, box test);
-a run that escapes stops counting.  Workload (issue 9): the DT §4 escape experiment in 1-D
+a run that escapes stops counting.  Workload: the DT §4 escape experiment in 1-D
 (:mod:`validation.experiments.escape_rates`): per-sample Styblinski–Tang loss at k = 1, start
 ``START_1D``, valley ``θ < BOUNDARY_1D``, η = 0.03 (the small batch sweep's η), B = 10,
 ``--runs`` runs (default 1000) for ``--steps`` iterations (default 1500; almost no run escapes, so
@@ -10,7 +10,7 @@ every variant advances the same chains).
 Measured in one process, interleaved (a seeded random variant order in each repetition, so that no
 variant always follows the same neighbour), medians of ``--repeat`` (≥ 3, default 5) repetitions:
 
-* ``baseline`` — the simulator as it was before issue 9 (commit e76a667), reimplemented inline:
+* ``baseline`` — the previous simulator (commit e76a667), reimplemented inline:
   the gradient by plain ``lambdify`` with CSE (NumPy evaluates ``(θ − x)**3`` by the general
   ``pow``), a fresh ``(n, B, p)`` sample array, gradient copy, mean and boolean masks every step;
 * ``simulate_escape`` — :func:`numerics.sgd_escape.simulate_escape`, NumPy backend (the default

@@ -40,8 +40,8 @@ from IPython.display import Math, Markdown, display
 from theory.coordinates import gradient
 from theory.effective_potential import (NonConservativeError, SingularDiffusionError, curl,
     curl_free_vs_true_covariance, drift_field, effective_potential, equal_up_to_constant,
-    paper_form_function_of_loss, paper_form_isotropic, paper_form_quadratic_inverse_hessian,
-    paper_form_separable, rnd_split, zero_current_log_density_gradient,
+    function_of_loss_potential_printed, isotropic_potential_printed, quadratic_inverse_hessian_potential_printed,
+    separable_potential_printed, rnd_split, zero_current_log_density_gradient,
     inverse_hessian_noise_potential)
 from theory.coordinates import hessian
 from theory.fokker_planck import (gaussian_density, probability_current, stationarity_residual)
@@ -115,7 +115,7 @@ print('equals −(2/T)V:', all(cached_simplify(e) == 0 for e in g + 2 * drift_fi
 
 # %%
 U1d, d1d = x**4 / 4 - x**2 / 2, 1 + x**2
-v_fn3 = derive(U1d, d1d, x, paper_form_isotropic(U1d, d1d, x, T))
+v_fn3 = derive(U1d, d1d, x, isotropic_potential_printed(U1d, d1d, x, T))
 
 # %% [markdown]
 # In $p\ge2$ the line integral of $\partial U/d$ is path-independent only when $\partial U/d$ is a
@@ -124,7 +124,7 @@ v_fn3 = derive(U1d, d1d, x, paper_form_isotropic(U1d, d1d, x, T))
 
 # %%
 UR = t1**2 + t2**2 + 1
-v_dU = derive(UR, (2 + UR) * sp.eye(2), TH, paper_form_isotropic(UR, 2 + UR, TH, T), stationarity=False)
+v_dU = derive(UR, (2 + UR) * sp.eye(2), TH, isotropic_potential_printed(UR, 2 + UR, TH, T), stationarity=False)
 
 # %% [markdown]
 # **Finding (outside Assumption 1, SC.A1).** With $U=(\theta_1^2+\theta_2^2)/2$ and $d=1+\theta_1^2$ the curl is non-zero,
@@ -151,7 +151,7 @@ print('difference:', float(path_b - path_a))
 # $\rho\propto U^{-(1+2/T)}$.
 
 # %%
-v_log = derive(UR, UR * sp.eye(2), TH, paper_form_function_of_loss(UR, sp.log, T), stationarity=False)
+v_log = derive(UR, UR * sp.eye(2), TH, function_of_loss_potential_printed(UR, sp.log, T), stationarity=False)
 ratio = cached_simplify(sp.powsimp(sp.expand_log(sp.exp(-2 * v_log / T) / UR**(-(1 + 2 / T)), force=True)))
 print('exp(−2v/T) / U^(−(1+2/T)) =', ratio)
 
@@ -159,7 +159,7 @@ print('exp(−2v/T) / U^(−(1+2/T)) =', ratio)
 for name, f, D in [('exp', sp.exp, sp.exp(-UR) * sp.eye(2)),
                    ('sqrt', sp.sqrt, 2 * sp.sqrt(UR) * sp.eye(2))]:
     display(Markdown(f'**f = {name}**'))
-    derive(UR, D, TH, paper_form_function_of_loss(UR, f, T))
+    derive(UR, D, TH, function_of_loss_potential_printed(UR, f, T))
 
 # %% [markdown]
 # For a generic (undefined) $f$ SymPy cannot integrate, but it proves the curl is zero and that
@@ -171,7 +171,7 @@ Dgen = sp.eye(2) / sp.diff(f(w), w).subs(w, UR)
 Vgen = drift_field(UR, Dgen, TH, T)
 print('curl V =', curl(Vgen, TH).tolist())
 print('V − ∂[f(U) − (T/2) log f\'(U)] =',
-      [cached_simplify(e) for e in Vgen - gradient(paper_form_function_of_loss(UR, f, T), TH)])
+      [cached_simplify(e) for e in Vgen - gradient(function_of_loss_potential_printed(UR, f, T), TH)])
 
 # %% [markdown]
 # ## 4. SC.B1 example 2: quadratic $U$, $D=(\partial^2U)^{-1}$
@@ -183,7 +183,7 @@ print('V − ∂[f(U) − (T/2) log f\'(U)] =',
 a, c = sp.symbols('a c', positive=True); b, g1, g2 = sp.symbols('b g1 g2', real=True)
 H = sp.Matrix([[a, b], [b, c]]); th = sp.Matrix(TH)
 Uq = (th.T * H * th)[0, 0] / 2 + g1 * t1 + g2 * t2
-v_q = derive(Uq, H.inv(), th, paper_form_quadratic_inverse_hessian(Uq, th), stationarity=False)
+v_q = derive(Uq, H.inv(), th, quadratic_inverse_hessian_potential_printed(Uq, th), stationarity=False)
 
 # %% [markdown]
 # **Beyond quadratic $U$ (an extension the paper does not state).** With $H=\partial^2U$ and
@@ -207,8 +207,8 @@ v_nq = derive(Unq, hessian(Unq, TH).inv(), TH, inverse_hessian_noise_potential(U
 
 # %%
 U1, U2 = t1**2 + 1, t2**4 + 2
-v_sep = derive(U1 + U2, sp.diag(U1, U2), TH, paper_form_separable([U1, U2], sp.log, T), stationarity=False)
-v_sep_exp = derive(U1 + U2, sp.diag(sp.exp(-U1), sp.exp(-U2)), TH, paper_form_separable([U1, U2], sp.exp, T))
+v_sep = derive(U1 + U2, sp.diag(U1, U2), TH, separable_potential_printed([U1, U2], sp.log, T), stationarity=False)
+v_sep_exp = derive(U1 + U2, sp.diag(sp.exp(-U1), sp.exp(-U2)), TH, separable_potential_printed([U1, U2], sp.exp, T))
 
 # %% [markdown]
 # ## 6. The RND split (RND.eq19)

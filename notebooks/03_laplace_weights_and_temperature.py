@@ -40,7 +40,7 @@ from theory.temperature import (weights, basin_average, d_dT_average, log_prefac
                                 mixture_test_loss, leading_dT_test_loss, two_basin_sign_product,
                                 test_loss_improves_with_T)
 from theory.free_energy import (gibbs_log_density, log_partition_1d, free_energy_1d,
-                                kl_divergence_1d, minimum_free_energy, printed_minimum_free_energy)
+                                kl_divergence_1d, minimum_free_energy_corrected, minimum_free_energy_printed)
 sp.init_printing()
 th, T = sp.Symbol('theta', real=True), sp.Symbol('T', positive=True)
 U = (-sp.exp(-(th + 1)**2 / (2 * sp.Rational(15, 100)))
@@ -155,8 +155,8 @@ kl = kl_divergence_1d(lp_star + th / 2, lp_star, th, (-4, 4))
 display(Markdown(f'''| quantity | value |
 |---|---|
 | F(p*) by quadrature | {float(F_star):.6f} |
-| −(T/2) log Z (derived) | {float(minimum_free_energy(lZ, Tn)):.6f} |
-| −T log Z (printed) | {float(printed_minimum_free_energy(lZ, Tn)):.6f} |
+| −(T/2) log Z (derived) | {float(minimum_free_energy_corrected(lZ, Tn)):.6f} |
+| −T log Z (printed) | {float(minimum_free_energy_printed(lZ, Tn)):.6f} |
 | F(p* · e^(θ/2)) − F(p*) | {float(F_pert - F_star):.6f} |
 | (T/2) KL | {float(Tn / 2 * kl):.6f} |'''))
 

@@ -16,7 +16,7 @@
 #
 # The test loss near a train minimum splits into **depth**, **covariance-curvature**,
 # **shift-curvature** and **bias-curvature** (SC.eq3–eq4, RND eq. 5–6). This notebook computes the
-# split with `theory.test_loss`, shows it on a 1-D example, then checks which pieces survive a
+# split with `theory.shift_curvature`, shows it on a 1-D example, then checks which pieces survive a
 # nonlinear reparametrization (`theory.reparametrization`, SC App. C / RND App. C), and ends with the
 # ledger verdicts of the claims involved.
 #
@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 import matplotlib.pyplot as plt
 from IPython.display import Math, Markdown, display
-from theory.test_loss import test_loss_terms, quadratic_test_loss, second_order_taylor
+from theory.shift_curvature import test_loss_terms, quadratic_test_loss, second_order_taylor
 from theory.reparametrization import (map_jacobian, pullback, transform_curvature,
                                       transform_shift, transform_covariance)
 sp.init_printing()

@@ -27,7 +27,7 @@ import math
 import matplotlib.pyplot as plt
 import sympy as sp
 from IPython.display import Math, display
-from theory.escape import (kramers_escape_time, sgd_escape_time, dt_diffusion_from_sc,
+from theory.escape import (kramers_escape_time, sgd_escape_time_printed, dt_diffusion_from_sc,
                            valley_probabilities)
 from numerics.first_passage import (laplace_escape_time_1d, sgd_path_parameter,
                                     mean_first_passage_time_1d)
@@ -73,7 +73,7 @@ kappas = [0.05, 0.025, 0.0125, 0.00625, 0.003125]
 err_printed, err_ito = [], []
 for k in kappas:
     exact = mean_first_passage_time_1d(Us, h, x, -1, 1, 2 * k, log=True)
-    printed = math.log(float(sgd_escape_time(2, -1, sp.Rational(1, 4), 1, 2 * k, s)))
+    printed = math.log(float(sgd_escape_time_printed(2, -1, sp.Rational(1, 4), 1, 2 * k, s)))
     ito = math.log(laplace_escape_time_1d(Us, h, x, -1, 0, 2 * k))
     err_printed.append(abs(math.exp(printed - exact) - 1)); err_ito.append(abs(math.exp(ito - exact) - 1))
     print(f'kappa={k:<9} printed/exact={math.exp(printed-exact):.4f}  Ito-Laplace/exact={math.exp(ito-exact):.4f}')

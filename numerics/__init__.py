@@ -12,6 +12,7 @@ SC.A1, SC.eq5/6 on 2-D losses                           :mod:`numerics.stationar
 SC.eq10 (FP solver, J = 0 check), SC.B1.counter         :mod:`numerics.fokker_planck`
 DT.thm3.1/3.2, DT.rule1 (exact MFPT, Laplace escape)    :mod:`numerics.first_passage`
 DT §4 (real minibatch SGD escape runs)                  :mod:`numerics.sgd_escape`
+exact discrete-time SGD chain (1-D, finite data)        :mod:`numerics.markov`
 SC.eq9/10/13: many-chain minibatch SGD, EM reference    :mod:`numerics.sgd`
 SC.eq15/16/23 (minibatch gradient noise of networks)    :mod:`numerics.gradient_noise`
 the papers' synthetic losses and presets                :mod:`numerics.landscapes`
@@ -54,8 +55,11 @@ _API = {
                    "simulate_escape", "valley_size"),
     "sgd": ("SGDNotConvergedError", "SGDConfigError", "FiniteData", "Stream", "gaussian_stream",
             "PerSampleGradient", "compile_per_sample_gradient", "DiffusionModel", "compile_diffusion",
-            "Histogram1D", "Histogram2D", "Occupancy", "FirstPassage", "Moments", "Diagnostics", "SGDResult",
-            "simulate_sgd", "simulate_diffusion"),
+            "diffusion_from_data", "Histogram1D", "Histogram2D", "Occupancy", "FirstPassage", "Moments",
+            "Diagnostics", "SGDResult", "simulate_sgd", "simulate_diffusion"),
+    "markov": ("MarkovError", "TransitionOperator", "GridLaw", "EscapeTime", "RelaxationTime", "step_distribution",
+               "transition_operator", "stationary_law", "basin_occupancy", "mean_escape_time", "relaxation_time",
+               "diffusion_law", "modified_equation_law", "total_variation"),
     "gradient_noise": ("per_sample_gradients", "minibatch_noise", "gaussian_reference_noise",
                        "standardized_moments", "principal_directions"),
     "training": ("TrainingError", "digits_split", "digits_shuffled", "mlp", "train_sgd", "sharpness"),

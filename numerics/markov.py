@@ -1,4 +1,4 @@
-"""The exact discrete-time prediction of SGD on a 1-D per-sample model (issue 11, item 2).
+"""The exact discrete-time prediction of SGD on a 1-D per-sample model.
 
 SGD on a finite training set ``{x_1, …, x_N}`` with a fresh minibatch every step,
 

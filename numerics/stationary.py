@@ -15,7 +15,7 @@ Numerical scheme (1-D, :class:`StationaryProblem1D`):
 * Basin masses are exact quadratures of ρ over each basin; they are checked against an independent
   adaptive quadrature (:func:`basin_log_masses_adaptive`, ``scipy.integrate.quad`` with a log shift).
 * Laplace predictions beside them use the theory formulas compiled: ``theory.laplace.laplace_log_mass``
-  (SC.eq6: ``w_k ∝ exp(−2v(μ_k)/T) v''(μ_k)^{−1/2}``) and ``theory.test_loss.test_loss_terms``
+  (SC.eq6: ``w_k ∝ exp(−2v(μ_k)/T) v''(μ_k)^{−1/2}``) and ``theory.shift_curvature.test_loss_terms``
   (SC.eq4: ``U_k + ½ C_k Σ_k + ½ C_k (s_k + b_k)²`` with ``Σ_k = T/(2 v''(μ_k))``,
   ``b_k = θ_k^tr − μ_k``, ``s_k = θ_k^test − θ_k^tr``).
 
@@ -39,7 +39,7 @@ from theory.coordinates import assumption_sensitive, strip_assumptions
 from theory.effective_potential import SingularDiffusionError, drift_field_unsimplified
 from theory.free_energy import gibbs_log_density
 from theory.laplace import laplace_log_mass, leading_order_covariance
-from theory.test_loss import test_loss_terms
+from theory.shift_curvature import test_loss_terms
 
 __all__ = [
     "StationaryError",
@@ -499,7 +499,7 @@ def _laplace_covariance_1d():
 
 @functools.lru_cache(maxsize=1)
 def _basin_loss_1d():
-    """Compiled SC.eq4 per-basin term (``theory.test_loss.test_loss_terms(...).total``), p = 1."""
+    """Compiled SC.eq4 per-basin term (``theory.shift_curvature.test_loss_terms(...).total``), p = 1."""
     expr = test_loss_terms(_U, sp.Matrix([[_C]]), sp.Matrix([_S]), sp.Matrix([_B]), sp.Matrix([[_SIG]])).total
     return compile_expr(expr, [_U, _C, _S, _B, _SIG])
 

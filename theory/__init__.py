@@ -9,7 +9,7 @@ SC.eq15/16/23, RND eq. 16 (Kramers–Moyal → FP)         :mod:`theory.kramers_
 SC.eq10/11 (FP current, Langevin form), SC.B1.counter  :mod:`theory.fokker_planck`
 SC.eq5, SC.A1, SC.fn3, SC App. B.1, RND.eq19           :mod:`theory.effective_potential`
 SC.eq6, SC.B2.*, RND.eq20–22, TF.eq4 (Laplace)         :mod:`theory.laplace`
-SC.eq3/4, RND.eq8–13 (test loss, shift, curvature)     :mod:`theory.test_loss`
+SC.eq3/4, RND.eq8–13 (test loss, shift, curvature)     :mod:`theory.shift_curvature`
 RND.eq24–27, RND.2basin (temperature derivatives)      :mod:`theory.temperature`
 RND.eq28, RND App. E (free energy)                     :mod:`theory.free_energy`
 SC.eq13, SC App. D (overparametrized, ℓ2 + noise)      :mod:`theory.overparametrized`
@@ -167,7 +167,7 @@ from .temperature import (
     two_basin_covariance,
     two_basin_sign_product,
 )
-from .test_loss import (
+from .shift_curvature import (
     SampleSizeError,
     TestLossShapeError,
     TestLossTerms,

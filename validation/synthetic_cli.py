@@ -23,7 +23,7 @@ RESULT::
 with ρ ∝ exp(−2 U_train/(T D)) on the domain and basins delimited by the local maxima of U_train.
 ``test_loss_laplace`` = Σ_k w_k^L (U^test(θ_k^test) + ½ C_k^test Σ_k + ½ C_k^test (s_k + b_k)²) with
 Σ_k = T D/(2 C_k^tr), b_k = 0 (constant D), s_k = θ_k^test − θ_k^tr (SC.eq4, SC.eq8), compiled from
-``theory.test_loss``.  Bad configs raise :class:`ConfigError` (a ValueError) naming the field; the
+``theory.shift_curvature``.  Bad configs raise :class:`ConfigError` (a ValueError) naming the field; the
 CLI prints it and exits 2.  A temperature too small for float64 to resolve the basins (T below
 ~1000 ε |U|, :class:`numerics.stationary.FloatResolutionError`) is refused as ``temperatures[i]``;
 wells narrower than the scan spacing (:class:`numerics.stationary.GridResolutionError`) as

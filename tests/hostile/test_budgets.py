@@ -1,4 +1,4 @@
-"""Hostile inputs, "a time budget bounds every symbolic step a user can trigger" (issue 8).
+"""Hostile inputs, "a time budget bounds every symbolic step a user can trigger".
 
 For every theory module that simplifies, integrates, solves or takes limits of user expressions:
 one genuinely slow input (SymPy grinds on it for well over ten seconds without a budget) with a
@@ -78,8 +78,8 @@ def _identity_is_zero():
 
 
 def _paper_form_isotropic():
-    from theory.effective_potential import paper_form_isotropic
-    return paper_form_isotropic(sp.atan(x) ** 3, 2 + sp.cos(x), x, T, budget_s=1.0)
+    from theory.effective_potential import isotropic_potential_printed
+    return isotropic_potential_printed(sp.atan(x) ** 3, 2 + sp.cos(x), x, T, budget_s=1.0)
 
 
 def _check_paper_form_isotropic(v):
@@ -138,7 +138,7 @@ def _overparametrized_flat_directions():
 
 
 def _test_loss_effective_sample_size():
-    from theory.test_loss import effective_sample_size
+    from theory.shift_curvature import effective_sample_size
     return effective_sample_size(1 + slow(c, d) ** 2, 2, budget_s=1.0)
 
 
@@ -147,7 +147,7 @@ def _check_effective_sample_size(n):
 
 
 def _test_loss_range_projector():
-    from theory.test_loss import range_projector
+    from theory.shift_curvature import range_projector
     return range_projector(sp.Matrix([[slow(b, d), 1], [1, slow(d, b)]]), budget_s=1.0)
 
 
@@ -171,7 +171,7 @@ CASES = {
     "identity.check_zero": (_identity_check_zero, 2.0, _check_identity_falls_back_to_the_spot_check),
     "identity.cached_simplify": (_identity_cached_simplify, 1.0, _returns_input(lambda: slow(a, y))),
     "identity.is_zero": (_identity_is_zero, 1.0, _raises("is_zero")),
-    "effective_potential.paper_form_isotropic": (_paper_form_isotropic, 1.0, _check_paper_form_isotropic),
+    "effective_potential.isotropic_potential_printed": (_paper_form_isotropic, 1.0, _check_paper_form_isotropic),
     "laplace.gaussian_mixture[fallback]": (
         _laplace_mixture_fallback, 1.0, lambda gm: gm.weights == [1] and gm.means == [sp.Matrix([1])]),
     "laplace.gaussian_mixture[gradient check]": (
@@ -205,7 +205,7 @@ def test_results_are_unchanged_when_the_steps_finish_in_time():
     from theory.kramers_moyal import k_step_limit_cumulants, power_of_temperature
     from theory.laplace import gaussian_mixture
     from theory.overparametrized import flat_directions, modified_effective_potential
-    from theory.test_loss import effective_sample_size, gaussian_expectation, range_projector
+    from theory.shift_curvature import effective_sample_size, gaussian_expectation, range_projector
 
     for budget in (None, 30):
         r = check_identity(sp.cos(x) ** 2 + sp.sin(x) ** 2, 1, budget_s=budget)

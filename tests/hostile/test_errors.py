@@ -1,4 +1,4 @@
-"""Hostile inputs (issue 8, points 4 and 5): no silent wrong answers; every user-reachable failure
+"""Hostile inputs: no silent wrong answers; every user-reachable failure
 is a typed error (a subclass of the module's error class, itself a ValueError/TypeError) whose
 message says what to change."""
 import json

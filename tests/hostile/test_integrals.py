@@ -8,7 +8,7 @@ import sympy as sp
 
 from theory.budget import SymbolicTimeoutError
 from theory.effective_potential import effective_potential, rnd_split
-from theory.test_loss import data_expectation
+from theory.shift_curvature import data_expectation
 
 x = sp.Symbol("x", real=True)
 T = sp.Symbol("T", positive=True)

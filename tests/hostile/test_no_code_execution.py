@@ -1,4 +1,4 @@
-"""Hostile inputs, "no code execution from data" (issue 8, point 2).
+"""Hostile inputs, "no code execution from data".
 
 ``sympy.Matrix([...])`` and ``sympify`` ``eval`` any string they meet. Every public entry point of
 ``theory`` and ``numerics`` that takes an expression, a matrix, a vector or θ must refuse strings
@@ -63,9 +63,12 @@ def _unwrap(v):
 # --------------------------------------------------------------------------------------------------
 def _cases():
     from numerics import compile as ncompile
+    from numerics import first_passage as nfpt
     from numerics import fokker_planck as nfp
     from numerics import landscapes as nland
+    from numerics import markov as nmk
     from numerics import sgd_escape as nesc
+    from numerics import sgd as nsgd
     from numerics import stationary as nst
     from numerics import stationary_2d as nst2
     from theory import coordinates as co
@@ -79,7 +82,7 @@ def _cases():
     from theory import overparametrized as op
     from theory import reparametrization as rp
     from theory import temperature as tm
-    from theory import test_loss as tl
+    from theory import shift_curvature as tl
 
     th = [x, y]
     U = x**2 / 2 + y**2
@@ -115,6 +118,8 @@ def _cases():
     add("theory.coordinates.restore_assumptions", co.restore_assumptions, x**2 + y, {x: xr})
     # theory.effective_potential
     add("theory.effective_potential.divergence", ep.divergence, D, th)
+    add("theory.effective_potential.mean_force", ep.mean_force, U, D, th, T)
+    add("theory.effective_potential.drift_field_unsimplified", ep.drift_field_unsimplified, U, D, th, T)
     add("theory.effective_potential.drift_field", ep.drift_field, U, D, th, T)
     add("theory.effective_potential.curl", ep.curl, [x, y], th)
     add("theory.effective_potential.line_integral", ep.line_integral, [x, y], th, base_point=[E(0), E(1)])
@@ -126,13 +131,13 @@ def _cases():
     add("theory.effective_potential.zero_current_log_density_gradient",
         ep.zero_current_log_density_gradient, U, D, th, T)
     add("theory.effective_potential.equal_up_to_constant", ep.equal_up_to_constant, x**2, x**2 + 1, th)
-    add("theory.effective_potential.paper_form_isotropic", ep.paper_form_isotropic, U, 1 + U, th, T,
+    add("theory.effective_potential.isotropic_potential_printed", ep.isotropic_potential_printed, U, 1 + U, th, T,
         base_point=[E(0), E(0)])
-    add("theory.effective_potential.paper_form_function_of_loss", ep.paper_form_function_of_loss,
+    add("theory.effective_potential.function_of_loss_potential_printed", ep.function_of_loss_potential_printed,
         1 + U, sp.log, T)
-    add("theory.effective_potential.paper_form_quadratic_inverse_hessian",
-        ep.paper_form_quadratic_inverse_hessian, U, th)
-    add("theory.effective_potential.paper_form_separable", ep.paper_form_separable,
+    add("theory.effective_potential.quadratic_inverse_hessian_potential_printed",
+        ep.quadratic_inverse_hessian_potential_printed, U, th)
+    add("theory.effective_potential.separable_potential_printed", ep.separable_potential_printed,
         [1 + x**2, 1 + y**2], sp.log, T)
     add("theory.effective_potential.inverse_hessian_noise_potential", ep.inverse_hessian_noise_potential,
         U, th, T)
@@ -143,16 +148,9 @@ def _cases():
     add("theory.escape.positive_part", es.positive_part, sp.Matrix([[2, 0], [0, -1]]))
     add("theory.escape.kramers_escape_time", es.kramers_escape_time, H, sp.Matrix([[-1, 0], [0, 1]]),
         E(1), E(sp.Rational(1, 10)), escape_eigenvalue=E(-1))
-    add("theory.escape.sgd_escape_time", es.sgd_escape_time, E(2), E(-1), E(1), E(4), E(0.1), E(0.5))
-    add("theory.escape.laplace_escape_time_1d", es.laplace_escape_time_1d, U1, E(1), x, -1.0, 0.0, 0.1)
-    add("theory.escape.sgd_path_parameter", es.sgd_path_parameter, U1, 1 + x**2, x, -1.0, 0.0)
-    add("theory.escape.path_exponent_1d", es.path_exponent_1d, U1, E(1), x, -1.0, 0.0)
+    add("theory.escape.sgd_escape_time_printed", es.sgd_escape_time_printed, E(2), E(-1), E(1), E(4), E(0.1), E(0.5))
     add("theory.escape.escape_rate_parallel", es.escape_rate_parallel, [E(1), sp.Rational(1, 2)])
     add("theory.escape.valley_probabilities", es.valley_probabilities, [E(1), sp.Rational(1, 2)])
-    add("theory.escape.mean_first_passage_time_1d", es.mean_first_passage_time_1d, U1, E(1), x, -1.0, 0.5,
-        0.5)
-    add("theory.escape.mean_exit_time_interval_1d", es.mean_exit_time_interval_1d, U1, E(1), x, 0.0, -0.5,
-        0.5, 0.5)
     # theory.fokker_planck
     add("theory.fokker_planck.probability_current", fp.probability_current, rho, U, D, th, T)
     add("theory.fokker_planck.fokker_planck_operator", fp.fokker_planck_operator, rho, U, D, th, T, lr=E(1))
@@ -165,8 +163,8 @@ def _cases():
     add("theory.free_energy.gibbs_log_density", fe.gibbs_log_density, x**2, E(0), T)
     add("theory.free_energy.free_energy_integrand", fe.free_energy_integrand, sp.exp(-x**2), x**2, E(0), T)
     add("theory.free_energy.kl_integrand", fe.kl_integrand, sp.exp(-x**2), -x**2)
-    add("theory.free_energy.minimum_free_energy", fe.minimum_free_energy, E(1), T)
-    add("theory.free_energy.printed_minimum_free_energy", fe.printed_minimum_free_energy, E(1), T)
+    add("theory.free_energy.minimum_free_energy_corrected", fe.minimum_free_energy_corrected, E(1), T)
+    add("theory.free_energy.minimum_free_energy_printed", fe.minimum_free_energy_printed, E(1), T)
     add("theory.free_energy.gaussian_free_energy", fe.gaussian_free_energy, E(0), E(1), x**2, E(0), T, x)
     add("theory.free_energy.log_partition_1d", fe.log_partition_1d, x**2, E(0), E(1), x, (E(-3), E(3)))
     add("theory.free_energy.free_energy_1d", fe.free_energy_1d, -x**2, x**2, E(0), E(1), x, (E(-3), E(3)))
@@ -212,7 +210,7 @@ def _cases():
     add("theory.laplace.even_order_basin_mass", lp.even_order_basin_mass, E(0), [E(1), E(2)], 4, T)
     add("theory.laplace.tf_unnormalised_probability", lp.tf_unnormalised_probability, E(0), E(2), E(10), E(1))
     add("theory.laplace.tf_minimum_ratio", lp.tf_minimum_ratio, E(0), E(1), E(2), E(1), E(10), E(1))
-    add("theory.laplace.tf_noise_threshold", lp.tf_noise_threshold, E(0), E(1), E(2), E(1), E(1))
+    add("theory.laplace.tf_noise_threshold_corrected", lp.tf_noise_threshold_corrected, E(0), E(1), E(2), E(1), E(1))
     add("theory.laplace.tf_noise_threshold_printed", lp.tf_noise_threshold_printed, E(0), E(1), E(2), E(1), E(1))
     add("theory.laplace.find_critical_points_1d", lp.find_critical_points_1d, U1, x, E(-2), E(2), grid=200)
     add("theory.laplace.exact_basin_log_masses_1d", lp.exact_basin_log_masses_1d, U1, x, E(0.5), [E(-1), E(1)],
@@ -227,8 +225,8 @@ def _cases():
     add("theory.overparametrized.modified_steady_state", op.modified_steady_state, U, D, th, T,
         alpha=E(1), beta=E(1), base_point=E(0))
     add("theory.overparametrized.flat_directions", op.flat_directions, x**2, sp.Matrix([[1, 0], [0, 0]]), th)
-    add("theory.overparametrized.flat_direction_variance", op.flat_direction_variance, T, E(1), E(1))
-    add("theory.overparametrized.printed_flat_direction_variance", op.printed_flat_direction_variance, T,
+    add("theory.overparametrized.flat_direction_variance_corrected", op.flat_direction_variance_corrected, T, E(1), E(1))
+    add("theory.overparametrized.flat_direction_variance_printed", op.flat_direction_variance_printed, T,
         E(1), E(1))
     add("theory.overparametrized.discrete_flat_direction_variance", op.discrete_flat_direction_variance,
         lr, T, E(1), E(1))
@@ -253,44 +251,53 @@ def _cases():
     add("theory.temperature.d_dbeta_weights", tm.d_dbeta_weights, [E(0), E(1)], wts)
     add("theory.temperature.mixture_test_loss", tm.mixture_test_loss, wts, [E(0), E(1)], [H, C2],
         [sp.eye(2), sp.eye(2)], [s2, s2], [s2, s2])
-    add("theory.temperature.printed_eq25_dT_test_loss", tm.printed_eq25_dT_test_loss, wts, [E(0), E(1)],
+    add("theory.temperature.dT_test_loss_eq25_printed", tm.dT_test_loss_eq25_printed, wts, [E(0), E(1)],
         [E(0), E(1)], [H, C2], [T * sp.eye(2), T * sp.eye(2)], [T * s2, T * s2], [s2, s2], T)
     add("theory.temperature.leading_dT_test_loss", tm.leading_dT_test_loss, wts, [E(0), E(1)], [E(0), E(1)],
         [H, C2], [s2, s2], T)
-    add("theory.temperature.one_basin_dT_test_loss", tm.one_basin_dT_test_loss, H, C2, sp.eye(2))
+    add("theory.temperature.one_basin_dT_test_loss_corrected", tm.one_basin_dT_test_loss_corrected, H, C2, sp.eye(2))
     add("theory.temperature.two_basin_covariance", tm.two_basin_covariance, a, E(0), E(1), E(0), E(1))
     add("theory.temperature.two_basin_sign_product", tm.two_basin_sign_product, E(0), E(1), E(0), E(1), a, b)
     add("theory.temperature.test_loss_improves_with_T", tm.test_loss_improves_with_T, E(0), E(1), E(0), E(1),
         E(0), E(1))
-    # theory.test_loss
-    add("theory.test_loss.second_order_taylor", tl.second_order_taylor, sp.exp(x) * y, th, [E(0), E(0)], [a, b])
-    add("theory.test_loss.quadratic_test_loss", tl.quadratic_test_loss, E(0), C2, s2, bias=[E(0), a])
-    add("theory.test_loss.test_loss_terms", tl.test_loss_terms, E(0), C2, s2, [E(0), a], sp.eye(2))
-    add("theory.test_loss.mixture_test_loss", tl.mixture_test_loss, wts,
+    # theory.shift_curvature
+    add("theory.shift_curvature.second_order_taylor", tl.second_order_taylor, sp.exp(x) * y, th, [E(0), E(0)], [a, b])
+    add("theory.shift_curvature.quadratic_test_loss", tl.quadratic_test_loss, E(0), C2, s2, bias=[E(0), a])
+    add("theory.shift_curvature.test_loss_terms", tl.test_loss_terms, E(0), C2, s2, [E(0), a], sp.eye(2))
+    add("theory.shift_curvature.mixture_test_loss", tl.mixture_test_loss, wts,
         [(E(0), C2, s2, s2, sp.eye(2)), (E(1), H, s2, s2, sp.eye(2))])
-    add("theory.test_loss.sgd_leading_test_loss", tl.sgd_leading_test_loss, wts, [(E(0), C2, s2), (E(1), H, s2)])
-    add("theory.test_loss.gaussian_expectation", tl.gaussian_expectation, x**2 * y**2, th, [a, E(0)], sp.eye(2))
-    add("theory.test_loss.gaussian_quadratic_expectation", tl.gaussian_quadratic_expectation, C2, [E(0), E(0)],
+    add("theory.shift_curvature.sgd_leading_test_loss", tl.sgd_leading_test_loss, wts, [(E(0), C2, s2), (E(1), H, s2)])
+    add("theory.shift_curvature.gaussian_expectation", tl.gaussian_expectation, x**2 * y**2, th, [a, E(0)], sp.eye(2))
+    add("theory.shift_curvature.gaussian_quadratic_expectation", tl.gaussian_quadratic_expectation, C2, [E(0), E(0)],
         s2, sp.eye(2))
-    add("theory.test_loss.range_projector", tl.range_projector, sp.Matrix([[1, 0], [0, 0]]))
-    add("theory.test_loss.projected_shift", tl.projected_shift, sp.Matrix([[1, 0], [0, 0]]), s2)
-    add("theory.test_loss.effective_sample_size", tl.effective_sample_size, E(10), E(20))
-    add("theory.test_loss.shift_mean", tl.shift_mean, C2, sp.Matrix([[1], [0]]), [a])
-    add("theory.test_loss.shift_covariance", tl.shift_covariance, C2, sp.eye(2), E(10))
-    add("theory.test_loss.expected_shift_curvature", tl.expected_shift_curvature, C2, sp.eye(2),
+    add("theory.shift_curvature.range_projector", tl.range_projector, sp.Matrix([[1, 0], [0, 0]]))
+    add("theory.shift_curvature.projected_shift", tl.projected_shift, sp.Matrix([[1, 0], [0, 0]]), s2)
+    add("theory.shift_curvature.effective_sample_size", tl.effective_sample_size, E(10), E(20))
+    add("theory.shift_curvature.shift_mean", tl.shift_mean, C2, sp.Matrix([[1], [0]]), [a])
+    add("theory.shift_curvature.shift_covariance", tl.shift_covariance, C2, sp.eye(2), E(10))
+    add("theory.shift_curvature.expected_shift_curvature", tl.expected_shift_curvature, C2, sp.eye(2),
         sp.Matrix([[1], [0]]), [a], E(10))
-    add("theory.test_loss.expected_shift_curvature_loglik", tl.expected_shift_curvature_loglik, C2, sp.eye(2),
+    add("theory.shift_curvature.expected_shift_curvature_loglik_printed", tl.expected_shift_curvature_loglik_printed, C2, sp.eye(2),
         sp.Matrix([[1], [0]]), [a], E(10))
-    add("theory.test_loss.loglik_hessian_split", tl.loglik_hessian_split, sp.exp(-(x - y) ** 2 / 2), [y])
-    add("theory.test_loss.data_expectation", tl.data_expectation, X1**2, sp.exp(-X1**2 / 2) / sp.sqrt(2 * sp.pi),
+    add("theory.shift_curvature.loglik_hessian_split", tl.loglik_hessian_split, sp.exp(-(x - y) ** 2 / 2), [y])
+    add("theory.shift_curvature.data_expectation", tl.data_expectation, X1**2, sp.exp(-X1**2 / 2) / sp.sqrt(2 * sp.pi),
         X1, center=E(0), limits=(-sp.oo, sp.oo))
-    add("theory.test_loss.shift_sensitivity", tl.shift_sensitivity, (X1 - TH1) ** 2 / 2,
+    add("theory.shift_curvature.shift_sensitivity", tl.shift_sensitivity, (X1 - TH1) ** 2 / 2,
         sp.exp(-(X1 - a) ** 2 / 2) / sp.sqrt(2 * sp.pi), X1, [TH1], [a], center=a)
     # numerics.compile
     add("numerics.compile.compile_expr", ncompile.compile_expr, sp.exp(-x**2) + y, th)
     add("numerics.compile.compile_many", ncompile.compile_many, [x + y, x * y], th)
     add("numerics.compile.codegen_plan", ncompile.codegen_plan, [x + y, (x * y) ** 3])
     add("numerics.compile.operation_cost", ncompile.operation_cost, [sp.exp(x) + y, x ** 3])
+    # numerics.first_passage
+    add("numerics.first_passage.laplace_escape_time_1d", nfpt.laplace_escape_time_1d, U1, E(1), x, -1.0, 0.0,
+        0.1)
+    add("numerics.first_passage.sgd_path_parameter", nfpt.sgd_path_parameter, U1, 1 + x**2, x, -1.0, 0.0)
+    add("numerics.first_passage.path_exponent_1d", nfpt.path_exponent_1d, U1, E(1), x, -1.0, 0.0)
+    add("numerics.first_passage.mean_first_passage_time_1d", nfpt.mean_first_passage_time_1d, U1, E(1), x,
+        -1.0, 0.5, 0.5)
+    add("numerics.first_passage.mean_exit_time_interval_1d", nfpt.mean_exit_time_interval_1d, U1, E(1), x,
+        0.0, -0.5, 0.5, 0.5)
     # numerics.fokker_planck
     add("numerics.fokker_planck.FokkerPlanckSolver.from_theory", nfp.FokkerPlanckSolver.from_theory, U, D, th,
         0.5, grid=grid)
@@ -314,6 +321,21 @@ def _cases():
     # numerics.sgd_escape
     add("numerics.sgd_escape.per_sample_gradient", nesc.per_sample_gradient, (X1 - TH1) ** 4, [X1], [TH1])
     add("numerics.sgd_escape.separable_gradient", nesc.separable_gradient, (X1 - TH1) ** 4, X1, TH1)
+    # numerics.sgd
+    add("numerics.sgd.compile_per_sample_gradient", nsgd.compile_per_sample_gradient, (X1 - TH1) ** 4, [X1],
+        [TH1], device="cpu")
+    add("numerics.sgd.compile_diffusion", nsgd.compile_diffusion, TH1 ** 2 / 2, 1 + TH1 ** 2, [TH1],
+        device="cpu")
+    # numerics.markov (grad as a SymPy expression with symbols=(theta, x); arrays otherwise)
+    mk_data, mk_grid = np.array([-1.0, 1.0]), np.linspace(-3, 3, 61)
+    add("numerics.markov.step_distribution", nmk.step_distribution, TH1 - X1, mk_data, 0.0, lr=0.2,
+        batch_size=1, symbols=(TH1, X1))
+    add("numerics.markov.transition_operator", nmk.transition_operator, TH1 - X1, mk_data, lr=0.2,
+        batch_size=1, grid=mk_grid, symbols=(TH1, X1))
+    add("numerics.markov.diffusion_law", nmk.diffusion_law, TH1 - X1, mk_data, lr=0.2, batch_size=1,
+        grid=mk_grid, symbols=(TH1, X1))
+    add("numerics.markov.modified_equation_law", nmk.modified_equation_law, TH1 - X1, mk_data, lr=0.2,
+        batch_size=1, grid=mk_grid, symbols=(TH1, X1))
     # numerics.stationary
     add("numerics.stationary.effective_potential_integrand", nst.effective_potential_integrand, U, D, th, T)
     add("numerics.stationary.effective_potential_1d", nst.effective_potential_1d, U1, 1 + x**2, x, 0.5,
@@ -343,7 +365,7 @@ NOT_APPLICABLE = {
     "theory.laplace": {"GaussianMixture": "result type (built by gaussian_mixture)"},
     "theory.parsing": {"parse_expression": "takes text by design: see the parsing tests below",
                        "ALLOWED_FUNCTIONS": "data"},
-    "theory.test_loss": {"TestLossTerms": "result type"},
+    "theory.shift_curvature": {"TestLossTerms": "result type"},
     "theory.fokker_planck": {},
     "theory.free_energy": {},
     "theory.overparametrized": {},
@@ -358,21 +380,41 @@ NOT_APPLICABLE = {
     "numerics.fokker_planck": {"Grid": "floats", "DetailedBalanceDistance": "result type",
                                "bernoulli": "arrays", "l1_distance": "arrays"},
     "numerics.gradient_noise": ALL_NAMES,  # torch models and tensors only
+    "numerics.training": ALL_NAMES,  # torch models, tensors and whole numbers (TrainingError for strings)
     "numerics.quadrature": {"QuadratureResult": "result type",
                             "integrate_batch": "a NumPy callable and float arrays"},
     "numerics.landscapes": {"STYBLINSKI_TANG_1D": "data", "Preset": "result type",
                             "preset": "a preset name (a key, never evaluated)",
                             "preset_names": "no arguments"},
+    "numerics.markov": {"TransitionOperator": "result type", "GridLaw": "result type",
+                        "EscapeTime": "result type", "RelaxationTime": "result type",
+                        "stationary_law": "a transition operator / matrix",
+                        "basin_occupancy": "arrays and floats",
+                        "mean_escape_time": "a transition operator / matrix and float intervals",
+                        "relaxation_time": "a transition operator / matrix",
+                        "total_variation": "arrays"},
     "numerics.sgd_escape": {"EscapeResult": "result type",
                             "simulate_escape": "a compiled gradient callable and arrays",
                             "valley_size": "arrays"},
+    "numerics.sgd": {**{n: "result / model / data types (arrays, floats, callables)" for n in (
+        "FiniteData", "Stream", "PerSampleGradient", "DiffusionModel", "Diagnostics", "SGDResult")},
+        **{n: "observers: floats, coordinates, torch callables" for n in (
+            "Histogram1D", "Histogram2D", "Occupancy", "FirstPassage", "Moments")},
+        "gaussian_stream": "numbers", "simulate_sgd": "a compiled gradient callable, data and numbers",
+        "simulate_diffusion": "a compiled DiffusionModel and numbers",
+        "diffusion_from_data": "a compiled gradient and a numeric training set",
+        "escape_numpy": "a NumPy gradient callable and arrays"},
     "numerics.stationary": {n: "floats / arrays" for n in (
         "check_temperature", "check_grid_size", "line_integral_2d", "log_density_on_grid", "PanelGrid", "chebyshev_panels",
         "Basin", "StationaryState1D", "SweepResult", "OptimalTemperature", "optimal_temperature",
-        "basin_log_masses_adaptive")},
+        "basin_log_masses_adaptive", "normalise_log_density", "anchored_cumulative_integral",
+        "UniformGridStationary1D", "stationary_on_uniform_grid_1d")},
     "numerics.stationary_2d": {n: "arrays / callables / result types" for n in (
         "Basin2D", "StationaryState2D", "StationarySweep2D", "steepest_descent_labels", "flow_map_endpoints",
         "trapezoid_log_weights_2d")},
+    # claim ids are looked up as keys, never parsed; the sources are read with ast, never imported or
+    # run (tests/validation/test_where.py feeds it a code payload as an id)
+    "validation.where": ALL_NAMES,
 }
 
 #: Registry names for classes whose public methods are covered one by one.

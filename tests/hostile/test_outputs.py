@@ -1,4 +1,4 @@
-"""Outputs never destroy inputs (issue 8, point 3): every command that writes checks its output path
+"""Outputs never destroy inputs: every command that writes checks its output path
 before any work, replaces files atomically and only on purpose, and long experiments resume."""
 import dataclasses
 import json

@@ -426,14 +426,14 @@ def test_solver_accepts_sympy_numbers_and_flat_densities():
         Grid.box([(1.0, 1.0)], cells=4)
 
 
-# -- steady state by a pinned cell (issue 9) -----------------------------------------------------
+# -- steady state by a pinned cell --------------------------------------------------------------
 def _double_well_1d(cells, *, periodic=False):
     g = Grid.box([(-2.5, 2.5)], cells=cells, periodic=periodic)
     return FokkerPlanckSolver(g, T=0.5, grad_U=lambda a: (4 * a * (a**2 - 1))[None], D=[[0.8]])
 
 
 def _normalisation_row_solve(s):
-    """The solve issue 9 replaced: one row of A swapped for the dense normalisation row."""
+    """The previous solve: one row of A swapped for the dense normalisation row."""
     import scipy.sparse as sps
     import scipy.sparse.linalg as spla
 

@@ -1,4 +1,4 @@
-"""numerics.markov: the exact discrete-time SGD chain on a 1-D per-sample model (issue 11, item 2).
+"""numerics.markov: the exact discrete-time SGD chain on a 1-D per-sample model.
 
 The model: a per-sample double well ``f(θ, x) = (θ² − 1)²/4 + x(θ + a θ²/2)`` on N = 20 centred
 samples (std 3.5), so ``g = θ³ − θ + x(1 + aθ)``, ``U' = θ³ − θ`` and ``D(θ) = Var x · (1 + aθ)²``

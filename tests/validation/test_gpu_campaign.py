@@ -1,4 +1,4 @@
-"""``make gpu-check`` / ``make gpu`` (issue 13): the GPU campaign's dry run passes on a CPU with
+"""``make gpu-check`` / ``make gpu``: the GPU campaign's dry run passes on a CPU with
 only the packages the lent GPU machine has, and the whole campaign runs end to end on the CPU with
 the small presets."""
 from __future__ import annotations

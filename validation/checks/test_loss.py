@@ -1,6 +1,6 @@
 """Checks of the test-loss decomposition (SC.eq3/4/7/8/12) and the shift statistics (RND eqs. 8–13, App. D).
 
-Sign conventions are those of ``theory/test_loss.py``: SC's s = θ^test − θ^tr, b = θ^tr − μ;
+Sign conventions are those of ``theory/shift_curvature.py``: SC's s = θ^test − θ^tr, b = θ^tr − μ;
 RND's s = θ̃ − θ (train − test), ε = η_ℓ − η_e.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sympy as sp
 
 from theory.coordinates import gradient, hessian
 from theory.identity import check_identity, check_zero
-from theory.test_loss import (
+from theory.shift_curvature import (
     effective_sample_size,
     expected_shift_curvature,
     expected_shift_curvature_loglik_printed,

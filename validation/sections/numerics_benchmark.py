@@ -92,7 +92,7 @@ def build(outdir: Path) -> str:
     lines = [
         "Headline numbers of every benchmark script (`make bench` re-measures them all into "
         "`benchmarks/results/fresh/`; `make bench BENCH_OUT=benchmarks/results` re-pins the committed ones). "
-        "Ratios are measured side by side in one run of one script; ✓/✗ say whether the issue's target holds; "
+        "Ratios are measured side by side in one run of one script; ✓/✗ say whether the target holds; "
         f"a fresh value more than {DRIFT_FACTOR:g}× away from the committed one is marked *drift* — the committed "
         "figure is stale or the machine differs.",
         "",

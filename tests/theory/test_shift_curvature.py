@@ -1,9 +1,9 @@
-"""theory.test_loss: SC.eq3/4/7/12 and RND eqs. 8–13."""
+"""theory.shift_curvature: SC.eq3/4/7/12 and RND eqs. 8–13."""
 import pytest
 import sympy as sp
 
 from theory.identity import check_identity
-from theory.test_loss import (
+from theory.shift_curvature import (
     SampleSizeError,
     TestLossShapeError,
     data_expectation,
