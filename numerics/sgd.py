@@ -823,7 +823,9 @@ class SGDResult:
     (:class:`Diagnostics`, None when only first-passage times were observed); ``device`` (the
     device actually used), ``device_note`` (set when it is not the one asked for), ``path``
     (``"cuda-compiled"``, ``"cuda-eager"``, ``"cpu-eager"``, with the reason of a fallback in
-    ``path_note``), ``chain_steps``, ``seconds``, ``chain_steps_per_s``; the inputs echoed."""
+    ``path_note``), ``chain_steps``, ``seconds`` (wall time of the run; on the compiled path it
+    includes the compilation, mostly in ``first_call_seconds``, the first call of the multi-step
+    function), ``chain_steps_per_s``; the inputs echoed."""
 
     observers: tuple
     histograms: tuple
@@ -837,6 +839,7 @@ class SGDResult:
     path_note: str | None
     chain_steps: int
     seconds: float
+    first_call_seconds: float
     n_chains: int
     n_steps: int
     steps_run: int
@@ -864,6 +867,7 @@ class SGDResult:
     def summary(self) -> dict:
         return {"kind": self.kind, "device": self.device, "device_note": self.device_note, "path": self.path,
                 "path_note": self.path_note, "chain_steps": self.chain_steps, "seconds": self.seconds,
+                "first_call_seconds": self.first_call_seconds,
                 "chain_steps_per_s": self.chain_steps_per_s, "n_chains": self.n_chains,
                 "n_steps": self.n_steps, "steps_run": self.steps_run, "burn_in": self.burn_in,
                 "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed,
@@ -1051,6 +1055,8 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
                                  f"instances; got {o!r}")
     if len({id(o) for o in observers}) != len(observers):
         raise SGDConfigError("an observer instance may appear only once")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SGDConfigError(f"seed must be an integer >= 0; got {seed!r}")
     x0 = _start_array(start, n_chains, p)
     # chunks: whole RNG blocks, within the chain and memory budgets
     budget = n_chains
@@ -1131,6 +1137,7 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
             compiled = None
 
     t_start = time.perf_counter()
+    first_call = None
     chain_steps = 0
     steps_run_max = 0
     for c0 in range(0, n_chains, chunk):
@@ -1177,6 +1184,10 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
                 path, path_note = f"{dev.type}-eager", f"torch.compile failed: {type(exc).__name__}: {exc}"[:300]
                 compiled = None
                 raise _RestartEager(path, path_note) from exc
+            if first_call is None:
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                first_call = time.perf_counter() - t_start
             t += kk
             if progress is not None:
                 progress(kk)
@@ -1207,7 +1218,8 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
     return SGDResult(observers=results, histograms=kind_of((Histogram1D, Histogram2D)),
                      occupancy=kind_of(Occupancy), passage=kind_of(FirstPassage), moments=kind_of(Moments),
                      diagnostics=diag, device=device_description(dev), device_note=device_note, path=path,
-                     path_note=path_note, chain_steps=int(chain_steps), seconds=seconds, n_chains=n_chains,
+                     path_note=path_note, chain_steps=int(chain_steps), seconds=seconds,
+                     first_call_seconds=float(first_call or 0.0), n_chains=n_chains,
                      n_steps=n_steps, steps_run=steps_run_max, burn_in=burn_in, lr=lr, batch_size=B,
                      seed=int(seed), kind=kind)
 

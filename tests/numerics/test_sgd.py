@@ -227,6 +227,7 @@ def test_same_seed_same_result_other_seed_differs():
     np.testing.assert_allclose(a.moments[0]["cov"], b.moments[0]["cov"], rtol=1e-15, atol=0)
     assert not np.array_equal(a.histograms[0]["counts"], c.histograms[0]["counts"])
     assert a.seed == 11 and a.path == "cpu-eager" and a.chain_steps == 300 * 120 and a.chain_steps_per_s > 0
+    assert 0 < a.first_call_seconds <= a.seconds and a.summary()["path"] == "cpu-eager"
 
 
 def test_chunks_give_the_same_statistics_as_one_batch():
@@ -271,6 +272,8 @@ def test_divergence_raises_typed_error_naming_lr():
     (dict(blocks=5), SGDConfigError, "blocks must be even"),
     (dict(data=[1.0, 2.0]), SGDConfigError, "data must be a FiniteData"),
     (dict(fuse="yes"), SGDConfigError, "fuse must be"),
+    (dict(seed=-1), SGDConfigError, "seed must be an integer >= 0"),
+    (dict(max_abs=float("nan")), SGDConfigError, "max_abs must be a finite number"),
 ])
 def test_bad_input_says_what_to_change(kw, err, msg):
     args = dict(data=FiniteData(np.arange(50.0), replace=False), lr=0.1, batch_size=5, n_chains=4,
