@@ -11,7 +11,7 @@ from validation import _io
 from validation.__main__ import main as validation_main
 from validation._io import OutputPathError, check_output_dir, check_output_file, write_json_atomic
 from validation.checkpoint import CheckpointError, checkpoint_path, open_checkpoint
-from validation.experiments import experiment_main, map_runs, run_experiment
+from validation.experiments import map_runs, run_experiment
 from validation.records import DATA_DIR, provenance, read_record, write_record
 
 GOOD = {"basins": [{"mean": -1, "weight": 0.021, "sigma": 0.1}, {"mean": 1, "weight": 0.1, "sigma": 0.5}],
@@ -217,23 +217,29 @@ def _toy_one(cfg, i):
     return {"i": i, "value": float(cfg.scale * rng.normal()), "draws": rng.normal(size=3).tolist()}
 
 
-def _toy_run(one):
+def _toy_experiment(one, full):
+    """A registered-looking experiment whose runs are ``one(cfg, i)``, i < cfg.n."""
+    from validation.experiments import PRESETS, Experiment
+
     def measure(cfg, device, *, progress=False, checkpoint=None):
         runs = map_runs(lambda i: one(cfg, i), [(i,) for i in range(cfg.n)], dev="cpu", desc="toy",
                         checkpoint=checkpoint)
         return {"device": "cpu", "runs": runs}
 
-    def run(cfg, device="cpu", out=None, *, progress=False, force=False, resume=False):
-        return run_experiment("toy", ["TOY"], cfg, measure=measure, predict=lambda c, raw: {},
-                              compare=lambda c, p, raw: {"mean": sum(r["value"] for r in raw["runs"]) / c.n},
-                              device=device, out=out, progress=progress, force=force, resume=resume)
-
-    return run
+    return Experiment(name="toy", claims=("TOY",), config_type=ToyConfig, SMALL=ToyConfig(n=3), FULL=full, GPU=full,
+                      measure=measure, predict=lambda c, raw: {},
+                      compare=lambda c, p, raw: {"mean": sum(r["value"] for r in raw["runs"]) / c.n},
+                      record_stem="toy", estimates={p: {"cpu": 1.0, "gpu": 1.0} for p in PRESETS},
+                      summary=lambda rec: [f"mean {rec['metrics']['mean']}"])
 
 
 def _toy_main(argv, one=_toy_one, full=ToyConfig()):
-    return experiment_main(argv, description="toy", run=_toy_run(one), small=ToyConfig(n=3), full=full,
-                           summary=lambda rec: [f"mean {rec['metrics']['mean']}"])
+    """``python -m validation run toy ARGV`` with the toy experiment in the registry's place."""
+    from unittest import mock
+
+    exp = _toy_experiment(one, full)
+    with mock.patch("validation.experiments.get_experiment", lambda name: exp):
+        return validation_main(["run", "toy", "--device", "cpu", "--no-progress", *argv])
 
 
 def test_experiment_existing_file_needs_force_and_earlier_record_is_replaced(tmp_path, capsys):
@@ -395,7 +401,7 @@ def test_interrupted_toy_sweep_resumes_without_recomputing(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     second = Interrupt(_toy_one)
     assert _toy_main(["--out", str(out), "--resume"], one=second) == 0
-    assert "resuming: 2 finished run(s)" in capsys.readouterr().out
+    assert "resuming 2 finished run(s)" in capsys.readouterr().out
     assert [c[1] for c in second.calls] == [2, 3, 4]  # runs 0 and 1 were not recomputed
     got, want = read_record(out), read_record(ref)
     for a, b in zip(got["raw"]["runs"], want["raw"]["runs"]):

@@ -50,27 +50,6 @@ def test_write_record_is_atomic_and_validated(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_experiment_command_line_runs_small_or_full(tmp_path, capsys):
-    from validation.experiments import experiment_main
-
-    seen = []
-
-    def run(cfg, device, out, progress):
-        seen.append((cfg, device, out, progress))
-        return {"metrics": cfg}
-
-    args = ["--out", str(tmp_path / "r.json"), "--small"]
-    assert experiment_main(args, description="d", run=run, small="S", full="F",
-                           summary=lambda rec: [f"ran {rec['metrics']}"]) == 0
-    assert seen[-1] == ("S", "auto", str(tmp_path / "r.json"), True)
-    assert "ran S" in capsys.readouterr().out
-    experiment_main(["--out", "x.json", "--device", "cpu"], description="d", run=run, small="S", full="F",
-                    summary=lambda rec: [])
-    assert seen[-1][:2] == ("F", "cpu")
-    with pytest.raises(SystemExit):
-        experiment_main([], description="d", run=run, small="S", full="F", summary=lambda rec: [])
-
-
 def test_provenance_names_the_commit_of_a_copy_without_git(monkeypatch):
     """On the lent GPU machine the tree is a copy without .git: the launcher's SGDSM_GIT_COMMIT is
     recorded (marked as a copy); anything that is not a commit hash is not."""

@@ -27,7 +27,7 @@ from validation.experiments._protocol import (
 
 __all__ = ["Experiment", "ExperimentConfigError", "UnknownExperimentError", "UnknownPresetError", "PRESETS",
            "RECORD_KINDS", "EXPERIMENT_MODULES", "REGISTRY", "config_from_dict", "device_kind", "get_experiment",
-           "all_experiments", "run_experiment", "map_runs", "experiment_main"]
+           "all_experiments", "run_experiment", "map_runs"]
 
 #: The registry, in one place: the module (under ``validation.experiments``) defining each
 #: experiment's ``EXPERIMENT``, in the order ``run --all`` runs them.
@@ -113,60 +113,6 @@ def run_experiment(name: str, claims, config, *, measure, predict, compare, devi
         write_record(record, out, force=force, inputs=inputs)
         checkpoint.remove()
     return record
-
-
-def experiment_main(argv, *, description: str, run, small, full, summary, inputs=()) -> int:
-    """The command line of an experiment module: ``--out PATH [--device D] [--small] [--force]
-    [--resume]``; checks ``--out`` (and its checkpoint) before any work, runs ``full`` (or
-    ``small``) as ``run(config, device, out, progress=True[, force=True][, resume=True])``, writes
-    the record and prints ``summary(record)``. ``inputs``: files the experiment reads (its own
-    source), which ``--out`` may never name. Returns 0; 2 for a refused ``--out``; 130 when
-    interrupted (finished runs stay in the checkpoint for ``--resume``)."""
-    import argparse
-    import sys
-
-    from numerics.devices import check_device_name
-    from validation.checkpoint import checkpoint_path, check_checkpoint
-    from validation.records import check_record_path
-
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--out", required=True,
-                    help="Where to write the JSON record, e.g. runs/NAME.json. An existing file is "
-                         "replaced only when it is an earlier record of this tool outside "
-                         "validation/data/, or with --force.")
-    ap.add_argument("--device", default="auto",
-                    help="torch device: auto (CUDA if present, else CPU), cpu, cuda or cuda:N; cuda on a machine "
-                         "without CUDA runs on the CPU, and the record says so")
-    ap.add_argument("--small", action="store_true", help="the small live version")
-    ap.add_argument("--force", action="store_true",
-                    help="Replace an existing --out file even when it is not an earlier record of this "
-                         "tool, including a committed record in validation/data/. Without --resume it "
-                         "also discards the checkpoint of an interrupted run.")
-    ap.add_argument("--resume", action="store_true",
-                    help="Continue an interrupted run from its checkpoint OUT.partial.jsonl, reusing "
-                         "the runs it finished instead of recomputing them. The checkpoint must come "
-                         "from the same preset, and it is deleted once the record is written.")
-    a = ap.parse_args(argv)
-    config = small if a.small else full
-    try:
-        check_device_name(a.device)
-        check_record_path(a.out, force=a.force, inputs=inputs)
-        reusable = check_checkpoint(a.out, config, resume=a.resume, force=a.force)
-    except ValueError as exc:  # DeviceError, OutputPathError, CheckpointError
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if reusable:
-        print(f"resuming: {reusable} finished run(s) from {checkpoint_path(a.out)}")
-    flags = {name: True for name in ("force", "resume") if getattr(a, name)}
-    try:
-        rec = run(config, a.device, a.out, progress=True, **flags)
-    except KeyboardInterrupt:
-        print(f"interrupted: the finished runs are kept in {checkpoint_path(a.out)}; run the same "
-              f"command with --resume to continue", file=sys.stderr)
-        return 130
-    for line in summary(rec):
-        print(line)
-    return 0
 
 
 def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=None) -> list:
