@@ -1130,6 +1130,7 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
     compiled = None
     if want_compile:
         try:
+            _raise_recompile_limits(torch)
             compiled = torch.compile(block, dynamic=False, fullgraph=False)
             path = f"{dev.type}-compiled"
         except Exception as exc:  # torch.compile unavailable
@@ -1222,6 +1223,20 @@ def _run(kernel, *, kind, start, n_chains, n_steps, burn_in, observers, seed, ma
                      first_call_seconds=float(first_call or 0.0), n_chains=n_chains,
                      n_steps=n_steps, steps_run=steps_run_max, burn_in=burn_in, lr=lr, batch_size=B,
                      seed=int(seed), kind=kind)
+
+
+def _raise_recompile_limits(torch) -> None:
+    """Each run compiles its own multi-step function (λ, B, the observers are baked into the
+    graph), and dynamo caches graphs per code object: past its recompile limit (8 by default) it
+    would silently run eagerly, so a sweep of runs raises the limits (process-wide, never lowers)."""
+    cfg = torch._dynamo.config
+    for name, value in (("recompile_limit", 256), ("cache_size_limit", 256),
+                        ("accumulated_recompile_limit", 4096), ("accumulated_cache_size_limit", 4096)):
+        if isinstance(getattr(cfg, name, None), int) and getattr(cfg, name) < value:
+            try:
+                setattr(cfg, name, value)
+            except Exception:  # an alias that cannot be set in this torch version
+                pass
 
 
 class _RestartEager(Exception):
