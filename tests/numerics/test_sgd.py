@@ -220,6 +220,13 @@ def _small_run(**kw):
     return simulate_sgd(_grad((th - x) ** 2 / 2), **args)
 
 
+def test_progress_is_called_with_the_steps_of_each_call():
+    seen = []
+    res = _small_run(progress=seen.append, steps_per_call=16)
+    assert sum(seen) == res.steps_run == 120 and max(seen) == 16
+    assert seen[:2] == [16, 4]  # a call never straddles the end of burn-in (20)
+
+
 def test_same_seed_same_result_other_seed_differs():
     a, b, c = _small_run(), _small_run(), _small_run(seed=12)
     assert np.array_equal(a.histograms[0]["counts"].astype(np.int64), b.histograms[0]["counts"].astype(np.int64))
@@ -253,12 +260,14 @@ def test_divergence_raises_typed_error_naming_lr():
     bound the iterates overflow and the non-finite test fires."""
     g = _grad(5 * th ** 2 + 0 * x)
     kw = dict(data=gaussian_stream(1), lr=0.5, batch_size=2, n_chains=8, n_steps=2000, start=[1.0],
-              observers=[Moments()], device="cpu")
+              device="cpu")
     with pytest.raises(SGDDivergedError, match=r"λ = 0\.5.*lower λ") as err:
-        simulate_sgd(g, max_abs=1000.0, **kw)
+        simulate_sgd(g, max_abs=1000.0, observers=[Moments()], **kw)
     assert (err.value.lr, err.value.batch_size, err.value.iteration) == (0.5, 2, 5)
+    # inf and NaN iterates never index a histogram out of range before the error is raised
+    obs = [Histogram1D(-1, 1, 10), Occupancy([0.0]), FirstPassage(upper=5.0), Moments()]
     with pytest.raises(SGDDivergedError, match="non-finite") as err:
-        simulate_sgd(g, max_abs=None, **kw)
+        simulate_sgd(g, max_abs=None, observers=obs, **kw)
     assert err.value.step_ratio == math.inf and 500 < err.value.iteration < 2000
 
 
