@@ -393,11 +393,13 @@ class FiniteData:
 @dataclass(frozen=True)
 class Stream:
     """An infinite data stream: ``draw(shape, generator, device, dtype)`` returns a tensor of shape
-    ``shape + (q,)`` of fresh samples drawn with the given ``torch.Generator``."""
+    ``shape + (q,)`` of fresh samples drawn with the given ``torch.Generator``; with
+    ``takes_out=True`` it also accepts ``out=`` (a preallocated tensor of that shape to fill)."""
 
     draw: Callable
     q: int
     description: str = "stream"
+    takes_out: bool = False
 
 
 def gaussian_stream(q: int = 1, scale: float = 1.0) -> Stream:
@@ -406,13 +408,13 @@ def gaussian_stream(q: int = 1, scale: float = 1.0) -> Stream:
     s = _num(scale, "scale", nonneg=True)
     torch = _torch()
 
-    def draw(shape, generator, device, dtype):
-        out = torch.randn(tuple(shape) + (q,), generator=generator, device=device, dtype=dtype)
+    def draw(shape, generator, device, dtype, out=None):
+        out = torch.randn(tuple(shape) + (q,), generator=generator, device=device, dtype=dtype, out=out)
         if s != 1.0:
             out.mul_(s)
         return out
 
-    return Stream(draw=draw, q=q, description=f"N(0, {s:g}² I_{q})")
+    return Stream(draw=draw, q=q, description=f"N(0, {s:g}² I_{q})", takes_out=True)
 
 
 # ==================================================================================================
@@ -584,7 +586,6 @@ class FirstPassage(_Observer):
         if target is not None and not callable(target):
             raise SGDConfigError(f"target must be a callable θ[n, p] → bool[n]; got {target!r}")
         self.target, self.lower, self.upper, self.absorbing = target, lower, upper, bool(absorbing)
-        self._times: list = []
 
     def bind(self, p, device, dtype, n_steps):
         torch = _torch()
@@ -922,9 +923,12 @@ class _SGDKernel:
             else:
                 res.append(self._floyd(gen, k, nb, o))
         else:
-            x = self.data.draw((k, nb, self.B), gen, self.device, self.dtype)
-            if out is not None:
-                out[0].copy_(x)
+            if out is not None and self.data.takes_out:
+                x = self.data.draw((k, nb, self.B), gen, self.device, self.dtype, out=out[0])
+            else:
+                x = self.data.draw((k, nb, self.B), gen, self.device, self.dtype)
+                if out is not None:
+                    out[0].copy_(x)
             res.append(x)
         if self.beta:
             res.append(torch.randn((k, nb, self.p), generator=gen, device=self.device, dtype=self.dtype,
