@@ -205,3 +205,17 @@ def test_claims_progress_flags_parse():
         assert seen["progress"] is None  # decided by whether stdout is a terminal
     finally:
         m._claims = orig
+
+
+def test_records_carry_the_measurements_throughput(tmp_path):
+    """provenance.throughput: the experiment's work (chain-steps, per-sample gradients) per second of
+    measurement — what a GPU record is compared by; runs/s when an experiment states no work."""
+    from validation.experiments import get_experiment
+    from validation.records import read_record
+
+    exp = get_experiment("escape_rates")
+    rec = exp.run("small", "cpu", tmp_path / "e.json")
+    tp = read_record(tmp_path / "e.json")["provenance"]["throughput"]
+    assert tp == rec["provenance"]["throughput"]
+    assert tp["unit"] == "chain-steps" and tp["amount"] > 0 and tp["per_s"] == pytest.approx(tp["amount"] / tp["measure_s"], rel=1e-2)
+    assert tp["amount"] == pytest.approx(exp.work(exp.SMALL, rec["raw"])[0])

@@ -70,7 +70,8 @@ def get_experiment(name: str) -> Experiment:
 
 
 def run_experiment(name: str, claims, config, *, measure, predict, compare, device="auto", out=None,
-                   progress: bool = False, force: bool = False, resume: bool = False, inputs=()) -> dict:
+                   progress: bool = False, force: bool = False, resume: bool = False, inputs=(),
+                   work=None) -> dict:
     """measure → predict → compare, assembled into a record (written atomically to ``out`` if given).
 
     ``measure(config, device, progress=..., checkpoint=...)`` returns the raw summary,
@@ -84,6 +85,11 @@ def run_experiment(name: str, claims, config, *, measure, predict, compare, devi
     checkpointed to ``out.partial.jsonl`` (:mod:`validation.checkpoint`; ``measure`` gets the
     :class:`~validation.checkpoint.Checkpoint` as ``checkpoint=``): ``resume=True`` reuses them,
     and the sidecar is deleted once the record is written.
+
+    ``work(config, raw) -> (amount, unit)`` (optional) states how much the measurement computed
+    (chain-steps, per-sample gradient evaluations, …): the record's ``provenance.throughput`` then
+    gives ``amount / seconds of measure`` — the device's speed on this workload. Without it, runs/s
+    when the raw summary lists its runs.
     """
     from validation.checkpoint import open_checkpoint
     from validation.records import check_record_path, provenance, write_record
@@ -95,6 +101,7 @@ def run_experiment(name: str, claims, config, *, measure, predict, compare, devi
     t0 = time.perf_counter()
     extra = {} if checkpoint is None else {"checkpoint": checkpoint}
     raw = measure(config, device, progress=progress, **extra)
+    measure_s = time.perf_counter() - t0
     pred = predict(config, raw)
     metrics = compare(config, pred, raw)
     record = {
@@ -107,12 +114,30 @@ def run_experiment(name: str, claims, config, *, measure, predict, compare, devi
         "provenance": provenance(device=raw["device"], seed=config.seed,
                                  wall_time_s=time.perf_counter() - t0),
     }
+    throughput = _throughput(work, config, raw, measure_s)
+    if throughput is not None:
+        record["provenance"]["throughput"] = throughput
     if checkpoint is not None and checkpoint.reused:
         record["provenance"]["resumed_runs"] = checkpoint.reused  # wall time covers this invocation only
+        if throughput is not None:
+            throughput["note"] = "resumed: runs taken from the checkpoint count as work but not as time"
     if out is not None:
         write_record(record, out, force=force, inputs=inputs)
         checkpoint.remove()
     return record
+
+
+def _throughput(work, config, raw, measure_s: float) -> dict | None:
+    """``{"unit", "amount", "per_s", "measure_s"}`` from ``work`` (or the number of runs), or None."""
+    if work is not None:
+        amount, unit = work(config, raw)
+    elif isinstance(raw.get("runs"), list):
+        amount, unit = len(raw["runs"]), "runs"
+    else:
+        return None
+    amount = float(amount)
+    return {"unit": unit, "amount": amount, "measure_s": round(measure_s, 3),
+            "per_s": amount / measure_s if measure_s > 0 else None}
 
 
 def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=None) -> list:

@@ -150,7 +150,9 @@ class Experiment:
     one H100/H200; the CPU figures of ``small`` and ``full`` come from measured runs — the committed
     records' provenance — the GPU figures are sizing targets until a GPU record exists); ``record_stem`` names the committed records ``<record_stem>_<kind>.json``;
     ``summary(record)`` yields the lines the command line prints after a run; ``inputs`` are files
-    the experiment reads (its source), which an output path may never name."""
+    the experiment reads (its source), which an output path may never name; ``work(config, raw)``
+    (optional) returns ``(amount, unit)`` of what the measurement computed — chain-steps,
+    per-sample gradient evaluations — for the record's throughput (runs/s without it)."""
 
     name: str
     claims: tuple
@@ -166,6 +168,7 @@ class Experiment:
     description: str = ""
     summary: Callable | None = None
     inputs: tuple = ()
+    work: Callable | None = None
 
     def __post_init__(self):
         for preset in PRESETS:
@@ -225,7 +228,7 @@ class Experiment:
                                         f"got {type(config).__name__}")
         return run_experiment(self.name, self.claims, config, measure=self.measure, predict=self.predict,
                               compare=self.compare, device=device, out=out, progress=progress, force=force,
-                              resume=resume, inputs=self.inputs)
+                              resume=resume, inputs=self.inputs, work=self.work)
 
     def summary_lines(self, record: dict) -> list:
         """What the command line prints after a run."""

@@ -270,13 +270,19 @@ def _summary(rec):
                                "log10 ratio": [round(v, 2) for v in m["log10_ratio_measured_over_predicted"]]})
 
 
+def _work(config, raw) -> tuple:
+    """Chain-steps simulated: Σ over every sweep point of runs × mean steps to escape (censored runs
+    count their max_steps)."""
+    return sum(p["n_runs"] * p["mean_steps"] for sweep in raw["sweeps"].values() for p in sweep), "chain-steps"
+
+
 EXPERIMENT = Experiment(
     name="escape_rates", claims=("DT.sec4", "DT.thm3.2"), config_type=EscapeRatesConfig, SMALL=SMALL, FULL=FULL,
     GPU=GPU, measure=measure, predict=lambda cfg, raw: predict(cfg), compare=compare, record_stem="dt_sec4",
     estimates={"small": {"cpu": 5, "gpu": 10}, "full": {"cpu": 30, "gpu": 40}, "gpu": {"cpu": 600, "gpu": 120}},
     description="Escape of real minibatch SGD from the Styblinski–Tang valley (DT §4): is −log γ linear in 1/k, B "
                 "and 1/η, and how do the escape times compare with the diffusion limit's?",
-    summary=_summary, inputs=source_file(__file__))
+    summary=_summary, inputs=source_file(__file__), work=_work)
 
 
 def main(argv=None) -> int:

@@ -294,6 +294,11 @@ def _summary(rec):
     yield f"max train loss {m['max_train_loss']}"
 
 
+def _work(config, raw) -> tuple:
+    """Per-sample gradient evaluations of the SGD runs: Σ steps × batch size."""
+    return sum(r["steps"] * r["batch_size"] for r in raw["runs"]), "per-sample gradients"
+
+
 EXPERIMENT = Experiment(
     name="temperature_scan", claims=("SC.fig5", "RND.fig1", "TF.4.1"), config_type=TemperatureScanConfig,
     SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=predict, compare=compare,
@@ -301,7 +306,7 @@ EXPERIMENT = Experiment(
                                                "gpu": {"cpu": 900, "gpu": 150}},
     description="Real SGD on a (learning rate, batch size) grid: does the outcome depend on them only through "
                 "T = λ/B, does test loss fall and sharpness fall as T rises?",
-    summary=_summary, inputs=source_file(__file__))
+    summary=_summary, inputs=source_file(__file__), work=_work)
 
 
 def main(argv=None) -> int:
