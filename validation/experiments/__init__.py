@@ -29,10 +29,16 @@ __all__ = ["Experiment", "ExperimentConfigError", "UnknownExperimentError", "Unk
            "RECORD_KINDS", "EXPERIMENT_MODULES", "REGISTRY", "config_from_dict", "device_kind", "get_experiment",
            "all_experiments", "run_experiment", "map_runs"]
 
-#: The registry, in one place: the module (under ``validation.experiments``) defining each
-#: experiment's ``EXPERIMENT``, in the order ``run --all`` runs them.
-EXPERIMENT_MODULES = ("escape_rates", "gradient_noise", "temperature_scan", "shift_curvature", "memorization",
-                      "synthetic")
+def _experiment_modules() -> tuple:
+    """Every public module of this package (each defines one ``EXPERIMENT``), by name: a new
+    experiment joins the registry by being a module here — no list to edit."""
+    import pkgutil
+
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+#: The registry's modules (under ``validation.experiments``), found by :func:`_experiment_modules`.
+EXPERIMENT_MODULES = _experiment_modules()
 
 
 @functools.lru_cache(maxsize=1)
