@@ -35,12 +35,13 @@ import sympy as sp
 import mpmath
 import matplotlib.pyplot as plt
 from IPython.display import Math, Markdown, display
-from theory.laplace import gaussian_mixture, find_critical_points_1d, exact_basin_log_masses_1d
+from theory.laplace import gaussian_mixture
+from numerics.reference_quadrature import (find_critical_points_1d, exact_basin_log_masses_1d,
+                                           log_partition_1d, free_energy_1d, kl_divergence_1d)
 from theory.temperature import (weights, basin_average, d_dT_average, log_prefactor,
                                 mixture_test_loss, leading_dT_test_loss, two_basin_sign_product,
                                 test_loss_improves_with_T)
-from theory.free_energy import (gibbs_log_density, log_partition_1d, free_energy_1d,
-                                kl_divergence_1d, minimum_free_energy_corrected, minimum_free_energy_printed)
+from theory.free_energy import gibbs_log_density, minimum_free_energy_corrected, minimum_free_energy_printed
 sp.init_printing()
 th, T = sp.Symbol('theta', real=True), sp.Symbol('T', positive=True)
 U = (-sp.exp(-(th + 1)**2 / (2 * sp.Rational(15, 100)))

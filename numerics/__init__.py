@@ -8,6 +8,7 @@ claims / task                                           module
 ======================================================  ==========================================
 compile SymPy → NumPy / PyTorch (incl. ``Integral``)    :mod:`numerics.compile`, :mod:`numerics.quadrature`
 SC.eq5/6, SC.eq4, RND.eq24 on 1-D losses (ρ, weights)   :mod:`numerics.stationary`
+SC.eq6 exact masses, RND.eq28 log Z/F/KL (mpmath, 1-D)  :mod:`numerics.reference_quadrature`
 SC.A1, SC.eq5/6 on 2-D losses                           :mod:`numerics.stationary_2d`
 SC.eq10 (FP solver, J = 0 check), SC.B1.counter         :mod:`numerics.fokker_planck`
 DT.thm3.1/3.2, DT.rule1 (exact MFPT, Laplace escape)    :mod:`numerics.first_passage`
@@ -47,6 +48,8 @@ _API = {
                    "normalise_log_density", "anchored_cumulative_integral", "UniformGridStationary1D",
                    "stationary_on_uniform_grid_1d", "Basin", "StationaryState1D", "StationaryProblem1D",
                    "SweepResult", "OptimalTemperature", "optimal_temperature", "basin_log_masses_adaptive"),
+    "reference_quadrature": ("find_critical_points_1d", "exact_basin_log_masses_1d", "log_partition_1d",
+                             "free_energy_1d", "kl_divergence_1d"),
     "stationary_2d": ("Basin2D", "StationaryState2D", "StationarySweep2D", "StationaryProblem2D"),
     "fokker_planck": ("FokkerPlanckError", "Grid", "FokkerPlanckSolver", "DetailedBalanceDistance"),
     "first_passage": ("mean_first_passage_time_1d", "mean_exit_time_interval_1d", "laplace_escape_time_1d",

@@ -25,6 +25,7 @@ the preset, so results are reproducible even if the papers' own draw differed.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from numbers import Real
@@ -33,6 +34,7 @@ import numpy as np
 import sympy as sp
 
 from theory.coordinates import as_expr, as_theta
+from theory.laplace import normal_density
 
 __all__ = [
     "LandscapeError",
@@ -71,11 +73,31 @@ def _short(value, limit: int = 60) -> str:
     return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
+_PDF_THETA, _PDF_MEAN = sp.Dummy("theta", real=True), sp.Dummy("mean", real=True)
+_PDF_SIGMA = sp.Dummy("sigma", positive=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _normal_pdf_1d() -> sp.Expr:
+    """``theory.laplace.normal_density`` for p = 1, Σ = σ² (σ > 0), in the Dummies above:
+    ``exp(−(θ−μ)²/(2σ²)) / (σ √(2π))``."""
+    return normal_density([_PDF_MEAN], [[_PDF_SIGMA ** 2]], _PDF_THETA)
+
+
 def gaussian_pdf(theta: sp.Expr, mean, sigma) -> sp.Expr:
-    """Gaussian p.d.f. ``N(θ; μ, σ) = exp(−(θ−μ)²/(2σ²)) / (σ √(2π))`` (RND footnote 6's f_{μ,σ})."""
+    """Gaussian p.d.f. ``N(θ; μ, σ) = exp(−(θ−μ)²/(2σ²)) / (σ √(2π))`` (RND footnote 6's f_{μ,σ}).
+
+    The expression is :func:`theory.laplace.normal_density` (p = 1, Σ = σ², derived once there)
+    with ``theta``, ``mean`` and ``sigma`` substituted; ``theta`` may be any expression (e.g. a
+    shifted coordinate) and σ is taken as given (the formula with σ, not |σ|).
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> gaussian_pdf(x, 1, sp.Rational(1, 2))
+    sqrt(2)*exp(-2*(x - 1)**2)/sqrt(pi)
+    """
     theta = as_expr(theta, name="theta")
     mean, sigma = as_expr(mean, name="mean"), as_expr(sigma, name="sigma")
-    return sp.exp(-(theta - mean) ** 2 / (2 * sigma ** 2)) / (sigma * sp.sqrt(2 * sp.pi))
+    return _normal_pdf_1d().subs({_PDF_THETA: theta, _PDF_MEAN: mean, _PDF_SIGMA: sigma})
 
 
 def _tuple(values, name: str) -> tuple:

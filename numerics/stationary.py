@@ -841,7 +841,7 @@ class StationaryProblem1D:
                     f"i.e. 0 relative to max |v''| = {scale:.3g} on its basin, as for θ⁴): the Hessian is "
                     "singular there and the Laplace weights (SC.eq6) and covariances Σ = T/(2v'') do not "
                     "apply. Add a quadratic term to the loss, or use theory.laplace.even_order_basin_mass "
-                    "(SC App. E) / the exact quadrature of theory.laplace.exact_basin_log_masses_1d")
+                    "(SC App. E) / the exact quadrature numerics.reference_quadrature.exact_basin_log_masses_1d")
 
     def _check_resolved(self, T, grid, v, logrho) -> None:
         """Refuse a density that float64 or the grid cannot resolve (see FLOAT_RESOLUTION_FACTOR

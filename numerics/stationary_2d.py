@@ -15,7 +15,8 @@ Scheme (:class:`StationaryProblem2D`):
   Simpson, :func:`numerics.stationary.line_integral_2d`), or a closed form given by the caller
   (``v=``), which is first checked against V on the grid (``∂v = V``). Constant D uses ``v = U/D``.
 * **Density in log space.** ``log ρ = −2v/T − log Z`` with ``Z`` by the tensor trapezoid rule
-  (logsumexp), so T from 1e-5 to 1 neither under- nor overflows.
+  in log space (:func:`numerics.stationary.normalise_log_density`, the one normalisation), so T from
+  1e-5 to 1 neither under- nor overflows.
 * **Minima.** The grid's local minima of ``v(·, T)`` (:func:`steepest_descent_labels`, a discrete
   8-neighbour watershed) refined by Newton steps on ``V(θ) = 0`` with the compiled Hessian ``∂V``;
   grid minima that refine to the same point are merged. A minimum on the edge of the grid means
@@ -41,7 +42,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-from scipy.special import logsumexp
 
 from numerics.compile import compile_expr
 from numerics.stationary import (
@@ -56,11 +56,14 @@ from numerics.stationary import (
     NonFiniteError,
     StationaryError,
     check_grid_size,
+    _gibbs_log_density,
     _increasing_grid,
+    _laplace_covariance_1d,
     _require_finite,
     check_temperature,
     effective_potential_integrand,
     line_integral_2d,
+    normalise_log_density,
 )
 from theory.coordinates import (as_expr, as_square_matrix, as_theta, assumption_sensitive, gradient, jacobian,
                                 restore_assumptions, strip_assumptions)
@@ -242,7 +245,7 @@ class StationaryState2D:
         lm = np.array([b.laplace_log_mass for b in self.basins])
         ok = np.isfinite(lm)
         out = np.full(lm.shape, np.nan)
-        out[ok] = np.exp(lm[ok] - logsumexp(lm[ok]))
+        out[ok] = np.exp(normalise_log_density(lm[ok], np.zeros(int(ok.sum())))[0])
         return out
 
     @property
@@ -487,9 +490,9 @@ class StationaryProblem2D:
         T = check_temperature(T)
         v = self.effective_potential(T)
         v_low = float(np.min(v))  # shift first: the log weights added to −2v/T must not be lost to rounding
-        g = -2.0 * (v - v_low) / T
-        log_Z_shifted = float(logsumexp(g + self._log_w))
-        _check_float_resolution(T, v, g - log_Z_shifted + self._log_w)
+        g = _gibbs_log_density()(v - v_low, 0.0, T)  # −2(v − v_low)/T, theory.free_energy.gibbs_log_density
+        log_rho, log_Z_shifted = normalise_log_density(g, self._log_w)
+        _check_float_resolution(T, v, log_rho + self._log_w)
         shift = -2.0 * v_low / T  # log masses and log Z of exp(−2v/T) itself (exact)
         log_Z = log_Z_shifted + shift
         grid_labels, grid_minima = steepest_descent_labels(v, self.x, self.y)
@@ -515,13 +518,12 @@ class StationaryProblem2D:
         labels = self._basin_labels(T, minima, grid_labels, remap)
         basins, edge_mass = [], 0.0
         lm_fn = _laplace_log_mass_2d()
-        weighted = g + self._log_w
         for n, q in enumerate(keep):
             node, mu, H, ok, on_edge = refined[q]
             members = labels == n
             if not members.any():  # a grid minimum whose basin the flow does not reproduce
                 continue
-            log_mass = float(logsumexp(weighted[members])) + shift
+            log_mass = normalise_log_density(g[members], self._log_w[members])[1] + shift  # log ∫_basin
             if ok:
                 v_mu = self._v_at(v, node, mu, T)
                 lap = float(lm_fn(v_mu, float(np.linalg.det(H)), T))
@@ -538,8 +540,8 @@ class StationaryProblem2D:
             raise DomainError(f"domain: at T = {T:g} the effective potential still decreases at the grid edge "
                               f"(edge minima {at}) and those basins hold probability {edge_mass:.3g}; "
                               "widen the domain so it contains the minima")
-        self._check_grid_resolution(T, weighted - log_Z_shifted, labels, basins)
-        return StationaryState2D(T=T, x=self.x, y=self.y, effective_potential=v, log_density=g - log_Z_shifted,
+        self._check_grid_resolution(T, log_rho + self._log_w, labels, basins)
+        return StationaryState2D(T=T, x=self.x, y=self.y, effective_potential=v, log_density=log_rho,
                                  log_partition=log_Z, labels=labels, basins=tuple(basins),
                                  _log_weights=self._log_w)
 
@@ -557,7 +559,9 @@ class StationaryProblem2D:
             n_eff = mass ** 2 / float(np.sum(pb ** 2))
             if n_eff < MIN_EFFECTIVE_NODES:
                 lam = np.linalg.eigvalsh(b.hessian) if np.all(np.isfinite(b.hessian)) else np.array([np.nan])
-                sigma = float(np.sqrt(T / (2.0 * np.max(lam)))) if np.max(lam) > 0 else float("nan")
+                # the narrowest Laplace width: Σ = (T/2) v''⁻¹ along the stiffest direction (λ_max)
+                sigma = float(np.sqrt(_laplace_covariance_1d()(np.max(lam), T))) if np.max(lam) > 0 \
+                    else float("nan")
                 if np.isfinite(sigma):
                     need = [int(np.ceil((ax[-1] - ax[0]) / (0.8 * sigma))) + 1 for ax in (self.x, self.y)]
                     width = f"its width sqrt(T/(2λ_max)) ≈ {sigma:.2g}"
@@ -604,7 +608,7 @@ class StationaryProblem2D:
             mins.append(ref)
             w.append(st.basin_weights[idx])
             lw = np.array([st.basins[k].laplace_log_mass for k in idx])
-            wl.append(np.exp(lw - logsumexp(lw)))
+            wl.append(np.exp(normalise_log_density(lw, np.zeros_like(lw))[0]))
             train.append(st.expectation(U))
             test.append(None if Ut is None else st.expectation(Ut))
         return StationarySweep2D(temperatures=Ts, minima=np.array(mins), basin_weights=np.array(w),

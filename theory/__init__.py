@@ -88,13 +88,10 @@ from .fokker_planck import (
 )
 from .free_energy import (
     FreeEnergyInputError,
-    free_energy_1d,
     free_energy_integrand,
     gaussian_free_energy,
     gibbs_log_density,
-    kl_divergence_1d,
     kl_integrand,
-    log_partition_1d,
     minimum_free_energy_corrected,
     minimum_free_energy_printed,
 )
@@ -120,13 +117,12 @@ from .laplace import (
     NotAMinimumError,
     bias_first_order,
     even_order_basin_mass,
-    exact_basin_log_masses_1d,
-    find_critical_points_1d,
     gaussian_mixture,
     laplace_log_mass,
     leading_order_covariance,
     leading_order_log_weights,
     leading_order_weights,
+    normal_density,
     tf_minimum_ratio,
     tf_noise_threshold_corrected,
     tf_noise_threshold_printed,
@@ -208,11 +204,11 @@ __all__ = [
     "quadratic_inverse_hessian_potential_printed", "separable_potential_printed",
     "inverse_hessian_noise_potential", "CovarianceComparison", "curl_free_vs_true_covariance",
     # Laplace
-    "LaplaceError", "NotAMinimumError", "GaussianMixture", "gaussian_mixture", "laplace_log_mass",
-    "leading_order_log_weights", "leading_order_weights", "leading_order_covariance", "bias_first_order",
+    "LaplaceError", "NotAMinimumError", "GaussianMixture", "gaussian_mixture", "normal_density",
+    "laplace_log_mass", "leading_order_log_weights", "leading_order_weights", "leading_order_covariance",
+    "bias_first_order",
     "even_order_basin_mass", "tf_unnormalised_probability", "tf_minimum_ratio",
-    "tf_noise_threshold_corrected", "tf_noise_threshold_printed", "find_critical_points_1d",
-    "exact_basin_log_masses_1d",
+    "tf_noise_threshold_corrected", "tf_noise_threshold_printed",
     # test loss
     "TestLossShapeError", "SampleSizeError", "TestLossTerms", "quadratic_test_loss", "test_loss_terms",
     "mixture_test_loss", "sgd_leading_test_loss", "gaussian_expectation", "effective_sample_size",
@@ -225,7 +221,6 @@ __all__ = [
     # free energy
     "FreeEnergyInputError", "gibbs_log_density", "free_energy_integrand", "kl_integrand",
     "minimum_free_energy_corrected", "minimum_free_energy_printed", "gaussian_free_energy",
-    "log_partition_1d", "free_energy_1d", "kl_divergence_1d",
     # overparametrized
     "ModifiedSGDError", "regularized_potential", "regularized_diffusion", "modified_sgd_step_moments",
     "modified_effective_potential", "modified_steady_state", "flat_directions",

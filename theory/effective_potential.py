@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ._compat import renamed as _renamed
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
 from .coordinates import divergence as _divergence
 from .fokker_planck import ou_stationary_covariance
@@ -621,13 +620,3 @@ def curl_free_vs_true_covariance(H, D, T, *, budget_s=DEFAULT_BUDGET_S) -> Covar
     rel_u_raw = _frobenius(lap - lyap) / norm
     rel_u = deadline.attempt(_simplify, rel_u_raw, step="simplify", fallback=rel_u_raw)[0]
     return CovarianceComparison(lyap, lap, lap_sym, C, rel, rel_u)
-
-
-#: old names (used by notebooks/02 and tests/hostile/test_budgets.py), served with a
-#: DeprecationWarning until they are updated
-__getattr__ = _renamed(__name__, globals(), {
-    "paper_form_isotropic": "isotropic_potential_printed",
-    "paper_form_function_of_loss": "function_of_loss_potential_printed",
-    "paper_form_quadratic_inverse_hessian": "quadratic_inverse_hessian_potential_printed",
-    "paper_form_separable": "separable_potential_printed",
-})

@@ -37,7 +37,6 @@ from typing import NamedTuple
 
 import sympy as sp
 
-from ._compat import renamed as _renamed
 from .budget import DEFAULT_BUDGET_S, Deadline
 from .coordinates import as_expr
 
@@ -305,29 +304,3 @@ def valley_probabilities(escape_times: Sequence) -> list:
         _numeric_sign_check(t, "escape time")
     Z = sp.Add(*taus)
     return [t / Z for t in taus]
-
-
-# --------------------------------------------------------------------------------------------
-# Transitional: the float-in/float-out quadratures moved to numerics.first_passage
-# --------------------------------------------------------------------------------------------
-_MOVED_TO_NUMERICS = frozenset({"mean_first_passage_time_1d", "mean_exit_time_interval_1d",
-                                "laplace_escape_time_1d", "path_exponent_1d", "sgd_path_parameter"})
-
-
-_old_names = _renamed(__name__, globals(), {"sgd_escape_time": "sgd_escape_time_printed"})
-
-
-def __getattr__(name):
-    """Old import paths, with a DeprecationWarning: the quadratures now in
-    :mod:`numerics.first_passage` (until notebook 05, the escape-rates experiment/check and
-    tests/numerics/test_sgd_escape.py import from numerics) and ``sgd_escape_time`` (renamed
-    :func:`sgd_escape_time_printed`; notebook 05)."""
-    if name in _MOVED_TO_NUMERICS:
-        import importlib
-        import warnings
-
-        warnings.warn(f"theory.escape.{name} moved to numerics.first_passage.{name} (theory/ is "
-                      "symbolic only); import it from numerics.first_passage",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("numerics.first_passage"), name)
-    return _old_names(name)

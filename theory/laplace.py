@@ -20,8 +20,10 @@ Conventions (SC)
   (when it can be decided numerically) is factored out, so that tiny T neither under- nor
   overflows when the expressions are evaluated.
 
-Everything here returns SymPy expressions; :func:`exact_basin_log_masses_1d` and
-:func:`find_critical_points_1d` are high-precision (mpmath) references for 1-D potentials.
+Everything here returns SymPy expressions. The high-precision (mpmath) references for 1-D
+potentials — exact basin masses and critical points — are
+:func:`numerics.reference_quadrature.exact_basin_log_masses_1d` and
+:func:`numerics.reference_quadrature.find_critical_points_1d` (they raise :class:`LaplaceError`).
 The functions that simplify user expressions (:func:`gaussian_mixture`,
 :func:`leading_order_covariance`) take ``budget_s`` (:mod:`theory.budget`).
 """
@@ -31,18 +33,19 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import mpmath
 import sympy as sp
 
 from .budget import DEFAULT_BUDGET_S, Deadline
 from .coordinates import as_column, as_square_matrix, as_theta, gradient, hessian
 from .coordinates import as_expr, as_matrix
+from .fokker_planck import gaussian_density
 
 __all__ = [
     "LaplaceError",
     "NotAMinimumError",
     "GaussianMixture",
     "gaussian_mixture",
+    "normal_density",
     "log_sum_exp",
     "normalise_log_weights",
     "laplace_log_mass",
@@ -55,8 +58,6 @@ __all__ = [
     "tf_minimum_ratio",
     "tf_noise_threshold_corrected",
     "tf_noise_threshold_printed",
-    "find_critical_points_1d",
-    "exact_basin_log_masses_1d",
 ]
 
 
@@ -151,13 +152,32 @@ def laplace_log_mass(v_min, hessian_det, T, p: int) -> sp.Expr:
     val = _numeric_value(det)
     if (val is not None and not (val.real > 0 and abs(val.imag) <= 1e-12 * max(1.0, abs(val.real)))) \
             or det.is_positive is False:
+        singular = (val is not None and abs(val) <= 1e-12) or det.is_zero
         kind = ("singular (det H = 0): a degenerate minimum such as θ⁴, where the Gaussian (Laplace) "
                 "approximation and its weights do not apply — use even_order_basin_mass (SC App. E) or "
-                "exact_basin_log_masses_1d" if (val is not None and abs(val) <= 1e-12) or det.is_zero
+                "numerics.reference_quadrature.exact_basin_log_masses_1d" if singular
                 else "not positive (det H ≤ 0): not a minimum — a maximum or saddle")
         raise NotAMinimumError(f"laplace_log_mass: hessian_det = {det} is {kind}")
     return (-2 * as_expr(v_min) / T + sp.Rational(p, 2) * sp.log(sp.pi * T)
             - sp.log(det) / 2)
+
+
+def normal_density(mean, cov, theta) -> sp.Expr:
+    """The normalised Gaussian density, the one form of it in the project::
+
+        N(θ; μ, Σ) = exp(−½ (θ−μ)ᵀ Σ⁻¹ (θ−μ)) / sqrt((2π)^p det Σ)
+
+    (the exponent is :func:`theory.fokker_planck.gaussian_density`). The components of the SC.eq6
+    mixture (:meth:`GaussianMixture.component_density`, Σ_k = (T/2) H_k⁻¹) and the wells of RND
+    footnote 6 (``numerics.landscapes.gaussian_pdf``, p = 1, Σ = σ²) are this expression.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> sp.simplify(normal_density([1], [[4]], x) - sp.exp(-(x - 1)**2 / 8) / sp.sqrt(8 * sp.pi))
+    0
+    """
+    th = as_theta(theta)
+    cov = as_square_matrix(cov, len(th), name="cov")
+    return gaussian_density(mean, cov, th) / sp.sqrt((2 * sp.pi) ** len(th) * cov.det())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,11 +220,8 @@ class GaussianMixture:
         return len(self.means)
 
     def component_density(self, k: int) -> sp.Expr:
-        """Normalised Gaussian density ``N(θ; μ_k, Σ_k)`` as an expression in θ."""
-        d = self.theta - self.means[k]
-        S = self.covariances[k]
-        quad = (d.T * S.inv() * d)[0, 0]
-        return sp.exp(-quad / 2) / sp.sqrt((2 * sp.pi) ** self.p * S.det())
+        """Normalised Gaussian density ``N(θ; μ_k, Σ_k)`` as an expression in θ (:func:`normal_density`)."""
+        return normal_density(self.means[k], self.covariances[k], self.theta)
 
     def density(self) -> sp.Expr:
         """The mixture density ``Σ_k w_k N(θ; μ_k, Σ_k)`` (normalised) as an expression in θ."""
@@ -276,7 +293,8 @@ def gaussian_mixture(v, theta, minima, T, *, check_minima: bool = True,
                     raise NotAMinimumError(
                         f"minima[{k}] = {list(mu)} is not a critical point of v: "
                         f"|∂_{th[i]} v| = {bad:.3g} > atol = {atol:g}. Pass the minima of v(·, T) "
-                        "(e.g. from find_critical_points_1d or a root finder), or raise atol.")
+                        "(e.g. from numerics.reference_quadrature.find_critical_points_1d or a root "
+                        "finder), or raise atol.")
             _check_positive_definite(H, k, list(mu), deadline)
         detH = H.det() if p > 1 else H[0, 0]
         vk = v.subs(subs)
@@ -319,7 +337,7 @@ def _check_positive_definite(H: sp.Matrix, k: int, mu, deadline: Deadline | None
                     f"minima[{k}] = {mu}: the Hessian of v there is singular (det = 0): a degenerate "
                     "minimum (e.g. θ⁴), where the Laplace (Gaussian) weights and covariances (SC.eq6) do "
                     "not apply — add a quadratic term, or use even_order_basin_mass (SC App. E) or the "
-                    "exact quadrature exact_basin_log_masses_1d")
+                    "exact quadrature numerics.reference_quadrature.exact_basin_log_masses_1d")
             raise NotAMinimumError(
                 f"minima[{k}] = {mu}: the Hessian of v there is not positive definite "
                 f"(leading minor of order {r} = {minor if val is None else f'{val.real:.4g}'}); "
@@ -506,114 +524,3 @@ def tf_noise_threshold_printed(L_A, L_B, det_H_A, det_H_B, sigma2) -> sp.Expr:
     comparison only — see :func:`tf_noise_threshold_corrected` for the form that follows from Thm 2)."""
     L_A, L_B, dA, dB, s2 = (as_expr(x) for x in (L_A, L_B, det_H_A, det_H_B, sigma2))
     return (L_A - L_B) / (2 * s2 * sp.log(sp.sqrt(dB / dA)))
-
-
-# ----------------------------------------------------------------------------------------------
-# 1-D high-precision references (mpmath)
-# ----------------------------------------------------------------------------------------------
-def _bracketed_root(f, a, b, dps):
-    """Root of f in [a, b] (sign change): the anderson solver, or bisection when it cannot reach
-    full precision (roots of odd multiplicity > 1, e.g. the derivative at an x⁴ extremum)."""
-    try:
-        return mpmath.findroot(f, (a, b), solver="anderson")
-    except ValueError:
-        fa = f(a)
-        for _ in range(int(3.4 * dps) + 10):
-            m = (a + b) / 2
-            fm = f(m)
-            if fm == 0:
-                return m
-            if (fm < 0) == (fa < 0):
-                a, fa = m, fm
-            else:
-                b = m
-        return (a + b) / 2
-
-
-def find_critical_points_1d(v, x, lower, upper, *, grid: int = 2000, dps: int = 30):
-    """Minima and maxima of a 1-D expression ``v(x)`` on ``[lower, upper]``.
-
-    Sign changes of v' on a uniform grid (evaluated in float64), refined with ``mpmath.findroot``
-    (bracketing ``anderson`` solver) at ``dps`` digits; minimum or maximum by the direction of the
-    sign change, so degenerate extrema (v'' = 0, e.g. x⁴) are classified correctly and stationary
-    inflection points (x³) are not extrema. Returns ``(minima, maxima)`` as sorted lists of ``sp.Float``.
-    """
-    x = as_theta(x)[0]
-    v = as_expr(v, name="v")
-    lower, upper = as_expr(lower, name="lower"), as_expr(upper, name="upper")
-    if not (float(lower) < float(upper)):
-        raise LaplaceError(f"need lower < upper; got [{lower}, {upper}]")
-    if v.free_symbols - {x}:
-        raise LaplaceError(f"v must depend only on {x} here (substitute T etc. first); "
-                           f"free symbols {sorted(map(str, v.free_symbols))}")
-    dv_expr = sp.diff(v, x)
-    dv_fast = sp.lambdify(x, dv_expr, "math")          # float scan for sign changes
-    dv = sp.lambdify(x, dv_expr, "mpmath")
-    minima, maxima = [], []
-    lo, hi = float(lower), float(upper)
-    xs = [lo + (hi - lo) * i / grid for i in range(grid + 1)]
-    ds = [dv_fast(t) for t in xs]
-    # Classified by the direction of v''s sign change (not by v'', which vanishes at degenerate
-    # extrema such as x⁴); a zero exactly on a node is judged by its neighbours (x³: no extremum).
-    with mpmath.workdps(dps):
-        for i in range(grid):
-            if ds[i] * ds[i + 1] < 0:
-                r = _bracketed_root(dv, mpmath.mpf(xs[i]), mpmath.mpf(xs[i + 1]), dps)
-                (minima if ds[i] < 0 else maxima).append(sp.Float(r, dps))
-            elif ds[i] == 0 and 0 < i:
-                if ds[i - 1] < 0 < ds[i + 1]:
-                    minima.append(sp.Float(xs[i], dps))
-                elif ds[i - 1] > 0 > ds[i + 1]:
-                    maxima.append(sp.Float(xs[i], dps))
-    return sorted(set(minima)), sorted(set(maxima))
-
-
-def exact_basin_log_masses_1d(v, x, T, minima, *, lower, upper, maxima=None,
-                              dps: int = 15) -> list:
-    """log ``∫_{basin k} exp(−2v(x)/T) dx`` by mpmath quadrature, basins split at the maxima.
-
-    ``minima`` sorted; ``maxima`` (default: found between consecutive minima) are the basin
-    boundaries; the outer basins extend to ``lower``/``upper``. Each integral is computed on
-    ``exp(−2(v − v(μ_k))/T)`` with extra nodes at μ_k ± a few widths, so tiny T is fine.
-    Returns a list of ``mpmath.mpf``.
-    """
-    x = as_theta(x)[0]
-    T = _check_temperature(T)
-    v = as_expr(v, name="v")
-    lower, upper = as_expr(lower, name="lower"), as_expr(upper, name="upper")
-    minima = _as_list(minima, "minima")
-    if maxima is not None:
-        maxima = _as_list(maxima, "maxima")
-    if not minima:
-        raise LaplaceError("minima is empty")
-    mins = [mpmath.mpf(str(sp.Float(m, dps))) for m in minima]
-    if any(mins[i] >= mins[i + 1] for i in range(len(mins) - 1)):
-        raise LaplaceError("minima must be sorted increasingly and distinct")
-    if maxima is None:
-        _, all_max = find_critical_points_1d(v, x, lower, upper, dps=dps)
-        maxima = []
-        for i in range(len(mins) - 1):
-            between = [m for m in all_max if mins[i] < m < mins[i + 1]]
-            if len(between) != 1:
-                raise LaplaceError(f"expected one maximum between minima {i} and {i + 1}; "
-                                   f"found {len(between)}: pass maxima explicitly")
-            maxima.append(between[0])
-    if len(maxima) != len(mins) - 1:
-        raise LaplaceError("need exactly one boundary (maximum) between consecutive minima")
-    with mpmath.workdps(dps):
-        Tm = mpmath.mpf(str(sp.Float(T, dps)))
-        v_num = sp.N(v, dps)                     # constants (π, √2, rationals) pre-evaluated
-        f = sp.lambdify(x, v_num, "mpmath")
-        f2 = sp.lambdify(x, sp.N(sp.diff(v, x, 2), dps), "mpmath")
-        edges = ([mpmath.mpf(str(sp.Float(lower, dps)))] + [mpmath.mpf(str(sp.Float(m, dps))) for m in maxima]
-                 + [mpmath.mpf(str(sp.Float(upper, dps)))])
-        out = []
-        for k, mu in enumerate(mins):
-            vmin = f(mu)
-            width = mpmath.sqrt(Tm / (2 * f2(mu))) if f2(mu) > 0 else mpmath.mpf("0.01")
-            lo, hi = edges[k], edges[k + 1]
-            nodes = [lo] + sorted(t for t in (mu + s * width for s in (-6, -2, 0, 2, 6))
-                                  if lo < t < hi) + [hi]
-            val = mpmath.quad(lambda t: mpmath.exp(-2 * (f(t) - vmin) / Tm), nodes)
-            out.append(-2 * vmin / Tm + mpmath.log(val))
-        return out

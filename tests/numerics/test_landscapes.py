@@ -9,6 +9,7 @@ from numerics.landscapes import (
     LandscapeError,
     SampledWellModel,
     WellMixture,
+    gaussian_pdf,
     preset,
     preset_names,
     styblinski_tang,
@@ -29,6 +30,25 @@ def test_well_mixture_train_is_shifted_test():
     # the well at -1 of the test loss: value is −w/(σ√(2π)) + c + tail of the other well
     val = float(te.subs(th, -1))
     assert val == pytest.approx(-0.02 / (0.1 * np.sqrt(2 * np.pi)) + 0.001 - 0.1 * np.exp(-8) / (0.5 * np.sqrt(2 * np.pi)))
+
+
+@pytest.mark.parametrize("mean, sigma", [(-1, sp.Rational(3, 10)), (0.5, 0.25), (sp.Symbol("m"), sp.Symbol("s"))])
+def test_gaussian_pdf_is_the_theory_normal_density(mean, sigma):
+    """gaussian_pdf is theory.laplace.normal_density (p = 1, Σ = σ²): the printed formula
+    exp(−(θ−μ)²/(2σ²))/(σ√(2π)) exactly as an expression, also for a shifted argument, and its
+    compiled values agree with a direct NumPy evaluation to 1e-12 (relative)."""
+    from theory.laplace import normal_density
+
+    printed = sp.exp(-(th - mean) ** 2 / (2 * sigma ** 2)) / (sigma * sp.sqrt(2 * sp.pi))
+    assert gaussian_pdf(th, mean, sigma) == printed
+    shifted = gaussian_pdf(2 * th - 1, mean, sigma)
+    assert shifted == printed.subs(th, 2 * th - 1)
+    if not isinstance(sigma, sp.Symbol):
+        xs = np.linspace(-3, 3, 201)
+        m, s = float(mean), float(sigma)
+        ref = np.exp(-((xs - m) ** 2) / (2 * s ** 2)) / (s * np.sqrt(2 * np.pi))
+        for expr in (gaussian_pdf(th, mean, sigma), normal_density([mean], [[sigma ** 2]], th)):
+            np.testing.assert_allclose(compile_expr(expr, th)(xs), ref, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ def test_grid_refinement_reduces_the_boundary_error_at_high_T():
 
 def test_basins_are_the_exact_product_basins_up_to_one_cell():
     # separable v in rotated coordinates: the basins of −∂v are the quadrants u ≷ u_b, w ≷ w_b
-    from theory.laplace import find_critical_points_1d
+    from numerics.reference_quadrature import find_critical_points_1d
 
     U, D, theta, parts = rotated_separable_landscape()
     T = 0.3
@@ -185,6 +185,37 @@ def test_log_space_density_survives_tiny_and_large_T():
     # and it is the right density: ρ ∝ exp(−2(x² + y²)/T), Var x = T/4, E[U] − 3 = T/2 = 5e-8
     Xq, Yq = np.meshgrid(q.x, q.y, indexing="ij")
     assert st.expectation(Xq ** 2 + Yq ** 2) == pytest.approx(1e-7 / 2, rel=1e-6)
+
+
+def test_state_uses_the_shared_normalisation_and_laplace_width():
+    """log ρ, log Z, basin log masses and the SC.eq6 weights of a state equal the plain formulas
+    (logsumexp of −2v/T + log w over the grid or a basin; laplace_log_mass normalised) to rounding,
+    and a refused grid quotes the Laplace width σ = sqrt(T/(2λ_max)) of the unresolved basin."""
+    import re
+
+    from scipy.special import logsumexp
+
+    from theory.laplace import laplace_log_mass
+
+    T = 0.3
+    st = StationaryProblem2D(COUPLED, [x, y], domain=BOX, nodes=161).state(T)
+    g = -2.0 * st.effective_potential / T + trapezoid_log_weights_2d(st.x, st.y)
+    log_Z = logsumexp(g)
+    assert st.log_partition == pytest.approx(log_Z, rel=1e-13)
+    np.testing.assert_allclose(st.log_density, -2.0 * st.effective_potential / T - log_Z, rtol=0, atol=1e-11)
+    assert len(st.basins) == 4
+    for k, b in enumerate(st.basins):
+        assert b.log_mass == pytest.approx(logsumexp(g[st.labels == k]), rel=1e-13)
+    lap = np.array([float(laplace_log_mass(b.effective_potential, np.linalg.det(b.hessian), T, 2))
+                    for b in st.basins])
+    np.testing.assert_allclose(st.laplace_weights, np.exp(lap - logsumexp(lap)), rtol=1e-12)
+    T = 1e-3
+    with pytest.raises(GridResolutionError) as err:
+        StationaryProblem2D(COUPLED, [x, y], domain=BOX, nodes=201).state(T)
+    mu = [float(c) for c in re.search(r"θ = \(([-\d.]+), ([-\d.]+)\)", str(err.value)).groups()]
+    H = np.array(sp.hessian(COUPLED, [x, y]).subs({x: mu[0], y: mu[1]}), dtype=float)
+    sigma = np.sqrt(T / (2 * np.max(np.linalg.eigvalsh(H))))
+    assert f"sqrt(T/(2λ_max)) ≈ {sigma:.2g}" in str(err.value)
 
 
 def test_sweep_reports_losses_and_matched_basins():

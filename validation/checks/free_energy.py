@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import sympy as sp
 
+from numerics.reference_quadrature import free_energy_1d, kl_divergence_1d, log_partition_1d
 from theory.free_energy import (
-    free_energy_1d,
     free_energy_integrand,
     gaussian_free_energy,
     gibbs_log_density,
-    kl_divergence_1d,
     kl_integrand,
-    log_partition_1d,
     minimum_free_energy_corrected,
     minimum_free_energy_printed,
 )

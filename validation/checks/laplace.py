@@ -14,6 +14,7 @@ import sympy as sp
 from scipy.integrate import dblquad
 
 from numerics.landscapes import gaussian_pdf
+from numerics.reference_quadrature import exact_basin_log_masses_1d, find_critical_points_1d
 from theory.coordinates import divergence, gradient, hessian, jacobian
 from theory.effective_potential import mean_force
 from theory.fokker_planck import (
@@ -26,8 +27,6 @@ from theory.identity import check_identity, check_zero
 from theory.laplace import (
     bias_first_order,
     even_order_basin_mass,
-    exact_basin_log_masses_1d,
-    find_critical_points_1d,
     gaussian_mixture,
     laplace_log_mass,
     leading_order_log_weights,

@@ -43,10 +43,10 @@ import numpy as np
 import sympy as sp
 
 from numerics.fokker_planck import FokkerPlanckSolver, Grid, l1_distance
+from numerics.reference_quadrature import exact_basin_log_masses_1d, find_critical_points_1d
 from numerics.stationary_2d import StationaryProblem2D
 from theory.effective_potential import effective_potential
 from theory.fokker_planck import ou_stationary_covariance
-from theory.laplace import exact_basin_log_masses_1d, find_critical_points_1d
 
 __all__ = [
     "zero_curl_case",
