@@ -297,3 +297,20 @@ def test_a_checks_summary_is_its_one_line_finding_and_survives_json():
     assert L._as_verdict(v.to_dict()) == v
     assert L.Verdict.measured("d", metrics={"x": 1}, summary="s").summary == "s"
     assert L.Verdict.fails("d", counterexample={"x": 1}, summary="s").summary == "s"
+
+
+# -- last in this file: every check has run in this worker, so the ledger below is all cache hits --
+@pytest.mark.slow
+def test_readme_findings_block_is_current():
+    """README.md's generated findings block (scripts/update_readme.py) equals what the ledger says now."""
+    from validation import report as R
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    i, j = text.find(R.README_BEGIN), text.find(R.README_END)
+    assert i >= 0 and j > i, "README lost its generated findings block markers"
+    fresh = R.readme_block(L.ledger(jobs=1))
+    assert text[i:j + len(R.README_END)] == fresh, (
+        "README.md's findings block is stale (the ledger says something else now): run "
+        "`python scripts/update_readme.py` and commit README.md")
+

@@ -24,7 +24,10 @@ def _statement_verdict(claim_id: str) -> Verdict:
     metrics = {r.key: {"holds": r.holds, **r.metrics} for r in results}
     detail = " || ".join(f"{r.key}: {r.summary()}" for r in results)
     agrees = all(r.holds for r in results)
-    return Verdict.measured(f"{claim_id} reproduced ({', '.join(CLAIM_PANELS[claim_id])}): {detail}",
+    failed = [r.key for r in results if not r.holds]
+    head = (f"{claim_id} reproduced" if agrees else
+            f"{claim_id} NOT reproduced (panels failing: {', '.join(failed)})")
+    return Verdict.measured(f"{head} ({', '.join(CLAIM_PANELS[claim_id])}): {detail}",
                             metrics=metrics, agrees=agrees)
 
 
