@@ -8,7 +8,7 @@ import sympy as sp
 from numerics.landscapes import styblinski_tang_per_sample
 from numerics.sgd_escape import (SGDDivergedError, per_sample_gradient, separable_gradient,
                                  simulate_escape)
-from theory.escape import mean_first_passage_time_1d
+from numerics.first_passage import mean_first_passage_time_1d
 
 x, th = sp.symbols("x theta", real=True)
 SIGMA = 4.0
