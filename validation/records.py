@@ -19,11 +19,11 @@ from validation._io import OutputPathError, check_output_file, is_our_record, wr
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-__all__ = ["DATA_DIR", "OutputPathError", "provenance", "write_record", "check_record_path",
+__all__ = ["DATA_DIR", "OutputPathError", "provenance", "git_commit", "write_record", "check_record_path",
            "read_record"]
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     """``git rev-parse HEAD`` (+dirty); where the tree is a copy without ``.git`` (the lent GPU
     machine), the commit the launcher names in ``SGDSM_GIT_COMMIT`` (suffixed ``(copy)``); else
     ``"unknown"``."""
@@ -93,7 +93,7 @@ def provenance(*, device: str, seed: int, wall_time_s: float) -> dict:
     versions["cudnn"] = cudnn
     versions["nvidia_driver"] = driver
     return {
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "device": device,
         "torch": torch.__version__,
         "cuda": torch.version.cuda,

@@ -32,7 +32,6 @@ import importlib
 import pkgutil
 import platform
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -64,14 +63,6 @@ SUMMARY_WORDS = 28
 
 class ReportRendererError(ImportError):
     """The report's Markdown renderer (``mistune`` ≥ 3) is missing or too old."""
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -495,7 +486,9 @@ def build_report(out="reports/latest", *, execute_notebooks: bool = True, force:
                                               "the next report replaces its files.\n")
     t0 = time.perf_counter()
     statuses = L.ledger(ids, progress=True, jobs=jobs)
-    commit = _git_commit()
+    from validation.records import git_commit
+
+    commit = git_commit()
     meta = (f"Commit <code>{html.escape(commit)}</code> · Python {platform.python_version()} · generated "
             f"{time.strftime('%Y-%m-%d %H:%M:%S')} · host {html.escape(platform.node() or 'unknown')}")
     built = []

@@ -62,8 +62,8 @@ def test_provenance_names_the_commit_of_a_copy_without_git(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", no_git)
     monkeypatch.setenv("SGDSM_GIT_COMMIT", "0123abcd" * 5)
-    assert records._git_commit() == "0123abcd" * 5 + " (copy)"
+    assert records.git_commit() == "0123abcd" * 5 + " (copy)"
     monkeypatch.setenv("SGDSM_GIT_COMMIT", "$(rm -rf /)")
-    assert records._git_commit() == "unknown"
+    assert records.git_commit() == "unknown"
     prov = records.provenance(device="cpu", seed=0, wall_time_s=1.0)
     assert prov["versions"]["nvidia_driver"] is None and prov["gpu"] is None
