@@ -67,6 +67,7 @@ def _cases():
     from numerics import fokker_planck as nfp
     from numerics import landscapes as nland
     from numerics import markov as nmk
+    from numerics import reference_quadrature as nrq
     from numerics import sgd_escape as nesc
     from numerics import sgd as nsgd
     from numerics import stationary as nst
@@ -166,9 +167,6 @@ def _cases():
     add("theory.free_energy.minimum_free_energy_corrected", fe.minimum_free_energy_corrected, E(1), T)
     add("theory.free_energy.minimum_free_energy_printed", fe.minimum_free_energy_printed, E(1), T)
     add("theory.free_energy.gaussian_free_energy", fe.gaussian_free_energy, E(0), E(1), x**2, E(0), T, x)
-    add("theory.free_energy.log_partition_1d", fe.log_partition_1d, x**2, E(0), E(1), x, (E(-3), E(3)))
-    add("theory.free_energy.free_energy_1d", fe.free_energy_1d, -x**2, x**2, E(0), E(1), x, (E(-3), E(3)))
-    add("theory.free_energy.kl_divergence_1d", fe.kl_divergence_1d, -x**2, -x**2 / 2, x, (E(-3), E(3)))
     # theory.identity
     add("theory.identity.check_identity", idn.check_identity, x + x, 2 * x)
     add("theory.identity.check_zero", idn.check_zero, x - x)
@@ -212,9 +210,7 @@ def _cases():
     add("theory.laplace.tf_minimum_ratio", lp.tf_minimum_ratio, E(0), E(1), E(2), E(1), E(10), E(1))
     add("theory.laplace.tf_noise_threshold_corrected", lp.tf_noise_threshold_corrected, E(0), E(1), E(2), E(1), E(1))
     add("theory.laplace.tf_noise_threshold_printed", lp.tf_noise_threshold_printed, E(0), E(1), E(2), E(1), E(1))
-    add("theory.laplace.find_critical_points_1d", lp.find_critical_points_1d, U1, x, E(-2), E(2), grid=200)
-    add("theory.laplace.exact_basin_log_masses_1d", lp.exact_basin_log_masses_1d, U1, x, E(0.5), [E(-1), E(1)],
-        lower=E(-2), upper=E(2), maxima=[E(0)])
+    add("theory.laplace.normal_density", lp.normal_density, [E(0), E(1)], C2, th)
     # theory.overparametrized
     add("theory.overparametrized.regularized_potential", op.regularized_potential, U, th, E(1))
     add("theory.overparametrized.regularized_diffusion", op.regularized_diffusion, D, th, E(1))
@@ -336,6 +332,17 @@ def _cases():
         grid=mk_grid, symbols=(TH1, X1))
     add("numerics.markov.modified_equation_law", nmk.modified_equation_law, TH1 - X1, mk_data, lr=0.2,
         batch_size=1, grid=mk_grid, symbols=(TH1, X1))
+    # numerics.reference_quadrature
+    add("numerics.reference_quadrature.find_critical_points_1d", nrq.find_critical_points_1d, U1, x, E(-2), E(2),
+        grid=200)
+    add("numerics.reference_quadrature.exact_basin_log_masses_1d", nrq.exact_basin_log_masses_1d, U1, x, E(0.5),
+        [E(-1), E(1)], lower=E(-2), upper=E(2), maxima=[E(0)])
+    add("numerics.reference_quadrature.log_partition_1d", nrq.log_partition_1d, x**2, E(0), E(1), x,
+        (E(-3), E(3)))
+    add("numerics.reference_quadrature.free_energy_1d", nrq.free_energy_1d, -x**2, x**2, E(0), E(1), x,
+        (E(-3), E(3)))
+    add("numerics.reference_quadrature.kl_divergence_1d", nrq.kl_divergence_1d, -x**2, -x**2 / 2, x,
+        (E(-3), E(3)))
     # numerics.stationary
     add("numerics.stationary.effective_potential_integrand", nst.effective_potential_integrand, U, D, th, T)
     add("numerics.stationary.effective_potential_1d", nst.effective_potential_1d, U1, 1 + x**2, x, 0.5,
@@ -380,6 +387,7 @@ NOT_APPLICABLE = {
     "numerics.fokker_planck": {"Grid": "floats", "DetailedBalanceDistance": "result type",
                                "bernoulli": "arrays", "l1_distance": "arrays"},
     "numerics.gradient_noise": ALL_NAMES,  # torch models and tensors only
+    "numerics.reference_quadrature": {},
     "numerics.training": ALL_NAMES,  # torch models, tensors and whole numbers (TrainingError for strings)
     "numerics.quadrature": {"QuadratureResult": "result type",
                             "integrate_batch": "a NumPy callable and float arrays"},

@@ -280,7 +280,7 @@ def test_per_sample_gradient_checks_symbols_and_honours_backend():
 
 
 # --------------------------------------------------------------------------------------------------
-# the in-place NumPy loop (issue 9) keeps the dynamics and the random stream
+# the in-place NumPy loop keeps the dynamics and the random stream
 # --------------------------------------------------------------------------------------------------
 def _reference_numpy(grad, start, *, lr, batch_size, n_runs, max_steps, upper, lower, seed,
                      noise_scale=1.0):
