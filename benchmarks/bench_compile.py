@@ -38,12 +38,9 @@ versions, date, load).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -104,25 +101,6 @@ def _weights_from_logdensity(logd, x, edges):
     idx = np.searchsorted(edges, x)
     lm = np.array([logsumexp(logd[idx == k] + np.log(w[idx == k])) for k in range(1, len(edges))])
     return np.exp(lm - logsumexp(lm))
-
-
-def _provenance() -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=ROOT).stdout.strip()
-    except Exception:
-        commit = "unknown"
-    import torch
-
-    return {
-        "commit": commit,
-        "machine": {"node": platform.node(), "platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "python": platform.python_version()},
-        "versions": {"numpy": np.__version__, "sympy": sp.__version__, "torch": torch.__version__},
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "load_average": list(os.getloadavg()),
-    }
 
 
 def _workload(name, entries, args, arg_values, naive_points, repeat, post=None):
@@ -263,7 +241,10 @@ def _run_benchmark(*, points: int, naive_points: int, repeat: int, T: float) -> 
     w4 = _workload("population_diffusion_ST", [D], [thD], [x], naive_points, repeat)
     results = [w1, w2, w3, w4]
     ratios = [r["speedup"]["plain_lambdify_over_ours"] for r in results]
-    return {"benchmark": "compiled theory vs plain lambdify vs naive SymPy", "provenance": _provenance(),
+    from validation.records import provenance
+
+    return {"benchmark": "compiled theory vs plain lambdify vs naive SymPy",
+            "provenance": provenance(device="cpu", seed=0, wall_time_s=time.perf_counter() - t_start),
             "settings": {"points": points, "naive_points": naive_points, "repeat": repeat, "T": T,
                          "timing": "median of interleaved repetitions", "torch_cpu_threads": 1},
             "load": {"getloadavg_before": load_before, "getloadavg_after": list(os.getloadavg()),

@@ -17,13 +17,13 @@ The per-sample gradient is never typed by hand: :func:`per_sample_gradient` comp
 PyTorch backend). For a separable loss (``L = Σ_i ℓ(x_i, θ_i)``, e.g. Styblinski–Tang)
 :func:`separable_gradient` compiles the 1-D derivative once and applies it coordinate-wise.
 
-Two paths, one simulator (issue 11): ``backend="torch"`` runs :func:`numerics.sgd.simulate_sgd` (the
+Two paths, one simulator: ``backend="torch"`` runs :func:`numerics.sgd.simulate_sgd` (the
 many-chain simulator: a Gaussian stream, an absorbing :class:`numerics.sgd.FirstPassage` into the
 outside of the box, the step-length divergence test below; fused with ``torch.compile`` on CUDA);
 ``backend="numpy"`` runs :func:`numerics.sgd.escape_numpy`, the NumPy loop kept bit-for-bit so that a
 seed gives the same escape steps as before (NumPy's random stream, which torch cannot reproduce).
 
-Speed (issue 9; ``benchmarks/bench_sgd_escape.py``): the NumPy loop draws each step's samples into
+Speed (``benchmarks/bench_sgd_escape.py``): the NumPy loop draws each step's samples into
 one preallocated buffer (``Generator.standard_normal(out=…)``: the same random stream as a fresh
 ``(n, B, p)`` array each step, so results for a seed are those of earlier versions up to the
 gradient's last ulp), averages and updates in place, tests only the finite bounds, and compacts the

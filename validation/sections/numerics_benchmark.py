@@ -26,6 +26,19 @@ def _bench_module(path=BENCH, name="bench_compile"):
     return mod
 
 
+def _provenance_line(prov: dict) -> str:
+    """One line of provenance, for :func:`validation.records.provenance` results and the older
+    format of bench_compile (``commit``, ``machine``, ``date``)."""
+    machine = prov.get("machine", {})
+    versions = prov.get("versions", {})
+    commit = prov.get("git_commit") or prov.get("commit") or "unknown"
+    cpus = prov.get("cpu_count") or machine.get("cpu_count", "?")
+    plat = prov.get("platform") or machine.get("platform", "?")
+    date = prov.get("date_utc") or prov.get("date", "?")
+    return (f"Provenance: commit `{str(commit)[:12]}`, {cpus} CPUs ({plat}), numpy {versions.get('numpy', '?')}, "
+            f"sympy {versions.get('sympy', '?')}, torch {versions.get('torch', '?')}, {date}.")
+
+
 def _common():
     """``benchmarks._common`` (the repository root on ``sys.path``, as when a script runs)."""
     import importlib
@@ -110,10 +123,7 @@ def build(outdir: Path) -> str:
         + "; ".join(f"{r['workload']}: " + ", ".join(f"{k} {v:.1e}" for k, v in r["max_relative_difference"].items())
                     for r in result["results"]) + ".",
         "",
-        f"Provenance: commit `{str(prov.get('commit', 'unknown'))[:12]}`, {prov.get('machine', {}).get('cpu_count', '?')} "
-        f"CPUs ({prov.get('machine', {}).get('platform', '?')}), numpy {prov.get('versions', {}).get('numpy', '?')}, "
-        f"sympy {prov.get('versions', {}).get('sympy', '?')}, torch {prov.get('versions', {}).get('torch', '?')}, "
-        f"{prov.get('date', '?')}.",
+        _provenance_line(prov),
     ]
     if RESULT_SGD.exists():
         sgd = json.loads(RESULT_SGD.read_text(encoding="utf-8"))
