@@ -144,15 +144,17 @@ def _subspace_stats(G: torch.Tensor, B: torch.Tensor, HB: torch.Tensor, weights:
     Hk = 0.5 * (Hk + Hk.T)
     nHB, nHk = torch.linalg.matrix_norm(HB), torch.linalg.matrix_norm(Hk)
 
-    def parts(w):  # w: (b, N) multiplicities
+    def parts(w):  # w: (b, N) multiplicities; batched matmuls, never a (b, N, p) intermediate
         wn = w / N
         mP, mQ, mG = wn @ P, wn @ Q, wn @ G
-        M = torch.einsum("bn,nk,nl->bkl", wn, P, Q) - mP[:, :, None] * mQ[:, None, :]
-        Dk = torch.einsum("bn,nk,nl->bkl", wn, P, P) - mP[:, :, None] * mP[:, None, :]
-        DB = torch.einsum("bn,np,nk->bpk", wn, G, P) - mG[:, :, None] * mP[:, None, :]
+        WP = wn[:, :, None] * P  # (b, N, k)
+        M = WP.transpose(-1, -2) @ Q - mP[:, :, None] * mQ[:, None, :]
+        Dk = WP.transpose(-1, -2) @ P - mP[:, :, None] * mP[:, None, :]
+        DB = G.T @ WP - mG[:, :, None] * mP[:, None, :]  # (b, p, k)
         return M - M.transpose(-1, -2), Dk, torch.linalg.matrix_norm(DB)
 
-    C, Dk, nDB = parts(torch.ones(1, N, dtype=G.dtype))
+    weights = weights.to(G.device, G.dtype)
+    C, Dk, nDB = parts(torch.ones(1, N, dtype=G.dtype, device=G.device))
     nDk = torch.linalg.matrix_norm(Dk)
     if float(nDB[0]) == 0 or float(nHB) == 0 or float(nDk[0]) == 0 or float(nHk) == 0:
         raise CurlError("D or H vanishes in this subspace: the normalised commutator is undefined; use another "
@@ -165,7 +167,7 @@ def _subspace_stats(G: torch.Tensor, B: torch.Tensor, HB: torch.Tensor, weights:
         cb.append(torch.linalg.matrix_norm(Cb) / (nDBb * nHB))
         floor2.append(torch.linalg.matrix_norm(Cb - C) ** 2)
     floor = torch.sqrt(torch.cat(floor2).mean()) / (nDB[0] * nHB)
-    return float(c), float(c_proj), torch.cat(cb).numpy(), float(floor)
+    return float(c), float(c_proj), torch.cat(cb).to("cpu", torch.float64).numpy(), float(floor)
 
 
 def _weights(N: int, n_bootstrap: int, generator) -> torch.Tensor:
@@ -250,11 +252,9 @@ def minimum_curl(model, loss_fn, X, y, *, k: int = 8, n_random: int = 8, n_boots
     w = _weights(N, n_bootstrap, gen)
     g = G.mean(0)
     spread = float(torch.sqrt(((G - g) ** 2).sum(1).mean()))
-    G64 = G.to("cpu", torch.float64)
 
-    def stats(B):
-        HB = op.matvec(B)
-        return _subspace_stats(G64, B.to("cpu", torch.float64), HB.to("cpu", torch.float64), w)
+    def stats(B):  # on the model's device, in its dtype
+        return _subspace_stats(G, B, op.matvec(B), w)
 
     eig = top_hessian_eigenpairs(op, k, seed=seed)
     top = _estimate(*stats(torch.from_numpy(np.ascontiguousarray(eig.vectors)).to(dev, op.dtype)), None, k,
