@@ -8,11 +8,10 @@ is not, no J = 0 steady state exists and the stationary law carries a probabilit
 * **At a minimum** (``∂U = 0``) to leading order in T the Jacobian of V is ``D⁻¹H``, and ``D⁻¹H`` is
   symmetric iff ``[D, H] = DH − HD = 0`` (D, H symmetric, D invertible: ``D⁻¹H = H D⁻¹`` ⇔
   ``HD = DH``). :func:`minimum_curl` reports the scale-free commutator
-  ``c = ‖Bᵀ[D, H]B‖_F / (‖D B‖_F ‖H B‖_F)`` (B = I: ``‖[D, H]‖_F / (‖D‖_F ‖H‖_F)``) in the top-k
-  Hessian subspace (there ``Bᵀ[D, H]B = [D_k, H_k]``, ``D_k = BᵀDB``) and in random k-subspaces
-  (c = 0 in every subspace when D and H commute; the commutator *of the projections*
-  ``[D_k, H_k]``, also reported, is not), with a bootstrap
-  over the samples (D is re-estimated from resampled per-sample gradients; H, the full-batch
+  ``c = ‖Bᵀ[D, H]B‖_F / (‖D B‖_F ‖H B‖_F)`` (B = I: ``‖[D, H]‖_F / (‖D‖_F ‖H‖_F)``) in the
+  top-k Hessian subspace (there ``Bᵀ[D, H]B = [D_k, H_k]``, ``D_k = BᵀDB``) and in random
+  k-subspaces (c = 0 in every subspace when D and H commute; the commutator *of the
+  projections* ``[D_k, H_k]``, also reported, is not), with a bootstrap over the samples (D is re-estimated from resampled per-sample gradients; H, the full-batch
   Hessian of the training loss, is held fixed) and, for random subspaces, the spread over
   subspaces. The ``T∂·D`` term and ``∂(D⁻¹)∂U`` are omitted there (they vanish at T → 0 and at
   ``∂U = 0``); the gradient norm at θ is reported so a reader can judge ``∂U ≈ 0``.
@@ -312,6 +311,12 @@ def drift_jacobian(model, loss_fn, X, y, basis, *, T: float, include_divergence:
     (:data:`DRIFT_JACOBIAN_MAX_BYTES`; ``include_divergence=False`` drops the ∂·D term — the
     T → 0 field ``D⁻¹∂U`` — and costs k passes). D must be invertible (p < N and full rank), or pass
     ``ridge`` ε > 0 to use ``D + εI`` (then say so). ``T`` > 0.
+
+    Cross-entropy makes D singular for every θ along constant directions (adding a constant to all
+    logits through the last layer's bias, or ``1 aᵀ`` to its weights, changes no loss): the
+    per-sample gradients, ∂U, ∂·D and ∂D are orthogonal to that constant null space, so V and its
+    Jacobian stay in the range of D, and a tiny ridge (e.g. ``1e-9 · λ_max(D)``) changes them only
+    by a relative ε/λ on that range.
     """
     from torch.func import functional_call, grad, jacfwd, vmap
 

@@ -342,7 +342,8 @@ def top_hessian_eigenpairs(op_or_model, k: int = 1, loss_fn=None, X=None, y=None
     n_mv = op.n_matvec - start
     order = np.argsort(vals)[::-1]
     vals, vecs = vals[order], vecs[:, order]
-    HV = op.matvec(torch.from_numpy(np.ascontiguousarray(vecs)).to(op.device, op.dtype)).to("cpu", torch.float64).numpy()
+    U = torch.from_numpy(np.ascontiguousarray(vecs)).to(op.device, op.dtype)
+    HV = op.matvec(U).to("cpu", torch.float64).numpy()
     res = np.linalg.norm(HV - vecs * vals, axis=0)
     if not np.all(np.isfinite(vals)):
         raise NonFiniteLossError("Lanczos returned non-finite eigenvalues: the HVPs are NaN/inf at these parameters")
@@ -472,5 +473,6 @@ def gradient_covariance(model, loss_fn, X, y, *, basis=None, k: int | None = Non
     mean = P.mean(0)
     Pc = P - mean
     D = Pc.T @ Pc / N
-    return GradientCovariance(matrix=0.5 * (D + D.T), mean_gradient=mean, basis=None if B is None else B.to("cpu", torch.float64),
+    return GradientCovariance(matrix=0.5 * (D + D.T), mean_gradient=mean,
+                              basis=None if B is None else B.to("cpu", torch.float64),
                               projected_gradients=P, p=p, n_samples=N)
