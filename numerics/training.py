@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-__all__ = ["TrainingError", "digits_split", "digits_shuffled", "mlp", "train_sgd", "sharpness"]
+__all__ = ["TrainingError", "digits_split", "digits_shuffled", "mlp", "train_sgd", "sharpness", "sgd_index_stream",
+           "train_sgd_ensemble"]
 
 #: number of images in scikit-learn's ``digits`` data set
 N_DIGITS = 1797
@@ -151,3 +152,269 @@ def sharpness(model, loss_fn, X, y, *, iterations: int, generator) -> float:
             return 0.0
         v = [a / norm for a in Hv]
     return lam
+
+
+# --------------------------------------------------------------------------------------------
+# ensembles: many small networks trained at once
+
+
+def sgd_index_stream(n: int, batch_size: int, steps: int, generator, *, device=None):
+    """The minibatch indices :func:`train_sgd` uses, as a ``(steps, min(batch_size, n))`` tensor.
+
+    Sampling without replacement, reshuffled each epoch: a permutation ``torch.randperm(n,
+    generator=generator)`` is drawn at the start and again whenever fewer than B unused indices are
+    left, so each permutation gives ⌊n/B⌋ batches. The draws are those of :func:`train_sgd` with the
+    same generator, in the same order, and the generator ends in the same state (one permutation
+    at the start even for ``steps = 0``). Raises :class:`TrainingError` for ``n`` < 1,
+    ``batch_size`` < 1 or ``steps`` < 0."""
+    import torch
+
+    n = _int(n, "n", low=1)
+    B = min(_int(batch_size, "batch_size", low=1), n)
+    steps = _int(steps, "steps", low=0)
+    per_perm = n // B
+    # train_sgd draws 1 permutation up front and one more every per_perm steps after the first
+    n_perms = 1 + max(steps - 1, 0) // per_perm
+    perms = [torch.randperm(n, generator=generator, device=device)[:per_perm * B] for _ in range(n_perms)]
+    return torch.cat(perms).reshape(-1, B)[:steps]
+
+
+#: parameter-free elementwise modules the batched-matmul forward of :func:`train_sgd_ensemble` applies as is
+def _elementwise_types():
+    import torch.nn as nn
+
+    return (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Softplus, nn.Identity)
+
+
+def _bmm_plan(model):
+    """The layers of a ``Sequential`` of ``Linear`` and elementwise modules, for the batched forward;
+    ``None`` when the model is of another form."""
+    import torch.nn as nn
+
+    if not isinstance(model, nn.Sequential):
+        return None
+    plan = []
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            plan.append(("linear", layer.bias is not None))
+        elif isinstance(layer, _elementwise_types()):
+            plan.append(("act", layer))
+        else:
+            return None
+    return plan
+
+
+def _bmm_forward(plan, params, x):
+    """Forward pass of M stacked ``Sequential`` MLPs: ``x`` (M, B, in), params [W (M, out, in),
+    b (M, out), …] in ``model.parameters()`` order → (M, B, out)."""
+    import torch
+
+    i = 0
+    for kind, extra in plan:
+        if kind == "linear":
+            W = params[i]
+            if extra:  # x Wᵀ + b, one batched GEMM per layer for all members
+                x = torch.baddbmm(params[i + 1].unsqueeze(1), x, W.transpose(1, 2))
+                i += 2
+            else:
+                x = torch.bmm(x, W.transpose(1, 2))
+                i += 1
+        else:
+            x = extra(x)
+    return x
+
+
+def train_sgd_ensemble(models, loss_fn, X, y, *, lrs, batch_sizes, steps, generators=None, index_streams=None,
+                       per_sample_loss=None, method: str = "auto") -> list:
+    """Train M small networks at once: plain minibatch SGD (:func:`train_sgd`) for each ``models[m]``
+    with its own step size ``lrs[m]``, batch size ``batch_sizes[m]``, number of steps ``steps[m]``
+    and minibatch stream — the SC.eq10 process at temperature ``T_m = λ_m/B_m`` for every member.
+
+    Members are trained as stacked models: parameters stacked along a leading member axis, a forward pass for all members at once,
+    the member losses summed (their gradients stay separate: member m's loss depends only on its own
+    parameters) and one SGD update ``θ_m ← θ_m − λ_m ∇L_m`` for all. Inside a group the members are
+    ordered by number of steps, so at any step the members still training are a prefix of the stack:
+    a member that has done its steps is frozen (left out of the forward pass and of the update).
+    Without ``per_sample_loss`` there is one stack per batch size (equal shapes; ``loss_fn`` is applied
+    to each member's minibatch under ``vmap``). With ``per_sample_loss(outputs, targets)`` — the
+    per-sample losses whose mean is ``loss_fn`` (e.g. ``cross_entropy(..., reduction="none")``) —
+    all members form one stack, minibatches padded to the largest batch size and the padding masked
+    out of each member's mean: fewer, larger steps (faster for small networks, where the cost of a
+    step is mostly overhead).
+
+    Minibatches: ``generators[m]`` draws member m's stream exactly as :func:`train_sgd` does with
+    that generator (:func:`sgd_index_stream`: same permutations, same order, same final generator
+    state), so a member's result equals ``train_sgd`` with the same model, data, λ, B, steps and a
+    generator in the same state — up to floating-point rounding of the batched matrix products (to
+    ~1e-12 relative in float64 over hundreds of steps; chaotic training amplifies it slowly).
+    Alternatively ``index_streams[m]`` is member m's stream itself, a ``(steps[m], B_m)`` integer
+    tensor (B_m = min(batch_size, n)).
+
+    ``method``: ``"bmm"`` (batched matrix products; the model must be an ``nn.Sequential`` of
+    ``Linear`` and parameter-free elementwise activations, like :func:`mlp`), ``"vmap"``
+    (``torch.func.functional_call`` under ``vmap``, any module without buffers), or ``"auto"`` (bmm
+    when the model allows, vmap otherwise). Every member must have the architecture of
+    ``models[0]``. The trained parameters are written back into ``models`` (in place).
+
+    Returns one entry per member: ``None``, or the step at which its minibatch loss became
+    non-finite (that member stops there, its parameters left as they were at that step — as
+    :func:`train_sgd` does; the other members go on). Raises :class:`TrainingError` for lists of
+    unequal lengths, a non-positive ``lr``, a ``batch_size`` < 1, ``steps`` < 0, models of
+    different architectures, an index stream of the wrong shape, neither or both of
+    ``generators``/``index_streams``, or an unknown ``method``."""
+    import torch
+
+    models = list(models)
+    M = len(models)
+    if M == 0:
+        raise TrainingError("models is empty; pass at least one model")
+    lrs, batch_sizes, steps = list(lrs), list(batch_sizes), list(steps)
+    for name, seq in (("lrs", lrs), ("batch_sizes", batch_sizes), ("steps", steps)):
+        if len(seq) != M:
+            raise TrainingError(f"{name} has {len(seq)} entries for {M} models; pass one per model")
+    if (generators is None) == (index_streams is None):
+        raise TrainingError("pass exactly one of generators (one torch.Generator per model) or index_streams")
+    lrs = [_positive(v, f"lrs[{m}]") for m, v in enumerate(lrs)]
+    n = X.shape[0]
+    if n < 1:
+        raise TrainingError("X holds no samples; pass a data set with at least one row")
+    Bs = [min(_int(v, f"batch_sizes[{m}]", low=1), n) for m, v in enumerate(batch_sizes)]
+    steps = [_int(v, f"steps[{m}]", low=0) for m, v in enumerate(steps)]
+    if method not in ("auto", "bmm", "vmap"):
+        raise TrainingError(f"method must be 'auto', 'bmm' or 'vmap'; got {method!r}")
+    shapes = [tuple(p.shape) for p in models[0].parameters()]
+    for m, model in enumerate(models):
+        if [tuple(p.shape) for p in model.parameters()] != shapes or type(model) is not type(models[0]):
+            raise TrainingError(f"models[{m}] has another architecture than models[0]; every member must have "
+                                f"the same layers and parameter shapes")
+    plan = _bmm_plan(models[0])
+    if method == "bmm" and plan is None:
+        raise TrainingError("method='bmm' needs an nn.Sequential of Linear layers and elementwise activations; "
+                            "use method='vmap' for other models")
+    use_bmm = plan is not None and method != "vmap"
+    if index_streams is not None:
+        index_streams = list(index_streams)
+        if len(index_streams) != M:
+            raise TrainingError(f"index_streams has {len(index_streams)} entries for {M} models")
+        for m, s in enumerate(index_streams):
+            if tuple(s.shape) != (steps[m], Bs[m]):
+                raise TrainingError(f"index_streams[{m}] has shape {tuple(s.shape)}; pass a (steps, batch size) = "
+                                    f"{(steps[m], Bs[m])} tensor")
+    else:
+        generators = list(generators)
+        if len(generators) != M:
+            raise TrainingError(f"generators has {len(generators)} entries for {M} models; pass one per model")
+        index_streams = [sgd_index_stream(n, Bs[m], steps[m], generators[m], device=X.device) for m in range(M)]
+
+    if per_sample_loss is not None and not callable(per_sample_loss):
+        raise TrainingError("per_sample_loss must be a callable (outputs, targets) -> per-sample losses, or None")
+    result = [None] * M
+    groups = {}
+    for m in range(M):  # one stack for all when the batch sizes can be padded, else one per batch size
+        groups.setdefault(0 if per_sample_loss is not None else Bs[m], []).append(m)
+    for members in groups.values():
+        members = sorted(members, key=lambda m: -steps[m])
+        bad = _train_group([models[m] for m in members], loss_fn, X, y, [lrs[m] for m in members],
+                           [steps[m] for m in members], [index_streams[m] for m in members],
+                           plan if use_bmm else None, per_sample_loss)
+        for m, b in zip(members, bad):
+            result[m] = b
+    return result
+
+
+def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_loss=None):
+    """One stack of :func:`train_sgd_ensemble`: members sorted by steps (descending); equal batch sizes,
+    or with ``per_sample_loss`` any batch sizes (padded to the largest, padding masked out)."""
+    import torch
+
+    M = len(models)
+    S = steps[0] if steps else 0
+    if S == 0:
+        return [None] * M
+    with torch.no_grad():
+        params = [torch.stack([p.detach() for p in ps]).clone() for ps in zip(*(m.parameters() for m in models))]
+    Bs = [s.shape[1] for s in streams]
+    Bmax = max(Bs)
+    idx = torch.zeros((S, M, Bmax), dtype=torch.long, device=X.device)
+    for m, s in enumerate(streams):
+        idx[:steps[m], m, :Bs[m]] = s.to(device=X.device, dtype=torch.long)
+    dtype, dev = params[0].dtype, params[0].device
+    lr = torch.tensor(lrs, dtype=dtype, device=dev)
+    padded = per_sample_loss is not None
+    if padded:
+        # member m's loss is the mean of the per-sample losses over its own B_m samples:
+        # L_m = Σ_j w_mj ℓ_mj with w_mj = 1/B_m on its B_m slots and 0 on the padding
+        valid = torch.arange(Bmax, device=dev)[None, :] < torch.tensor(Bs, device=dev)[:, None]
+        weight = valid.to(dtype) / torch.tensor(Bs, dtype=dtype, device=dev)[:, None]
+    bad = [None] * M
+    stopped = []  # members stopped at this step: zeroed after the update
+    n_active = M
+    if plan is None:
+        from torch.func import functional_call, grad_and_value, vmap
+
+        base = models[0]
+        names = [name for name, _ in base.named_parameters()]
+
+        if padded:
+            def member_loss(ps, xb, yb, vb, wb):
+                ell = per_sample_loss(functional_call(base, dict(zip(names, ps)), (xb,)), yb)
+                return (torch.where(vb, ell, 0.0) * wb).sum()
+        else:
+            def member_loss(ps, xb, yb):
+                return loss_fn(functional_call(base, dict(zip(names, ps)), (xb,)), yb)
+
+        batched = vmap(grad_and_value(member_loss))
+    elif not padded:
+        batched_loss = torch.func.vmap(loss_fn)
+    for t in range(S):
+        while n_active and steps[n_active - 1] <= t:
+            n_active -= 1  # the member with the fewest steps left has finished: frozen from now on
+        k = n_active
+        ii = idx[t, :k]
+        xb, yb = X[ii], y[ii]
+        if plan is None:
+            extra = (valid[:k], weight[:k]) if padded else ()
+            grads, losses = batched([p[:k] for p in params], xb, yb, *extra)
+        else:
+            act = [p[:k].detach().requires_grad_(True) for p in params]
+            out = _bmm_forward(plan, act, xb)
+            if padded:
+                ell = per_sample_loss(out.reshape((k * Bmax,) + out.shape[2:]),
+                                      yb.reshape((k * Bmax,) + yb.shape[2:])).reshape(k, Bmax)
+                losses = (torch.where(valid[:k], ell, 0.0) * weight[:k]).sum(1)
+            else:
+                losses = batched_loss(out, yb)
+        finite = torch.isfinite(losses)
+        all_finite = bool(finite.all())
+        if not all_finite:
+            for j in torch.nonzero(~finite).flatten().tolist():
+                if bad[j] is None:  # first non-finite loss of member j: stop it at step t
+                    bad[j] = t
+                    _write_member(models[j], params, j)
+                    stopped.append(j)
+            lr[[j for j in range(M) if bad[j] is not None]] = 0.0
+        if plan is not None:
+            total = losses.sum() if all_finite else torch.where(finite, losses, 0.0).sum()
+            grads = torch.autograd.grad(total, act)
+        with torch.no_grad():
+            lr_k = lr[:k]
+            for p, g in zip(params, grads):
+                g = torch.nan_to_num(g) if stopped else g
+                p[:k].sub_(g * lr_k.reshape((-1,) + (1,) * (g.dim() - 1)))
+            for j in stopped:  # a stopped member: harmless zeros and learning rate 0 from now on
+                for p in params:
+                    p[j].zero_()
+            stopped = []
+    with torch.no_grad():
+        for j, model in enumerate(models):
+            if bad[j] is None:
+                _write_member(model, params, j)
+    return bad
+
+
+def _write_member(model, params, j):
+    import torch
+
+    with torch.no_grad():
+        for p, stacked in zip(model.parameters(), params):
+            p.copy_(stacked[j])

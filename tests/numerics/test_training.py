@@ -9,8 +9,10 @@ from numerics.training import (
     digits_shuffled,
     digits_split,
     mlp,
+    sgd_index_stream,
     sharpness,
     train_sgd,
+    train_sgd_ensemble,
 )
 
 
@@ -104,3 +106,141 @@ def test_sharpness_is_the_top_hessian_eigenvalue():
     assert lam == pytest.approx(top, rel=1e-8)
     with pytest.raises(TrainingError, match="iterations"):
         sharpness(model, loss_fn, X, y, iterations=0, generator=torch.Generator())
+
+
+# ---------------------------------------------------------------------------------------------
+# ensembles
+
+
+def _ensemble_problem(n=40, n_in=6, hidden=5):
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(n, n_in, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (n,), generator=g)
+    return X, y, (lambda seed: (torch.manual_seed(seed), mlp(hidden, n_in, 3))[1])
+
+
+def _vec(model):
+    return torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+
+
+def _per_sample_ce(out, target):
+    return torch.nn.functional.cross_entropy(out, target, reduction="none")
+
+
+MEMBERS = [(0.3, 4, 23, 0), (0.1, 8, 17, 1), (0.2, 4, 9, 2), (0.05, 40, 12, 3), (0.4, 16, 0, 4), (0.1, 7, 30, 5)]
+
+
+@pytest.mark.parametrize("method, per_sample", [("bmm", None), ("bmm", _per_sample_ce), ("vmap", None),
+                                                ("vmap", _per_sample_ce)])
+def test_ensemble_member_equals_train_sgd_with_the_same_generator(method, per_sample):
+    # mixed batch sizes (one full batch), step counts (one zero) and learning rates
+    X, y, make = _ensemble_problem()
+    loss_fn = torch.nn.functional.cross_entropy
+    solo, solo_gens = [], []
+    for lr, B, steps, seed in MEMBERS:
+        m, g = make(seed), torch.Generator().manual_seed(seed)
+        assert train_sgd(m, loss_fn, X, y, lr=lr, batch_size=B, steps=steps, generator=g) is None
+        solo.append(m)
+        solo_gens.append(g)
+    models = [make(seed) for *_, seed in MEMBERS]
+    gens = [torch.Generator().manual_seed(seed) for *_, seed in MEMBERS]
+    bad = train_sgd_ensemble(models, loss_fn, X, y, lrs=[m[0] for m in MEMBERS], batch_sizes=[m[1] for m in MEMBERS],
+                             steps=[m[2] for m in MEMBERS], generators=gens, per_sample_loss=per_sample,
+                             method=method)
+    assert bad == [None] * len(MEMBERS)
+    for a, b in zip(models, solo):
+        assert float((_vec(a) - _vec(b)).norm()) <= 1e-10 * float(_vec(b).norm())
+    untouched = make(MEMBERS[4][3])  # 0 steps: the initial parameters
+    assert torch.equal(_vec(models[4]), _vec(untouched))
+    for g, h in zip(gens, solo_gens):  # the generators are left where train_sgd leaves them
+        assert torch.equal(g.get_state(), h.get_state())
+
+
+def test_index_stream_is_train_sgds_and_drives_the_ensemble():
+    X, y, make = _ensemble_problem()
+    loss_fn = torch.nn.functional.cross_entropy
+    stream = sgd_index_stream(40, 16, 7, torch.Generator().manual_seed(11))
+    assert stream.shape == (7, 16)
+    # each permutation gives ⌊40/16⌋ = 2 batches of distinct indices, then a new one is drawn
+    assert len(set(stream[:2].flatten().tolist())) == 32 and len(set(stream[2:4].flatten().tolist())) == 32
+    solo = make(0)
+    train_sgd(solo, loss_fn, X, y, lr=0.2, batch_size=16, steps=7, generator=torch.Generator().manual_seed(11))
+    member = make(0)
+    other = make(1)
+    bad = train_sgd_ensemble([member, other], loss_fn, X, y, lrs=[0.2, 0.1], batch_sizes=[16, 16], steps=[7, 3],
+                             index_streams=[stream, stream[:3]])
+    assert bad == [None, None]
+    assert float((_vec(member) - _vec(solo)).norm()) <= 1e-10 * float(_vec(solo).norm())
+
+
+def test_a_diverging_member_is_reported_and_the_others_train_on():
+    X, labels, make = _ensemble_problem()
+    y = torch.nn.functional.one_hot(labels, 3).double()
+
+    def loss_fn(out, target):  # squared error: a too large step grows it geometrically to inf
+        return ((out - target) ** 2).mean()
+
+    def per_sample_sq(out, target):
+        return ((out - target) ** 2).mean(1)
+
+    solo = make(1)
+    solo_bad = train_sgd(solo, loss_fn, X, y, lr=1e3, batch_size=8, steps=400,
+                         generator=torch.Generator().manual_seed(1))
+    assert solo_bad is not None
+    calm = make(2)
+    train_sgd(calm, loss_fn, X, y, lr=1e-2, batch_size=8, steps=400, generator=torch.Generator().manual_seed(2))
+    for per_sample in (None, per_sample_sq):
+        models = [make(1), make(2)]
+        bad = train_sgd_ensemble(models, loss_fn, X, y, lrs=[1e3, 1e-2], batch_sizes=[8, 8], steps=[400, 400],
+                                 generators=[torch.Generator().manual_seed(s) for s in (1, 2)],
+                                 per_sample_loss=per_sample)
+        assert bad[0] == solo_bad and bad[1] is None
+        # the diverged member is left as train_sgd leaves it; the other equals its solo run
+        assert torch.allclose(_vec(models[0]), _vec(solo), rtol=1e-10, atol=0, equal_nan=True)
+        assert float((_vec(models[1]) - _vec(calm)).norm()) <= 1e-10 * float(_vec(calm).norm())
+
+
+def test_train_sgd_ensemble_refuses_bad_arguments():
+    X, y, make = _ensemble_problem()
+    loss_fn = torch.nn.functional.cross_entropy
+    g = [torch.Generator(), torch.Generator()]
+    ok = dict(lrs=[0.1, 0.1], batch_sizes=[4, 4], steps=[2, 2], generators=g)
+    cases = [(dict(lrs=[0.1]), "lrs"), (dict(lrs=[0.1, -1.0]), "lrs"), (dict(batch_sizes=[4, 0]), "batch_sizes"),
+             (dict(steps=[2, -1]), "steps"), (dict(generators=None), "exactly one"),
+             (dict(index_streams=[torch.zeros(2, 4, dtype=torch.long)] * 2), "exactly one"),
+             (dict(method="jit"), "method"), (dict(per_sample_loss="mean"), "per_sample_loss")]
+    for change, name in cases:
+        with pytest.raises(TrainingError, match=name):
+            train_sgd_ensemble([make(0), make(1)], loss_fn, X, y, **{**ok, **change})
+    with pytest.raises(TrainingError, match="index_streams\\[1\\]"):
+        train_sgd_ensemble([make(0), make(1)], loss_fn, X, y, lrs=[0.1, 0.1], batch_sizes=[4, 4], steps=[2, 2],
+                           index_streams=[torch.zeros(2, 4, dtype=torch.long), torch.zeros(3, 4, dtype=torch.long)])
+    with pytest.raises(TrainingError, match="architecture"):
+        train_sgd_ensemble([make(0), mlp(7, 6, 3)], loss_fn, X, y, **ok)
+    with pytest.raises(TrainingError, match="empty"):
+        train_sgd_ensemble([], loss_fn, X, y, lrs=[], batch_sizes=[], steps=[], generators=[])
+    with pytest.raises(TrainingError, match="vmap"):
+        lin = [torch.nn.Linear(6, 3).double() for _ in range(2)]
+        wrapped = [torch.nn.ModuleList([m]) for m in lin]
+        train_sgd_ensemble(wrapped, loss_fn, X, y, **ok, method="bmm")
+
+
+def test_vmap_route_trains_a_module_that_is_not_a_sequential():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(6, 4).double(), torch.nn.Linear(4, 3).double()
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    X, y, _ = _ensemble_problem()
+    loss_fn = torch.nn.functional.cross_entropy
+    torch.manual_seed(0)
+    solo, member = Net(), None
+    member = Net()
+    member.load_state_dict(solo.state_dict())
+    train_sgd(solo, loss_fn, X, y, lr=0.1, batch_size=8, steps=15, generator=torch.Generator().manual_seed(4))
+    assert train_sgd_ensemble([member], loss_fn, X, y, lrs=[0.1], batch_sizes=[8], steps=[15],
+                              generators=[torch.Generator().manual_seed(4)]) == [None]
+    assert float((_vec(member) - _vec(solo)).norm()) <= 1e-10 * float(_vec(solo).norm())

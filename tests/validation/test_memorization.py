@@ -51,3 +51,21 @@ def test_higher_T_better_at_equal_memorisation_is_detected():
 def test_no_T_effect_gives_no_correlation():
     m = compare(CFG, predict(CFG), _raw(0.0))
     assert abs(m["per_level"]["0.9"]["rho"]) < 0.5
+
+
+def test_ensemble_and_executor_routes_give_the_same_curves():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from validation.experiments import memorization as mem
+
+    tiny = MemorizationConfig(learning_rates=(0.05, 0.2), batch_sizes=(8, 32), seeds=(0,), n_train=64, hidden=6,
+                              epochs=6, eval_every=3, levels=(0.5,), min_runs=2)
+    ens = mem.measure(tiny, "cpu")
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        one_by_one = mem.measure(tiny, "cpu", executor=ex)
+    assert len(ens["runs"]) == 4
+    for a, b in zip(ens["runs"], one_by_one["runs"]):
+        assert (a["lr"], a["batch_size"], a["diverged"]) == (b["lr"], b["batch_size"], b["diverged"])
+        assert a["curve"]["epoch"] == b["curve"]["epoch"] == [0, 3, 6]
+        for k in ("train_accuracy", "random_fitted", "val_accuracy"):
+            assert a["curve"][k] == pytest.approx(b["curve"][k], abs=1e-12)

@@ -65,3 +65,21 @@ def test_exact_quadratic_losses_satisfy_eq3_and_show_the_trend():
 def test_non_quadratic_line_separates_the_fit_from_the_local_curvature():
     m = compare(CFG, predict(CFG), _raw(lambda T: 1.0, quartic=0.5))
     assert m["eq3_local_median_relative_error"] > 5 * m["eq3_median_relative_error"]
+
+
+def test_ensemble_and_executor_routes_give_the_same_lines():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from validation.experiments import shift_curvature as sc
+
+    tiny = ShiftCurvatureConfig(temperatures=(0.0125, 0.05), seeds=(0, 1), n_train=48, hidden=6, sde_time=4.0,
+                                polish_steps=20, line_points=7)
+    ens = sc.measure(tiny, "cpu")
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        one_by_one = sc.measure(tiny, "cpu", executor=ex)
+    assert [(r["T"], r["seed"]) for r in ens["runs"]] == [(0.0125, 0), (0.0125, 1), (0.05, 0), (0.05, 1)]
+    for a, b in zip(ens["runs"], one_by_one["runs"]):
+        assert a["batch_size"] == b["batch_size"]
+        assert a["shift_norm"] == pytest.approx(b["shift_norm"], rel=1e-10)
+        for k in ("train_loss_line", "test_loss_line"):
+            assert a[k] == pytest.approx(b[k], rel=1e-10)

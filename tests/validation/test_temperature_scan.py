@@ -80,3 +80,86 @@ def test_diverged_runs_are_reported_and_left_out():
 def test_small_config_is_a_valid_grid():
     assert len(SMALL.learning_rates) * len(SMALL.batch_sizes) >= 4
     assert max(SMALL.batch_sizes) <= SMALL.n_train
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep: ensemble route (default), executor route, checkpoints
+
+
+TINY = TemperatureScanConfig(learning_rates=(0.1, 0.2), batch_sizes=(4, 8), seeds=(0, 1), n_train=48, hidden=6,
+                             sde_time=3.0, power_iterations=5)
+
+
+def _assert_same_runs(a, b, rel=1e-10):
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys()
+        for k, v in rb.items():
+            if isinstance(v, float):
+                assert ra[k] == pytest.approx(v, rel=rel, abs=1e-14), k
+            else:
+                assert ra[k] == v, k
+
+
+def test_ensemble_and_executor_routes_give_the_same_runs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from validation.experiments import temperature_scan as ts
+
+    ens = ts.measure(TINY, "cpu")
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        one_by_one = ts.measure(TINY, "cpu", executor=ex)
+    assert [(r["lr"], r["batch_size"], r["seed"]) for r in ens["runs"]] == list(
+        itertools.product(TINY.learning_rates, TINY.batch_sizes, TINY.seeds))
+    _assert_same_runs(ens["runs"], one_by_one["runs"])
+
+
+def test_map_runs_routes_share_the_checkpoint(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from validation.checkpoint import open_checkpoint
+    from validation.experiments import map_runs
+
+    calls = []
+
+    def one(a, b):
+        calls.append((a, b))
+        return {"sum": a + b}
+
+    def batch(items):
+        calls.append(tuple(items))
+        return [{"sum": a + b} for a, b in items]
+
+    items = [(1, 2), (3, 4), (5, 6)]
+    out = tmp_path / "rec.json"
+    cp = open_checkpoint(out, CFG)
+    cp.save(["d", [3, 4]], {"sum": 7})
+    assert map_runs(one, items, dev="cpu", desc="d", checkpoint=cp, batch=batch) == [{"sum": s} for s in (3, 7, 11)]
+    assert calls == [((1, 2), (5, 6))]  # only the missing runs are batched
+    calls.clear()
+    resumed = open_checkpoint(out, CFG, resume=True)
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        got = map_runs(one, items + [(7, 8)], dev="cpu", desc="d", checkpoint=resumed, executor=ex)
+    assert got == [{"sum": s} for s in (3, 7, 11, 15)] and calls == [(7, 8)]
+    assert map_runs(one, items, dev="cpu", desc="d") == [{"sum": s} for s in (3, 7, 11)]
+    with pytest.raises(RuntimeError, match="2 results for 3 runs"):
+        map_runs(one, items, dev="cpu", desc="d", batch=lambda it: [{}, {}])
+
+
+def test_sweep_executor_local_pools_and_the_dask_route(monkeypatch):
+    import concurrent.futures as cf
+    import sys
+
+    from validation.experiments import SweepExecutorError, sweep_executor
+
+    with sweep_executor() as ex:
+        assert isinstance(ex, cf.ThreadPoolExecutor) and ex.submit(pow, 2, 5).result() == 32
+    with pytest.raises(SweepExecutorError, match="kind"):
+        sweep_executor(kind="gpu")
+    with pytest.raises(SweepExecutorError, match="workers"):
+        sweep_executor(workers=0)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask were not installed
+    with pytest.raises(SweepExecutorError, match=r'pip install "dask\[distributed\]"'):
+        sweep_executor("tcp://127.0.0.1:8786")
+    with pytest.raises(SweepExecutorError, match="address"):
+        sweep_executor("")

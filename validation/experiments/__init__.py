@@ -27,7 +27,7 @@ from validation.experiments._protocol import (
 
 __all__ = ["Experiment", "ExperimentConfigError", "UnknownExperimentError", "UnknownPresetError", "PRESETS",
            "RECORD_KINDS", "EXPERIMENT_MODULES", "REGISTRY", "config_from_dict", "device_kind", "get_experiment",
-           "all_experiments", "run_experiment", "map_runs"]
+           "all_experiments", "run_experiment", "map_runs", "sweep_executor", "SweepExecutorError"]
 
 def _experiment_modules() -> tuple:
     """Every public module of this package (each defines one ``EXPERIMENT``), by name: a new
@@ -146,20 +146,97 @@ def _throughput(work, config, raw, measure_s: float) -> dict | None:
             "per_s": amount / measure_s if measure_s > 0 else None}
 
 
-def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=None) -> list:
-    """``[one(*item) for item in items]`` with a progress bar when asked, CPU work single-threaded
-    (:func:`numerics.devices.cpu_threads`) — the loop over a grid of training runs.
+def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=None, batch=None,
+             executor=None) -> list:
+    """``[one(*item) for item in items]``: a sweep of independent runs (one training run of a grid per
+    item), in item order — the loop every grid experiment runs through.
+
+    How the runs are computed (the result is the same, run by run, up to floating-point rounding):
+
+    - ``executor`` (a :class:`concurrent.futures.Executor`, e.g. from :func:`sweep_executor`: a
+      thread or process pool, or a Dask distributed cluster): every run is submitted as
+      ``executor.submit(one, *item)`` (so ``one`` must be picklable for a process pool or a cluster);
+    - else ``batch`` (a callable ``batch(items)`` returning or yielding one result per item, in
+      order): all runs are computed by one call — an experiment passes one that trains its small
+      networks together as an ensemble (:func:`numerics.training.train_sgd_ensemble`) and then
+      finishes run after run, yielding each result (saved to the checkpoint as it comes);
+    - else one after another, CPU work single-threaded (:func:`numerics.devices.cpu_threads`), with a
+      progress bar when asked.
 
     With a :class:`~validation.checkpoint.Checkpoint`, every finished run is saved under the key
-    ``[desc, item]`` and a run already in the checkpoint is not recomputed (so ``one`` must be
-    deterministic given its item: each run seeded by its own item)."""
+    ``[desc, item]`` and a run already in the checkpoint is not recomputed (so a run must be
+    deterministic given its item: each run seeded by its own item) — on every route: only the
+    missing items are submitted or batched."""
     from numerics.devices import cpu_threads
     from validation.checkpoint import cached
 
     items = [tuple(item) for item in items]
+    if executor is not None or batch is not None:
+        out = {}
+        missing = []
+        for i, item in enumerate(items):
+            key = [desc, list(item)]
+            if checkpoint is not None and key in checkpoint:
+                out[i] = checkpoint[key]
+            else:
+                missing.append(i)
+        if executor is not None:  # (single-threaded torch here too: a local thread pool shares it)
+            with cpu_threads(dev):
+                futures = {i: executor.submit(one, *items[i]) for i in missing}
+                for i in missing:  # in item order; each saved as soon as it is collected
+                    out[i] = _save(checkpoint, [desc, list(items[i])], futures[i].result())
+        elif missing:
+            with cpu_threads(dev):
+                got = 0
+                for res in batch([items[i] for i in missing]):  # each saved as soon as it is yielded
+                    if got == len(missing):
+                        raise RuntimeError(f"the batch function returned more than {len(missing)} results "
+                                           f"for {len(missing)} runs")
+                    out[missing[got]] = _save(checkpoint, [desc, list(items[missing[got]])], res)
+                    got += 1
+            if got != len(missing):
+                raise RuntimeError(f"the batch function returned {got} results for {len(missing)} runs")
+        return [out[i] for i in range(len(items))]
     if progress:
         from numerics._progress import progress_bar
 
         items = progress_bar(items, desc=desc, unit="run")
     with cpu_threads(dev):
         return [cached(checkpoint, [desc, list(item)], lambda item=item: one(*item)) for item in items]
+
+
+def _save(checkpoint, key, value):
+    return value if checkpoint is None else checkpoint.save(key, value)
+
+
+class SweepExecutorError(ValueError):
+    """:func:`sweep_executor` cannot make the executor asked for; the message says what to install or pass."""
+
+
+def sweep_executor(scheduler: str | None = None, *, kind: str = "thread", workers: int | None = None):
+    """A :class:`concurrent.futures.Executor` for :func:`map_runs`: a local ``"thread"`` or
+    ``"process"`` pool with ``workers`` workers, or — given a Dask ``scheduler`` address
+    (``"tcp://host:8786"``) — the executor of a ``dask.distributed`` client connected to it
+    (``Client(scheduler).get_executor()``). Dask is imported only then; without it a
+    :class:`SweepExecutorError` says to ``pip install "dask[distributed]"``. Use it as a context
+    manager (``with sweep_executor(...) as ex:``) so the pool shuts down."""
+    import concurrent.futures as cf
+
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler:
+            raise SweepExecutorError(f"scheduler must be a Dask scheduler address such as 'tcp://host:8786'; "
+                                     f"got {scheduler!r}")
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise SweepExecutorError('a Dask scheduler was given but dask.distributed is not installed: '
+                                     'pip install "dask[distributed]" (or run without a scheduler for a local '
+                                     'pool)') from exc
+        return Client(scheduler).get_executor()
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SweepExecutorError(f"workers must be a whole number >= 1 or None; got {workers!r}")
+    if kind == "thread":
+        return cf.ThreadPoolExecutor(max_workers=workers)
+    if kind == "process":
+        return cf.ProcessPoolExecutor(max_workers=workers)
+    raise SweepExecutorError(f"kind must be 'thread' or 'process'; got {kind!r}")

@@ -92,33 +92,86 @@ def _noisy_data(config: MemorizationConfig):
     return Xtr, y_noisy, is_random, Xva, yva
 
 
-def _one(config, lr, B, seed, data, dev, loss_fn):
+def _start(config, seed, n_in, dev):
+    """The initial network and the minibatch generator of the run with this seed."""
     import torch
 
-    from numerics.training import mlp, train_sgd
+    from numerics.training import mlp
 
-    Xtr, ytr, is_random, Xva, yva = data
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
-    model = mlp(config.hidden, Xtr.shape[1], 10).to(dev)
+    return mlp(config.hidden, n_in, 10).to(dev), gen
+
+
+def _evaluate(model, curve, epoch, data):
+    import torch
+
+    Xtr, ytr, is_random, Xva, yva = data
+    with torch.no_grad():
+        hit = model(Xtr).argmax(1) == ytr
+        curve["epoch"].append(epoch)
+        curve["train_accuracy"].append(float(hit.double().mean()))
+        curve["random_fitted"].append(float(hit[is_random].double().mean()))
+        curve["val_accuracy"].append(float((model(Xva).argmax(1) == yva).double().mean()))
+
+
+def _new_curve() -> dict:
+    return {"epoch": [], "train_accuracy": [], "random_fitted": [], "val_accuracy": []}
+
+
+def _one(config, lr, B, seed, data, dev, loss_fn):
+    """One run alone (:func:`numerics.training.train_sgd`): the route of a sweep executor."""
+    from numerics.training import train_sgd
+
+    Xtr, ytr = data[0], data[1]
+    model, gen = _start(config, seed, Xtr.shape[1], dev)
     steps_per_eval = config.eval_every * Xtr.shape[0] // B
-    curve = {"epoch": [], "train_accuracy": [], "random_fitted": [], "val_accuracy": []}
+    curve = _new_curve()
     for e in range(0, config.epochs + 1, config.eval_every):
         if e:
             bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=steps_per_eval, generator=gen)
             if bad is not None:
                 return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "diverged": True, "curve": curve}
-        with torch.no_grad():
-            hit = model(Xtr).argmax(1) == ytr
-            curve["epoch"].append(e)
-            curve["train_accuracy"].append(float(hit.double().mean()))
-            curve["random_fitted"].append(float(hit[is_random].double().mean()))
-            curve["val_accuracy"].append(float((model(Xva).argmax(1) == yva).double().mean()))
+        _evaluate(model, curve, e, data)
     return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "diverged": False, "curve": curve}
 
 
-def measure(config: MemorizationConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
-    """Learning curves of every (λ, B, seed) on the partly random-labelled training set."""
+def _batch(config, items, data, dev, loss_fn):
+    """Every run of ``items`` trained together as one ensemble
+    (:func:`numerics.training.train_sgd_ensemble`), ``eval_every`` epochs at a time; each run's
+    minibatches and initialisation are the ones :func:`_one` would use (a fresh permutation at the
+    start of each stretch, as there), so a run's result is the same up to rounding."""
+    import torch
+
+    from numerics.training import train_sgd_ensemble
+
+    Xtr, ytr = data[0], data[1]
+    started = [_start(config, seed, Xtr.shape[1], dev) for _, _, seed in items]
+    curves = [_new_curve() for _ in items]
+    diverged = [False] * len(items)
+    for e in range(0, config.epochs + 1, config.eval_every):
+        live = [i for i in range(len(items)) if not diverged[i]]
+        if e and live:
+            bad = train_sgd_ensemble(
+                [started[i][0] for i in live], loss_fn, Xtr, ytr, lrs=[items[i][0] for i in live],
+                batch_sizes=[items[i][1] for i in live],
+                steps=[config.eval_every * Xtr.shape[0] // items[i][1] for i in live],
+                generators=[started[i][1] for i in live],
+                per_sample_loss=lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none"))
+            for i, b in zip(live, bad):
+                diverged[i] = b is not None
+        for i in live:
+            if not diverged[i]:
+                _evaluate(started[i][0], curves[i], e, data)
+    return [{"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "diverged": diverged[i], "curve": curves[i]}
+            for i, (lr, B, seed) in enumerate(items)]
+
+
+def measure(config: MemorizationConfig, device="auto", *, progress: bool = False, checkpoint=None,
+            executor=None) -> dict:
+    """Learning curves of every (λ, B, seed) on the partly random-labelled training set — trained
+    together as one ensemble of small networks, or with ``executor`` (a
+    :class:`concurrent.futures.Executor`) one run per task."""
     import itertools
 
     import torch
@@ -131,7 +184,8 @@ def measure(config: MemorizationConfig, device="auto", *, progress: bool = False
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
-                    desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint)
+                    desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint, executor=executor,
+                    batch=lambda items: _batch(config, items, data, dev, loss_fn))
     return {**device_fields(device, dev), "n_train": config.n_train, "n_random_labels":
             int(data[2].sum()), "n_val": int(data[3].shape[0]), "runs": runs}
 

@@ -95,40 +95,110 @@ def _line_losses(model, loss_fn, theta_a, theta_b, alphas, data):
     return tr, te
 
 
-def _one(config, T, seed, data, dev, loss_fn):
-    import copy
-
+def _start(config, seed, n_in, dev):
+    """The initial network and the minibatch generator of the run with this seed."""
     import torch
-    from torch.nn.utils import parameters_to_vector
 
-    from numerics.training import mlp, train_sgd
+    from numerics.training import mlp
 
-    Xtr, ytr, Xte, yte = data
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
-    model = mlp(config.hidden, Xtr.shape[1], 10).to(dev)
+    return mlp(config.hidden, n_in, 10).to(dev), gen
+
+
+def _sgd_diverged(config, T, bad):
+    lr, B = config.learning_rate, config.batch_size(T)
+    return FloatingPointError(f"SGD diverged at T = {T:g} (λ = {lr}, B = {B}, step {bad}); lower learning_rate")
+
+
+def _polish_diverged(name):
+    return FloatingPointError(f"gradient descent on the {name} set diverged; lower polish_lr")
+
+
+def _line(config, T, seed, model, ends, data, loss_fn):
+    """The raw summary of one run from its SGD end point and its two polished minima."""
+    import copy
+
+    alphas = np.linspace(-1.0, 2.0, config.line_points)
+    tr, te = _line_losses(copy.deepcopy(model), loss_fn, ends["train"], ends["test"], alphas, data)
+    return {"T": T, "lr": config.learning_rate, "batch_size": config.batch_size(T), "seed": seed,
+            "shift_norm": float((ends["test"] - ends["train"]).norm()),
+            "alphas": alphas.tolist(), "train_loss_line": tr, "test_loss_line": te}
+
+
+def _one(config, T, seed, data, dev, loss_fn, trained=None):
+    """One run: trained alone (:func:`numerics.training.train_sgd`; the route of a sweep executor),
+    or — ``trained = (model, ends)``: its SGD end point and polished minima from the ensembles of
+    :func:`_batch` — finished (the losses on the line)."""
+    import copy
+
+    from torch.nn.utils import parameters_to_vector
+
+    from numerics.training import train_sgd
+
+    if trained is not None:
+        return _line(config, T, seed, *trained, data, loss_fn)
+    Xtr, ytr, Xte, yte = data
+    model, gen = _start(config, seed, Xtr.shape[1], dev)
     lr, B = config.learning_rate, config.batch_size(T)
     bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=int(round(config.sde_time / lr)),
                     generator=gen)
     if bad is not None:
-        raise FloatingPointError(f"SGD diverged at T = {T:g} (λ = {lr}, B = {B}, step {bad}); lower learning_rate")
+        raise _sgd_diverged(config, T, bad)
     ends = {}
     for name, (X, y) in (("train", (Xtr, ytr)), ("test", (Xte, yte))):
         m = copy.deepcopy(model)
         bad = train_sgd(m, loss_fn, X, y, lr=config.polish_lr, batch_size=X.shape[0],
                         steps=config.polish_steps, generator=gen)
         if bad is not None:
-            raise FloatingPointError(f"gradient descent on the {name} set diverged; lower polish_lr")
+            raise _polish_diverged(name)
         ends[name] = parameters_to_vector(m.parameters()).detach().clone()
-    alphas = np.linspace(-1.0, 2.0, config.line_points)
-    tr, te = _line_losses(copy.deepcopy(model), loss_fn, ends["train"], ends["test"], alphas, data)
-    return {"T": T, "lr": lr, "batch_size": B, "seed": seed,
-            "shift_norm": float((ends["test"] - ends["train"]).norm()),
-            "alphas": alphas.tolist(), "train_loss_line": tr, "test_loss_line": te}
+    return _line(config, T, seed, model, ends, data, loss_fn)
 
 
-def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
-    """Every (T, seed): SGD, the two low-temperature polishes, the losses on the line."""
+def _batch(config, items, data, dev, loss_fn):
+    """Every run of ``items`` together: the SGD phase of all runs as one ensemble
+    (:func:`numerics.training.train_sgd_ensemble`), then the train-set polishes of all runs as one,
+    then the test-set polishes, and finishes run by run (results yielded in item order); each run's initialisation and minibatches (its generator's draws, in
+    the same order) are the ones :func:`_one` would use, so a run's result is the same up to rounding."""
+    import copy
+
+    import torch
+    from torch.nn.utils import parameters_to_vector
+
+    from numerics.training import train_sgd_ensemble
+
+    Xtr, ytr, Xte, yte = data
+    started = [_start(config, seed, Xtr.shape[1], dev) for _, seed in items]
+    models, gens = [m for m, _ in started], [g for _, g in started]
+    lr = config.learning_rate
+    per_sample = lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")  # noqa: E731
+    bad = train_sgd_ensemble(models, loss_fn, Xtr, ytr, lrs=[lr] * len(items),
+                             batch_sizes=[config.batch_size(T) for T, _ in items],
+                             steps=[int(round(config.sde_time / lr))] * len(items), generators=gens,
+                             per_sample_loss=per_sample)
+    for (T, _), b in zip(items, bad):
+        if b is not None:
+            raise _sgd_diverged(config, T, b)
+    ends = [{} for _ in items]
+    for name, (X, y) in (("train", (Xtr, ytr)), ("test", (Xte, yte))):
+        polished = [copy.deepcopy(m) for m in models]
+        bad = train_sgd_ensemble(polished, loss_fn, X, y, lrs=[config.polish_lr] * len(items),
+                                 batch_sizes=[X.shape[0]] * len(items), steps=[config.polish_steps] * len(items),
+                                 generators=gens, per_sample_loss=per_sample)
+        if any(b is not None for b in bad):
+            raise _polish_diverged(name)
+        for end, m in zip(ends, polished):
+            end[name] = parameters_to_vector(m.parameters()).detach().clone()
+    for (T, seed), model, end in zip(items, models, ends):
+        yield _one(config, T, seed, data, dev, loss_fn, trained=(model, end))
+
+
+def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = False, checkpoint=None,
+            executor=None) -> dict:
+    """Every (T, seed): SGD, the two low-temperature polishes, the losses on the line — all runs
+    together as ensembles of small networks, or with ``executor`` (a
+    :class:`concurrent.futures.Executor`) one run per task."""
     import itertools
 
     import torch
@@ -142,7 +212,8 @@ def measure(config: ShiftCurvatureConfig, device="auto", *, progress: bool = Fal
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.temperatures, config.seeds)
     runs = map_runs(lambda T, s: _one(config, T, s, data, dev, loss_fn), grid, dev=dev,
-                    desc="(T, seed)", progress=progress, checkpoint=checkpoint)
+                    desc="(T, seed)", progress=progress, checkpoint=checkpoint, executor=executor,
+                    batch=lambda items: _batch(config, items, data, dev, loss_fn))
     return {**device_fields(device, dev), "n_train": config.n_train, "n_test": int(data[2].shape[0]),
             "runs": runs}
 

@@ -82,17 +82,29 @@ SC_RND_RANGE = PaperRange("T = λ/B", 2.44e-8, 2.44e-5, "SC App. G.1 Fig. 5 = RN
 P_VALUE = 0.01
 
 
-def _train_one(config, lr, B, seed, data, dev, loss_fn):
+def _start(config, seed, n_in, dev):
+    """The initial network and the minibatch generator of the run with this seed."""
     import torch
 
-    from numerics.training import mlp, sharpness, train_sgd
+    from numerics.training import mlp
 
-    Xtr, ytr, Xte, yte = data
     torch.manual_seed(1000 * config.seed + seed)
     gen = torch.Generator(device=dev).manual_seed(1000 * config.seed + seed)
-    model = mlp(config.hidden, Xtr.shape[1], 10).to(dev)
-    steps = int(round(config.sde_time / lr))
-    bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=steps, generator=gen)
+    return mlp(config.hidden, n_in, 10).to(dev), gen
+
+
+def _steps(config, lr) -> int:
+    return int(round(config.sde_time / lr))
+
+
+def _finish(config, lr, B, seed, model, gen, bad, data, loss_fn):
+    """The raw summary of one trained run (``bad``: the step its loss became non-finite, or None)."""
+    import torch
+
+    from numerics.training import sharpness
+
+    Xtr, ytr, Xte, yte = data
+    steps = _steps(config, lr)
     if bad is not None:  # a data point of the scan (TF's breaking point), not a crash
         return {"lr": lr, "batch_size": B, "seed": seed, "T": lr / B, "steps": steps,
                 "diverged": True, "diverged_at_step": bad}
@@ -108,8 +120,49 @@ def _train_one(config, lr, B, seed, data, dev, loss_fn):
     return res
 
 
-def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
-    """Train every (λ, B, seed) of the grid; returns the raw per-run summary."""
+def _train_one(config, lr, B, seed, data, dev, loss_fn, trained=None):
+    """One run: trained alone (:func:`numerics.training.train_sgd`; the route of a sweep executor),
+    or — ``trained = (model, generator, diverged step or None)`` — finished from its network
+    trained in an ensemble (:func:`_train_batch`)."""
+    from numerics.training import train_sgd
+
+    if trained is not None:
+        model, gen, bad = trained
+    else:
+        Xtr, ytr = data[0], data[1]
+        model, gen = _start(config, seed, Xtr.shape[1], dev)
+        bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=_steps(config, lr), generator=gen)
+    return _finish(config, lr, B, seed, model, gen, bad, data, loss_fn)
+
+
+def _train_batch(config, items, data, dev, loss_fn):
+    """Every run of ``items`` trained together as one ensemble
+    (:func:`numerics.training.train_sgd_ensemble`), then finished run by run (results yielded in
+    item order); each run's minibatches and initialisation are the ones it gets trained alone, so a
+    run's result is the same up to rounding."""
+    from numerics.training import train_sgd_ensemble
+
+    Xtr, ytr = data[0], data[1]
+    started = [_start(config, seed, Xtr.shape[1], dev) for _, _, seed in items]
+    models, gens = [m for m, _ in started], [g for _, g in started]
+    bad = train_sgd_ensemble(models, loss_fn, Xtr, ytr, lrs=[lr for lr, _, _ in items],
+                             batch_sizes=[B for _, B, _ in items], steps=[_steps(config, lr) for lr, _, _ in items],
+                             generators=gens, per_sample_loss=_per_sample_cross_entropy)
+    for (lr, B, seed), model, gen, b in zip(items, models, gens, bad):
+        yield _train_one(config, lr, B, seed, data, dev, loss_fn, trained=(model, gen, b))
+
+
+def _per_sample_cross_entropy(out, target):
+    import torch
+
+    return torch.nn.functional.cross_entropy(out, target, reduction="none")
+
+
+def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = False, checkpoint=None,
+            executor=None) -> dict:
+    """Train every (λ, B, seed) of the grid — together, as one ensemble of small networks, or with
+    ``executor`` (a :class:`concurrent.futures.Executor`) one run per task; returns the raw per-run
+    summary."""
     import itertools
 
     import torch
@@ -123,7 +176,8 @@ def measure(config: TemperatureScanConfig, device="auto", *, progress: bool = Fa
     loss_fn = torch.nn.functional.cross_entropy
     grid = itertools.product(config.learning_rates, config.batch_sizes, config.seeds)
     runs = map_runs(lambda lr, B, s: _train_one(config, lr, B, s, data, dev, loss_fn), grid, dev=dev,
-                    desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint)
+                    desc="(λ, B, seed)", progress=progress, checkpoint=checkpoint, executor=executor,
+                    batch=lambda items: _train_batch(config, items, data, dev, loss_fn))
     return {**device_fields(device, dev), "n_train": config.n_train,
             "n_test": int(data[2].shape[0]), "runs": runs}
 
