@@ -21,7 +21,7 @@ import math
 from numbers import Integral, Real
 
 __all__ = ["TrainingError", "digits_split", "digits_shuffled", "mlp", "train_sgd", "sharpness", "sgd_index_stream",
-           "train_sgd_ensemble"]
+           "train_sgd_ensemble", "sharpness_ensemble"]
 
 #: number of images in scikit-learn's ``digits`` data set
 N_DIGITS = 1797
@@ -418,3 +418,72 @@ def _write_member(model, params, j):
     with torch.no_grad():
         for p, stacked in zip(model.parameters(), params):
             p.copy_(stacked[j])
+
+
+def sharpness_ensemble(models, loss_fn, X, y, *, iterations: int, generators, method: str = "auto") -> list:
+    """:func:`sharpness` of M networks at once: the top Hessian eigenvalue of each member's full loss
+    ``loss_fn(models[m](X), y)`` (TF.4.1's sharpness), by ``iterations`` power-iteration steps on
+    Hessian-vector products computed for all members together (stacked parameters, batched matrix
+    products, one double backward per step). Member m's random start is drawn with
+    ``generators[m]`` exactly as :func:`sharpness` draws it, so each value equals ``sharpness`` of
+    that member with a generator in the same state, up to rounding. A member whose Hessian
+    annihilates its iterate gets 0.0 (as in :func:`sharpness`).
+
+    ``method="auto"`` uses the batched route when the models are ``nn.Sequential`` stacks of
+    ``Linear`` layers and elementwise activations (like :func:`mlp`), and falls back to calling
+    :func:`sharpness` member by member otherwise (``"loop"`` forces that). Raises
+    :class:`TrainingError` for ``iterations`` < 1, lists of unequal lengths, models of different
+    architectures or an unknown ``method``."""
+    import torch
+
+    iterations = _int(iterations, "iterations", low=1)
+    models, generators = list(models), list(generators)
+    if len(generators) != len(models):
+        raise TrainingError(f"generators has {len(generators)} entries for {len(models)} models; pass one per model")
+    if method not in ("auto", "loop"):
+        raise TrainingError(f"method must be 'auto' or 'loop'; got {method!r}")
+    if not models:
+        return []
+    shapes = [tuple(p.shape) for p in models[0].parameters()]
+    for m, model in enumerate(models):
+        if [tuple(p.shape) for p in model.parameters()] != shapes or type(model) is not type(models[0]):
+            raise TrainingError(f"models[{m}] has another architecture than models[0]; every member must have "
+                                f"the same layers and parameter shapes")
+    plan = _bmm_plan(models[0])
+    if plan is None or method == "loop" or not all(p.requires_grad for p in models[0].parameters()):
+        return [sharpness(m, loss_fn, X, y, iterations=iterations, generator=g) for m, g in zip(models, generators)]
+    M = len(models)
+    params = [torch.stack([p.detach() for p in ps]).requires_grad_(True)
+              for ps in zip(*(m.parameters() for m in models))]
+    # L(θ_1..θ_M) = Σ_m L_m(θ_m): its gradient and Hessian are block-diagonal over members
+    xs = X.unsqueeze(0).expand(M, *X.shape)
+    ys = y.unsqueeze(0).expand(M, *y.shape)
+    losses = torch.func.vmap(loss_fn)(_bmm_forward(plan, params, xs), ys)
+    grads = torch.autograd.grad(losses.sum(), params, create_graph=True)
+    # the start vectors: member by member, in the order sharpness draws them
+    v = [torch.stack(list(vs)) for vs in zip(*([torch.randn(p.shape, generator=g, dtype=p.dtype, device=p.device)
+                                               for p in model.parameters()]
+                                              for model, g in zip(models, generators)))]
+
+    def norms(vs):
+        return torch.sqrt(sum((a * a).reshape(M, -1).sum(1) for a in vs))
+
+    def scaled(vs, s):
+        return [a / s.reshape((-1,) + (1,) * (a.dim() - 1)) for a in vs]
+
+    v = scaled(v, norms(v))
+    lam = torch.zeros(M, dtype=params[0].dtype, device=params[0].device)
+    done = torch.zeros(M, dtype=torch.bool, device=params[0].device)
+    for _ in range(iterations):
+        Hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+        lam = torch.where(done, lam, sum((a * b).reshape(M, -1).sum(1) for a, b in zip(Hv, v)))
+        nrm = norms(Hv)
+        zero = nrm == 0
+        if bool(zero.any()):  # the Hessian annihilates the iterate: that member's sharpness is 0.0
+            lam = torch.where(zero & ~done, torch.zeros_like(lam), lam)
+            done = done | zero
+            nrm = torch.where(zero, torch.ones_like(nrm), nrm)
+        v = scaled(Hv, nrm)
+        if bool(done.all()):
+            break
+    return [float(x) for x in lam.detach()]

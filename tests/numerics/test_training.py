@@ -11,6 +11,7 @@ from numerics.training import (
     mlp,
     sgd_index_stream,
     sharpness,
+    sharpness_ensemble,
     train_sgd,
     train_sgd_ensemble,
 )
@@ -244,3 +245,32 @@ def test_vmap_route_trains_a_module_that_is_not_a_sequential():
     assert train_sgd_ensemble([member], loss_fn, X, y, lrs=[0.1], batch_sizes=[8], steps=[15],
                               generators=[torch.Generator().manual_seed(4)]) == [None]
     assert float((_vec(member) - _vec(solo)).norm()) <= 1e-10 * float(_vec(solo).norm())
+
+
+def test_sharpness_ensemble_equals_sharpness_member_by_member():
+    X, y, make = _ensemble_problem()
+    loss_fn = torch.nn.functional.cross_entropy
+    models = [make(s) for s in range(3)]
+    one_by_one = [sharpness(m, loss_fn, X, y, iterations=30, generator=torch.Generator().manual_seed(s))
+                  for s, m in enumerate(models)]
+    together = sharpness_ensemble(models, loss_fn, X, y, iterations=30,
+                                  generators=[torch.Generator().manual_seed(s) for s in range(3)])
+    assert together == pytest.approx(one_by_one, rel=1e-10)
+    assert sharpness_ensemble([], loss_fn, X, y, iterations=3, generators=[]) == []
+    with pytest.raises(TrainingError, match="iterations"):
+        sharpness_ensemble(models, loss_fn, X, y, iterations=0, generators=[torch.Generator()] * 3)
+    with pytest.raises(TrainingError, match="generators"):
+        sharpness_ensemble(models, loss_fn, X, y, iterations=3, generators=[torch.Generator()])
+    with pytest.raises(TrainingError, match="architecture"):
+        sharpness_ensemble([models[0], mlp(7, 6, 3)], loss_fn, X, y, iterations=3,
+                           generators=[torch.Generator()] * 2)
+
+
+def test_sharpness_ensemble_of_linear_models_is_the_top_hessian_eigenvalue():
+    # a Sequential of one Linear layer: the batched route, checked against the exact eigenvalue
+    model, loss_fn, X, y, _ = _quadratic_problem()
+    models = [torch.nn.Sequential(model), torch.nn.Sequential(torch.nn.Linear(3, 1, bias=False).double())]
+    top = float(torch.linalg.eigvalsh(2 * X.T @ X / X.shape[0])[-1])
+    got = sharpness_ensemble(models, loss_fn, X, y, iterations=200,
+                             generators=[torch.Generator().manual_seed(s) for s in (0, 1)])
+    assert got == pytest.approx([top, top], rel=1e-8)

@@ -97,8 +97,9 @@ def _steps(config, lr) -> int:
     return int(round(config.sde_time / lr))
 
 
-def _finish(config, lr, B, seed, model, gen, bad, data, loss_fn):
-    """The raw summary of one trained run (``bad``: the step its loss became non-finite, or None)."""
+def _finish(config, lr, B, seed, model, gen, bad, data, loss_fn, sharp=None):
+    """The raw summary of one trained run (``bad``: the step its loss became non-finite, or None;
+    ``sharp``: its sharpness when already computed, else computed here)."""
     import torch
 
     from numerics.training import sharpness
@@ -116,31 +117,34 @@ def _finish(config, lr, B, seed, model, gen, bad, data, loss_fn):
             "train_accuracy": float((out_tr.argmax(1) == ytr).double().mean()),
             "test_accuracy": float((out_te.argmax(1) == yte).double().mean()),
         }
-    res["sharpness"] = sharpness(model, loss_fn, Xtr, ytr, iterations=config.power_iterations, generator=gen)
+    res["sharpness"] = sharp if sharp is not None else sharpness(
+        model, loss_fn, Xtr, ytr, iterations=config.power_iterations, generator=gen)
     return res
 
 
 def _train_one(config, lr, B, seed, data, dev, loss_fn, trained=None):
     """One run: trained alone (:func:`numerics.training.train_sgd`; the route of a sweep executor),
-    or — ``trained = (model, generator, diverged step or None)`` — finished from its network
-    trained in an ensemble (:func:`_train_batch`)."""
+    or — ``trained = (model, generator, diverged step or None, sharpness or None)`` — finished from
+    its network trained in an ensemble (:func:`_train_batch`)."""
     from numerics.training import train_sgd
 
     if trained is not None:
-        model, gen, bad = trained
+        model, gen, bad, sharp = trained
     else:
         Xtr, ytr = data[0], data[1]
         model, gen = _start(config, seed, Xtr.shape[1], dev)
         bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=_steps(config, lr), generator=gen)
-    return _finish(config, lr, B, seed, model, gen, bad, data, loss_fn)
+        sharp = None
+    return _finish(config, lr, B, seed, model, gen, bad, data, loss_fn, sharp)
 
 
 def _train_batch(config, items, data, dev, loss_fn):
     """Every run of ``items`` trained together as one ensemble
-    (:func:`numerics.training.train_sgd_ensemble`), then finished run by run (results yielded in
-    item order); each run's minibatches and initialisation are the ones it gets trained alone, so a
-    run's result is the same up to rounding."""
-    from numerics.training import train_sgd_ensemble
+    (:func:`numerics.training.train_sgd_ensemble`), the sharpness of the converged ones computed
+    together (:func:`numerics.training.sharpness_ensemble`), then finished run by run (results
+    yielded in item order); each run's minibatches, initialisation and power-iteration start are the
+    ones it gets alone, so a run's result is the same up to rounding."""
+    from numerics.training import sharpness_ensemble, train_sgd_ensemble
 
     Xtr, ytr = data[0], data[1]
     started = [_start(config, seed, Xtr.shape[1], dev) for _, _, seed in items]
@@ -148,8 +152,13 @@ def _train_batch(config, items, data, dev, loss_fn):
     bad = train_sgd_ensemble(models, loss_fn, Xtr, ytr, lrs=[lr for lr, _, _ in items],
                              batch_sizes=[B for _, B, _ in items], steps=[_steps(config, lr) for lr, _, _ in items],
                              generators=gens, per_sample_loss=_per_sample_cross_entropy)
-    for (lr, B, seed), model, gen, b in zip(items, models, gens, bad):
-        yield _train_one(config, lr, B, seed, data, dev, loss_fn, trained=(model, gen, b))
+    ok = [i for i, b in enumerate(bad) if b is None]
+    sharp = [None] * len(items)
+    for i, value in zip(ok, sharpness_ensemble([models[i] for i in ok], loss_fn, Xtr, ytr,
+                                               iterations=config.power_iterations, generators=[gens[i] for i in ok])):
+        sharp[i] = value
+    for (lr, B, seed), model, gen, b, sh in zip(items, models, gens, bad, sharp):
+        yield _train_one(config, lr, B, seed, data, dev, loss_fn, trained=(model, gen, b, sh))
 
 
 def _per_sample_cross_entropy(out, target):
