@@ -13,7 +13,7 @@ preset run live beside it). The report section renders the same evidence.
 """
 from __future__ import annotations
 
-from validation.evidence.experiments import experiment_evidence
+from validation.evidence import experiments as E
 from validation.ledger import Verdict, check
 
 #: the measured circulation ⟨θ₁j₂ − θ₂j₁⟩ must match the solver's within this relative error
@@ -28,7 +28,7 @@ MIN_Z = 5.0
 def sgd_curl_stationary_law_vs_fp_and_zero_curl():
     """TV(SGD histogram, FP steady state) within tolerance beyond sampling; the best zero-curl
     density measurably farther."""
-    ev = experiment_evidence("sgd_curl")
+    ev = E.experiment_evidence("sgd_curl")
     m, cfg = ev.metrics, ev.config
     tv = m["tv"]
     metrics = {"source": ev.source, "T": m["T"], "tv": {k: round(v, 4) for k, v in tv.items()},
@@ -48,7 +48,7 @@ def sgd_curl_stationary_law_vs_fp_and_zero_curl():
 @check("SC.B1.counter", name="sgd_curl_current_measured")
 def sgd_curl_current_measured():
     """The measured probability current is non-zero and matches the FP solver's J."""
-    ev = experiment_evidence("sgd_curl")
+    ev = E.experiment_evidence("sgd_curl")
     m = ev.metrics
     c = m["current"]
     rel = abs(c["circulation_measured"] - c["circulation_predicted"]) / abs(c["circulation_predicted"])
