@@ -64,8 +64,8 @@ def sgd_curl_current_measured():
     agrees = bool(abs(c["circulation_z_vs_zero"]) >= MIN_Z and rel <= CIRCULATION_REL_TOL
                   and c["correlation"] >= MIN_CORRELATION)
     detail = (f"probability current of SGD measured from the chains (displacement/λ binned at step midpoints; "
-              f"{ev.source}): circulation {c['circulation_measured']:.4g} ± {c['circulation_se']:.2g} "
-              f"({abs(c['circulation_z_vs_zero']):.0f} SE from zero) vs the FP solver's {c['circulation_predicted']:.4g} "
-              f"({100 * rel:.1f} %); flux field correlation {c['correlation']:.3f}, relative L2 error "
+              f"{ev.source}): circulation {c['circulation_measured']:.5g} ± {c['circulation_se']:.2g} "
+              f"({abs(c['circulation_z_vs_zero']):.0f} SE from zero) vs the FP solver's {c['circulation_predicted']:.5g} "
+              f"({100 * rel:.2f} % apart); flux field correlation {c['correlation']:.3f}, relative L2 error "
               f"{c['relative_l2_error']:.3f} (sampling {c['relative_l2_sampling']:.3f})")
     return Verdict.measured(detail, metrics=metrics, agrees=agrees)
