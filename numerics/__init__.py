@@ -18,6 +18,8 @@ SC.eq9/10/13: many-chain minibatch SGD, EM reference    :mod:`numerics.sgd`
 SC.eq15/16/23 (minibatch gradient noise of networks)    :mod:`numerics.gradient_noise`
 the papers' synthetic losses and presets                :mod:`numerics.landscapes`
 SGD training of small networks, sharpness               :mod:`numerics.training`
+D(θ), HVPs, Lanczos, Hutchinson for any nn.Module       :mod:`numerics.gradstats`
+SC.A1 on trained nets (commutator [D, H], curl of V)    :mod:`numerics.curl`
 torch device policy (``device="auto"``)                 :mod:`numerics.devices`
 ======================================================  ==========================================
 
@@ -66,6 +68,12 @@ _API = {
     "gradient_noise": ("per_sample_gradients", "minibatch_noise", "gaussian_reference_noise",
                        "standardized_moments", "principal_directions"),
     "training": ("TrainingError", "digits_split", "digits_shuffled", "mlp", "train_sgd", "sharpness"),
+    "gradstats": ("GradStatsError", "TrainModeError", "NonFiniteLossError", "HessianTooLargeError",
+                  "CovarianceTooLargeError", "HessianOperator", "GradientCovariance", "Eigenpairs", "TraceEstimate",
+                  "hessian_operator", "gradient_covariance", "top_hessian_eigenpairs", "hutchinson_trace",
+                  "exact_hessian", "random_subspace", "projected_hessian"),
+    "curl": ("CurlError", "commutator_ratio", "CurlEstimate", "commutator_in_subspace", "projected_commutator",
+             "MinimumCurl", "minimum_curl", "DriftJacobian", "drift_jacobian", "QuadraticModel", "quadratic_loss"),
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 

@@ -387,6 +387,8 @@ NOT_APPLICABLE = {
     "numerics.fokker_planck": {"Grid": "floats", "DetailedBalanceDistance": "result type",
                                "bernoulli": "arrays", "l1_distance": "arrays"},
     "numerics.gradient_noise": ALL_NAMES,  # torch models and tensors only
+    "numerics.gradstats": ALL_NAMES,  # torch models, tensors and whole numbers only
+    "numerics.curl": ALL_NAMES,  # torch models, tensors, arrays and floats only
     "numerics.reference_quadrature": {},
     "numerics.training": ALL_NAMES,  # torch models, tensors and whole numbers (TrainingError for strings)
     "numerics.quadrature": {"QuadratureResult": "result type",
