@@ -81,7 +81,7 @@ class SgdCurlConfig:
         return self.lr / self.batch_size
 
 
-#: committed CPU record (a few minutes on one loaded CPU core)
+#: committed CPU record (22 s measured on a loaded 2-core machine)
 FULL = SgdCurlConfig()
 #: live version (seconds)
 SMALL = SgdCurlConfig(n_data=200, n_chains=4000, n_steps=1500, burn_in=600, bins=16, lr=0.01)
@@ -368,7 +368,7 @@ EXPERIMENT = Experiment(
     name="sgd_curl", claims=("SC.A1", "SC.B1.counter", "SC.eq5", "SC.eq10"), config_type=SgdCurlConfig,
     SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=lambda cfg, raw: predict(cfg), compare=compare,
     record_stem="sgd_curl",
-    estimates={"small": {"cpu": 15, "gpu": 10}, "full": {"cpu": 120, "gpu": 20}, "gpu": {"cpu": 12000, "gpu": 180}},
+    estimates={"small": {"cpu": 15, "gpu": 10}, "full": {"cpu": 30, "gpu": 20}, "gpu": {"cpu": 3000, "gpu": 180}},
     description="Non-zero curl, measured: SGD on a 2-D per-sample quadratic whose noise covariance does not commute "
                 "with the Hessian — stationary histogram vs the Fokker–Planck non-equilibrium steady state vs the best "
                 "zero-curl density, and the measured probability current vs the solver's.",

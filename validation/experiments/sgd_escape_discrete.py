@@ -141,7 +141,7 @@ class SgdEscapeDiscreteConfig:
         raise ValueError(f"unknown Styblinski–Tang sweep {sweep!r}; use one of {list(ST_SWEEPS)}")
 
 
-#: committed CPU record (about 15 min on a loaded 2-core machine; slow escapes — the skew_pos data, whose tail points
+#: committed CPU record (384 s measured on a loaded 2-core machine; slow escapes — the skew_pos data, whose tail points
 #: away from the exit — are censored at max_steps and estimated by the exponential MLE, with n_censored recorded)
 FULL = SgdEscapeDiscreteConfig()
 #: live version for the tests and the ledger (about 20 s): one data set, three points per sweep, coarser cells
@@ -511,7 +511,7 @@ EXPERIMENT = Experiment(
     name="sgd_escape_discrete", claims=("DT.sec4", "DT.thm3.2", "DT.thm3.1", "DT.prop1"),
     config_type=SgdEscapeDiscreteConfig, SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure,
     predict=lambda cfg, raw: predict(cfg), compare=compare, record_stem="sgd_escape_discrete",
-    estimates={"small": {"cpu": 15, "gpu": 15}, "full": {"cpu": 300, "gpu": 120}, "gpu": {"cpu": 6000, "gpu": 180}},
+    estimates={"small": {"cpu": 20, "gpu": 15}, "full": {"cpu": 400, "gpu": 120}, "gpu": {"cpu": 6000, "gpu": 180}},
     description="Escape times of SGD in discrete time: simulator vs the diffusion limit's exact MFPT vs the exact "
                 "discrete-time Markov chain (and its Gaussian-noise version), on a finite-data double well with four "
                 "data laws and on DT's Styblinski–Tang setting.",
