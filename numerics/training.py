@@ -179,8 +179,12 @@ def sgd_index_stream(n: int, batch_size: int, steps: int, generator, *, device=N
     return torch.cat(perms).reshape(-1, B)[:steps]
 
 
-#: parameter-free elementwise modules the batched-matmul forward of :func:`train_sgd_ensemble` applies as is
+#: steps of minibatch indices :func:`train_sgd_ensemble` gathers into one padded tensor at a time
+_CHUNK = 256
+
+
 def _elementwise_types():
+    """Parameter-free elementwise modules the batched-matmul forward applies as they are."""
     import torch.nn as nn
 
     return (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Softplus, nn.Identity)
@@ -230,17 +234,17 @@ def train_sgd_ensemble(models, loss_fn, X, y, *, lrs, batch_sizes, steps, genera
     with its own step size ``lrs[m]``, batch size ``batch_sizes[m]``, number of steps ``steps[m]``
     and minibatch stream — the SC.eq10 process at temperature ``T_m = λ_m/B_m`` for every member.
 
-    Members are trained as stacked models: parameters stacked along a leading member axis, a forward pass for all members at once,
-    the member losses summed (their gradients stay separate: member m's loss depends only on its own
-    parameters) and one SGD update ``θ_m ← θ_m − λ_m ∇L_m`` for all. Inside a group the members are
-    ordered by number of steps, so at any step the members still training are a prefix of the stack:
-    a member that has done its steps is frozen (left out of the forward pass and of the update).
-    Without ``per_sample_loss`` there is one stack per batch size (equal shapes; ``loss_fn`` is applied
-    to each member's minibatch under ``vmap``). With ``per_sample_loss(outputs, targets)`` — the
-    per-sample losses whose mean is ``loss_fn`` (e.g. ``cross_entropy(..., reduction="none")``) —
-    all members form one stack, minibatches padded to the largest batch size and the padding masked
-    out of each member's mean: fewer, larger steps (faster for small networks, where the cost of a
-    step is mostly overhead).
+    Members are trained as stacked models: parameters stacked along a leading member axis, one
+    forward pass for all members, the member losses summed (their gradients stay separate: member
+    m's loss depends only on its own parameters) and one SGD update ``θ_m ← θ_m − λ_m ∇L_m`` for
+    all. Inside a stack the members are ordered by number of steps, so at any step the members still
+    training are a prefix of the stack: a member that has done its steps is frozen (left out of the
+    forward pass and of the update). Without ``per_sample_loss`` there is one stack per batch size
+    (equal shapes; ``loss_fn`` is applied to each member's minibatch under ``vmap``). With
+    ``per_sample_loss(outputs, targets)`` — the per-sample losses whose mean is ``loss_fn`` (e.g.
+    ``cross_entropy(..., reduction="none")``) — all members form one stack, minibatches padded to
+    the largest batch size and the padding masked out of each member's mean: fewer, larger steps
+    (faster for small networks, whose steps cost mostly overhead: ``benchmarks/bench_ensemble.py``).
 
     Minibatches: ``generators[m]`` draws member m's stream exactly as :func:`train_sgd` does with
     that generator (:func:`sgd_index_stream`: same permutations, same order, same final generator
@@ -335,9 +339,7 @@ def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_lo
         params = [torch.stack([p.detach() for p in ps]).clone() for ps in zip(*(m.parameters() for m in models))]
     Bs = [s.shape[1] for s in streams]
     Bmax = max(Bs)
-    idx = torch.zeros((S, M, Bmax), dtype=torch.long, device=X.device)
-    for m, s in enumerate(streams):
-        idx[:steps[m], m, :Bs[m]] = s.to(device=X.device, dtype=torch.long)
+    streams = [s.to(device=X.device, dtype=torch.long) for s in streams]
     dtype, dev = params[0].dtype, params[0].device
     lr = torch.tensor(lrs, dtype=dtype, device=dev)
     padded = per_sample_loss is not None
@@ -370,7 +372,11 @@ def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_lo
         while n_active and steps[n_active - 1] <= t:
             n_active -= 1  # the member with the fewest steps left has finished: frozen from now on
         k = n_active
-        ii = idx[t, :k]
+        if t % _CHUNK == 0:  # the next _CHUNK steps' indices of all members, padded (bounded memory)
+            chunk = torch.zeros((min(_CHUNK, S - t), M, Bmax), dtype=torch.long, device=X.device)
+            for m, s in enumerate(streams[:k]):
+                chunk[:max(min(steps[m] - t, _CHUNK), 0), m, :Bs[m]] = s[t:t + _CHUNK]
+        ii = chunk[t % _CHUNK, :k]
         xb, yb = X[ii], y[ii]
         if plan is None:
             extra = (valid[:k], weight[:k]) if padded else ()

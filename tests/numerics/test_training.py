@@ -274,3 +274,21 @@ def test_sharpness_ensemble_of_linear_models_is_the_top_hessian_eigenvalue():
     got = sharpness_ensemble(models, loss_fn, X, y, iterations=200,
                              generators=[torch.Generator().manual_seed(s) for s in (0, 1)])
     assert got == pytest.approx([top, top], rel=1e-8)
+
+
+def test_long_runs_cross_the_index_chunks():
+    # more steps than one gathered chunk of indices (256), members ending inside and across chunks
+    X, y, make = _ensemble_problem(n=24, n_in=4, hidden=3)
+    loss_fn = torch.nn.functional.cross_entropy
+    members = [(0.05, 5, 600, 0), (0.1, 8, 256, 1), (0.2, 3, 300, 2)]
+    solo = []
+    for lr, B, steps, seed in members:
+        m = make(seed)
+        train_sgd(m, loss_fn, X, y, lr=lr, batch_size=B, steps=steps, generator=torch.Generator().manual_seed(seed))
+        solo.append(m)
+    models = [make(seed) for *_, seed in members]
+    train_sgd_ensemble(models, loss_fn, X, y, lrs=[m[0] for m in members], batch_sizes=[m[1] for m in members],
+                       steps=[m[2] for m in members], generators=[torch.Generator().manual_seed(m[3]) for m in members],
+                       per_sample_loss=_per_sample_ce)
+    for a, b in zip(models, solo):
+        assert float((_vec(a) - _vec(b)).norm()) <= 1e-10 * float(_vec(b).norm())

@@ -118,7 +118,7 @@ def test_map_runs_routes_share_the_checkpoint(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     from validation.checkpoint import open_checkpoint
-    from validation.experiments import map_runs
+    from validation.experiments import SweepExecutorError, map_runs, use_executor
 
     calls = []
 
@@ -142,6 +142,14 @@ def test_map_runs_routes_share_the_checkpoint(tmp_path):
         got = map_runs(one, items + [(7, 8)], dev="cpu", desc="d", checkpoint=resumed, executor=ex)
     assert got == [{"sum": s} for s in (3, 7, 11, 15)] and calls == [(7, 8)]
     assert map_runs(one, items, dev="cpu", desc="d") == [{"sum": s} for s in (3, 7, 11)]
+    calls.clear()
+    with ThreadPoolExecutor(max_workers=1) as ex, use_executor(ex):  # installed around a run: runs go to it
+        assert map_runs(one, items, dev="cpu", desc="d", batch=batch) == [{"sum": s} for s in (3, 7, 11)]
+    assert calls == items
+    calls.clear()
+    assert map_runs(one, items, dev="cpu", desc="d", batch=batch)[2] == {"sum": 11} and calls == [tuple(items)]
+    with pytest.raises(SweepExecutorError, match="Executor"), use_executor("tcp://x"):
+        pass
     with pytest.raises(RuntimeError, match="2 results for 3 runs"):
         map_runs(one, items, dev="cpu", desc="d", batch=lambda it: [{}, {}])
 

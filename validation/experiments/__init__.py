@@ -10,6 +10,8 @@ names) and :func:`all_experiments` lists them. ``python -m validation run NAME``
 :meth:`Experiment.run` (guarded output path, checkpointed runs)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import time
@@ -27,7 +29,8 @@ from validation.experiments._protocol import (
 
 __all__ = ["Experiment", "ExperimentConfigError", "UnknownExperimentError", "UnknownPresetError", "PRESETS",
            "RECORD_KINDS", "EXPERIMENT_MODULES", "REGISTRY", "config_from_dict", "device_kind", "get_experiment",
-           "all_experiments", "run_experiment", "map_runs", "sweep_executor", "SweepExecutorError"]
+           "all_experiments", "run_experiment", "map_runs", "sweep_executor", "use_executor",
+           "SweepExecutorError"]
 
 def _experiment_modules() -> tuple:
     """Every public module of this package (each defines one ``EXPERIMENT``), by name: a new
@@ -154,8 +157,10 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
     How the runs are computed (the result is the same, run by run, up to floating-point rounding):
 
     - ``executor`` (a :class:`concurrent.futures.Executor`, e.g. from :func:`sweep_executor`: a
-      thread or process pool, or a Dask distributed cluster): every run is submitted as
-      ``executor.submit(one, *item)`` (so ``one`` must be picklable for a process pool or a cluster);
+      thread or process pool, or a Dask distributed cluster), or the one installed by
+      :func:`use_executor` around the experiment's run: every run is submitted as
+      ``executor.submit(one, *item)`` (``one`` is usually a closure: fine for a thread pool and for
+      Dask, which pickles closures with cloudpickle; a process pool needs a picklable ``one``);
     - else ``batch`` (a callable ``batch(items)`` returning or yielding one result per item, in
       order): all runs are computed by one call — an experiment passes one that trains its small
       networks together as an ensemble (:func:`numerics.training.train_sgd_ensemble`) and then
@@ -171,6 +176,8 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
     from validation.checkpoint import cached
 
     items = [tuple(item) for item in items]
+    if executor is None:
+        executor = _EXECUTOR.get()
     if executor is not None or batch is not None:
         out = {}
         missing = []
@@ -203,6 +210,27 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
         items = progress_bar(items, desc=desc, unit="run")
     with cpu_threads(dev):
         return [cached(checkpoint, [desc, list(item)], lambda item=item: one(*item)) for item in items]
+
+
+_EXECUTOR = contextvars.ContextVar("sweep_executor", default=None)
+
+
+@contextlib.contextmanager
+def use_executor(executor):
+    """Within the block, every :func:`map_runs` without an explicit ``executor`` submits its runs to
+    ``executor`` (a :class:`concurrent.futures.Executor`, e.g. :func:`sweep_executor`'s) instead of
+    training them as an ensemble — how a command line's ``--scheduler ADDRESS`` reaches every grid
+    experiment without a parameter through each ``measure``. ``None`` restores the default."""
+    import concurrent.futures as cf
+
+    if executor is not None and not isinstance(executor, cf.Executor):
+        raise SweepExecutorError(f"use_executor needs a concurrent.futures.Executor or None; got "
+                                 f"{type(executor).__name__}")
+    token = _EXECUTOR.set(executor)
+    try:
+        yield executor
+    finally:
+        _EXECUTOR.reset(token)
 
 
 def _save(checkpoint, key, value):
