@@ -188,10 +188,13 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
             else:
                 missing.append(i)
         if executor is not None:  # (single-threaded torch here too: a local thread pool shares it)
+            import concurrent.futures as cf
+
             with cpu_threads(dev):
-                futures = {i: executor.submit(one, *items[i]) for i in missing}
-                for i in missing:  # in item order; each saved as soon as it is collected
-                    out[i] = _save(checkpoint, [desc, list(items[i])], futures[i].result())
+                futures = {executor.submit(one, *items[i]): i for i in missing}
+                for fut in cf.as_completed(futures):  # each run saved as soon as it finishes
+                    i = futures[fut]
+                    out[i] = _save(checkpoint, [desc, list(items[i])], fut.result())
         elif missing:
             with cpu_threads(dev):
                 got = 0
