@@ -47,6 +47,10 @@ def test_full_record_rederived():
         for sw, vals in sweeps.items():
             assert vals == pytest.approx(rec["prediction"]["diffusion_log_steps"][model][sw], rel=1e-7)
     assert rec["metrics"]["summary"]["n_settings_chain_within_tol"] >= 3
+    # DT.prop1 on the chain: the skewed data make the valleys' odds far from even, and the odds follow τ
+    p1 = rec["metrics"]["prop1"]
+    assert abs(p1["skew_neg"][-1]["log_ratio_escape"]) > 1.0
+    assert all(abs(q["difference"]) < 0.2 for qs in p1.values() for q in qs)
 
 
 def test_datasets_are_standardised_and_skewed_as_named():
@@ -110,12 +114,15 @@ def test_config_rejects_bad_values(kw):
 
 def test_checks_and_section(tmp_path, small_record):
     from validation.checks.sgd_escape_discrete import (sgd_escape_discrete_chain_matches_simulator,
+                                                       sgd_escape_discrete_occupancy_vs_escape_times,
                                                        sgd_escape_discrete_slopes_vs_dt_interval)
     from validation.sections import sgd_escape_discrete as section
 
     v = sgd_escape_discrete_chain_matches_simulator()
     assert v.verdict == "measured"
     assert v.metrics["n_points"] > 0 and v.metrics["tolerance"] == pytest.approx(0.10)
+    p = sgd_escape_discrete_occupancy_vs_escape_times()
+    assert p.verdict in ("measured", "fails") and p.metrics["judged_points"] >= 0
     t = sgd_escape_discrete_slopes_vs_dt_interval()
     assert t.verdict in ("measured", "holds-if", "fails")
     assert set(t.metrics["inside"]) | set(t.metrics["outside"]) == set(t.metrics["slopes"])

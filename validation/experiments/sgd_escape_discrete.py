@@ -46,6 +46,10 @@ B lies in ``(2ΔL/η)·[min, max](1/H_a, 1/|H_b|)``, against 1/η in ``2BΔL·[�
 the noise covariance equals the Hessian (C = H), which holds at the double well's barrier (D = k =
 |U″(0)|) but not in Styblinski–Tang; the interval is reported as printed.
 
+DT.prop1 (valley occupancy ∝ mean escape time) is tested on the exact chain of the double well at the
+batch sweep's points (:func:`chain_prop1`, in ``predict``): stationary odds of the two valleys vs the
+ratio of the escape times from each minimum.
+
 ``compare`` (pure) gives, per model and sweep: −log γ of the four estimates, Pearson r and slopes,
 the DT interval and whether each slope lies in it, chain/simulator escape-time ratios (acceptance:
 within 10 %) with z-scores, and the log10 gaps simulator/diffusion, chain/Gaussian chain and
@@ -371,8 +375,33 @@ def dt_printed_log_steps(constants, point: dict, s: float) -> float:
     return math.log(2 * math.pi / Hb) + (2 * B * dL / lr) * (s / Ha + (1 - s) / Hb) - math.log(lr)
 
 
+def chain_prop1(data, k: float, lr: float, B: int, cell: float) -> dict:
+    """DT.prop1 on the exact discrete-time chain of the double well: the stationary occupancies of the
+    two valleys (θ < 0, θ ≥ 0) and the mean escape times from each minimum over the barrier.
+
+    Grid: ``[−2.2, 2.2]/√k`` (beyond it SGD overshoots ever farther: the stationary law needs a grid
+    the chain does not leave); the rare mass that a step takes off the grid stays in its cell
+    (``leak_max`` records the largest such mass)."""
+    import scipy.sparse as sps
+
+    from numerics import markov
+
+    r = math.sqrt(k)
+    m = int(round(2.2 / r / cell))
+    grid = cell * np.arange(-m, m + 1)
+    op = markov.transition_operator(_numpy_gradient("dw", k), data, lr=lr, batch_size=B, grid=grid, boundary="absorb",
+                                    method="exact" if B == 1 else "binned", subcells=4, max_work=2e10)
+    P = (op.matrix + sps.diags(op.leak)).tocsr()
+    occ = markov.basin_occupancy(markov.stationary_law(P, grid=grid), grid, edges=(0.0,))
+    t_left = markov.mean_escape_time(P, grid, basin=(-np.inf, -0.5 * cell), target=(-0.25 * cell, np.inf)).at(-1 / r)
+    t_right = markov.mean_escape_time(P, grid, basin=(0.5 * cell, np.inf), target=(-np.inf, 0.25 * cell)).at(1 / r)
+    return {"occupancy_left": float(occ[0]), "occupancy_right": float(occ[1]), "escape_left": float(t_left),
+            "escape_right": float(t_right), "leak_max": float(op.leak.max())}
+
+
 def predict(config: SgdEscapeDiscreteConfig) -> dict:
-    """log(diffusion-limit mean escape steps) at every point, and DT.thm3.2's slope intervals."""
+    """log(diffusion-limit mean escape steps) at every point, DT.thm3.2's slope intervals, and DT.prop1
+    on the exact chain at the batch sweep's points (:func:`chain_prop1`)."""
     from validation.experiments.escape_rates import predict_log_steps
 
     dw = {s: [_dw_log_steps(p["k"], p["lr"], p["batch"]) for p in config.dw_points(s)] for s in DW_SWEEPS}
@@ -382,6 +411,9 @@ def predict(config: SgdEscapeDiscreteConfig) -> dict:
     return {"diffusion_log_steps": {"double_well": dw, "styblinski_tang": st},
             "dt_slope_interval": {"double_well": dt_dw, "styblinski_tang": dt_st},
             "dt_constants": {"double_well": [0.25, 2.0, 1.0], "styblinski_tang": list(_st_landmarks())},
+            "prop1": {name: [{**p, **chain_prop1(dataset(name, config.n_data, config.seed), p["k"], p["lr"], p["batch"],
+                                                 config.cell)} for p in config.dw_points("batch_size")]
+                      for name in config.datasets},
             "model": "exact 1-D MFPT of dθ = −U′dt + sqrt((λ/B)D)dW (double well: U = (kθ²)²/4 − kθ²/2, D = k; "
                      "Styblinski–Tang: population U, D), in steps τ/λ"}
 
@@ -483,8 +515,17 @@ def compare(config: SgdEscapeDiscreteConfig, prediction: dict, raw: dict) -> dic
         "all_simulator_linear": all(m["linear"] for m in settings.values()),
         "min_simulator_pearson_r": min(m["fits"]["simulator"]["pearson_r"] for m in settings.values()),
     }
+    prop1 = {}
+    for name, pts in prediction.get("prop1", {}).items():
+        prop1[name] = [{"B": p["batch"], "log_odds_occupancy": math.log(p["occupancy_left"] / p["occupancy_right"]),
+                        "log_ratio_escape": math.log(p["escape_left"] / p["escape_right"]),
+                        "min_escape_steps": min(p["escape_left"], p["escape_right"]), "leak_max": p["leak_max"]}
+                       for p in pts]
+        for q in prop1[name]:
+            q["difference"] = q["log_odds_occupancy"] - q["log_ratio_escape"]
     return {"escape_rel_tol": config.escape_rel_tol, "pearson_tolerance": config.pearson_tolerance,
-            "datasets": raw["datasets"], "double_well": dw, "styblinski_tang": st, "summary": summary}
+            "datasets": raw["datasets"], "double_well": dw, "styblinski_tang": st, "summary": summary,
+            "prop1": prop1}
 
 
 # --------------------------------------------------------------------------------------------------
