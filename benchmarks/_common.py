@@ -30,7 +30,8 @@ RESULTS_DIR = ROOT / "benchmarks" / "results"
 FRESH_DIR = RESULTS_DIR / "fresh"
 
 #: the benchmark scripts, in the order ``make bench`` runs them (stem = script = result file name)
-BENCHMARKS = ("bench_compile", "bench_sgd_escape", "bench_fokker_planck", "bench_per_sample", "bench_ledger")
+BENCHMARKS = ("bench_compile", "bench_sgd_escape", "bench_fokker_planck", "bench_per_sample", "bench_ledger",
+              "bench_sgd")
 
 
 def median(xs) -> float:
@@ -151,9 +152,32 @@ def _ledger(r: dict) -> list[Headline]:
             Headline("bench_ledger", "python -m validation claims, serial CPU (s)", L["median"]["serial"]["cpu_s"])]
 
 
+def _sgd(r: dict) -> list[Headline]:
+    q = r["ratios_of_medians"]
+    out = [Headline("bench_sgd", "simulate_sgd vs a naive per-step PyTorch loop, same workload (×)",
+                    q["simulator_over_torch_loop"], 10.0),
+           Headline("bench_sgd", "simulate_sgd vs a NumPy per-step loop, same workload (×)",
+                    q["simulator_over_numpy_loop"], 10.0),
+           Headline("bench_sgd", f"device bound vs simulate_sgd (slowdown ×; binds: {r['bound_parts']['binds']})",
+                    q["bound_over_simulator"], 3.0, "<=")]
+    if q.get("simulator_over_torch_compiled") is not None:
+        out.append(Headline("bench_sgd", "simulate_sgd vs a torch.compile'd per-step function (×)",
+                            q["simulator_over_torch_compiled"]))
+    out.append(Headline("bench_sgd", "simulate_sgd throughput (M chain-steps/s)",
+                        r["chain_steps_per_s"]["simulator"]["median"] / 1e6))
+    return out
+
+
+def _ensemble(r: dict) -> list[Headline]:
+    return [Headline("bench_ensemble", f"train_sgd_ensemble vs sequential train_sgd, temperature_scan {row['preset']} "
+                                       f"model, M = {row['M']} (×)", row["ratio_sequential_over"]["bmm_padded"], 1.0)
+            for row in r["results"]]
+
+
 READERS: dict[str, Callable[[dict], list[Headline]]] = {
     "bench_compile": _compile, "bench_sgd_escape": _sgd_escape, "bench_fokker_planck": _fokker_planck,
-    "bench_per_sample": _per_sample, "bench_ledger": _ledger}
+    "bench_per_sample": _per_sample, "bench_ledger": _ledger, "bench_sgd": _sgd,
+    "bench_ensemble": _ensemble}
 
 
 def headlines(stem: str, result: dict) -> list[Headline]:

@@ -35,6 +35,14 @@ def _set(tree, path, value):
 #: how the check prints it)]). The synthetic reproductions are judged by validation.reproductions
 #: directly (validation/checks/synthetic.py, sections/synthetic.py), not through a committed record.
 CASES = {
+    "sgd_escape_discrete": (("sgd_escape_discrete_chain_matches_simulator", "sgd_escape_discrete_slopes_vs_dt_interval",
+                             "sgd_escape_discrete_occupancy_vs_escape_times"),
+                            [(("summary", "max_abs_chain_z"), 2.71828, "2.7", "2.72"),
+                             (("summary", "min_simulator_pearson_r"), 0.912345, None, "0.9123"),
+                             (("prop1", "gauss", 3, "difference"), 0.0314159, "+0.031", "0.0314")]),
+    "sgd_curl": (("sgd_curl_stationary_law_vs_fp_and_zero_curl", "sgd_curl_current_measured"),
+                 [(("tv", "sgd_vs_fp"), 0.0123456, "0.0123", "0.0123"),
+                  (("current", "correlation"), 0.876543, "0.877", "0.8765")]),
     "temperature_scan": (("test_loss_depends_on_temperature", "sharpness_falls_with_lr_over_batch"),
                          [(("test_loss", "b_log_lr"), 0.271828, "0.2718", "0.2718"),
                           (("log_sharpness", "slope_log_T"), -0.314159, "-0.3142", "-0.314")]),

@@ -79,7 +79,9 @@ def sgd_escape_discrete_chain_matches_simulator():
 
 #: DT.thm3.2 is a low-noise asymptotic formula: at the finite T of the sweeps a slope may lie this far
 #: (relative to the nearer end) outside the printed interval and still count as the leading-order law
-#: (the exact diffusion MFPT itself lies 0.3 % above the s = 0 end on the double well's batch sweep)
+#: (the exact diffusion MFPT itself lies 0.3 % above the s = 0 end on the double well's batch sweep).
+#: Chosen after the record was seen (not a pre-registered tolerance): the verdict states the strict
+#: reading beside it as a finding, so a reader can judge both.
 FINITE_T_REL = 0.05
 
 
@@ -132,13 +134,22 @@ def sgd_escape_discrete_slopes_vs_dt_interval():
     if not outside:
         return Verdict.measured(detail, metrics=metrics)
     if gauss_near:
+        from validation.ledger import Finding
+
+        strict = [k for k in gauss if table[k]["relative_distance_outside"] > 0]
+        findings = [Finding("note", (
+            f"strict reading (interval ± 2 SE, no finite-T allowance): {len(strict)}/{len(gauss)} Gaussian-data "
+            f"sweeps lie outside ({gauss_text} beyond the s = 0 end) — a discrete-time/finite-T correction of a few "
+            f"per cent at λU'' ≈ 0.3–0.7 that the leading-order formula omits; the {100 * FINITE_T_REL:.0f} % "
+            "allowance was set after the record was seen"),
+            evidence={k: table[k]["relative_distance_outside"] for k in strict})] if strict else []
         return Verdict.holds_if(
             detail,
             condition="near-Gaussian per-sample gradients and low T (the formula is the leading low-noise order: at the "
                       f"sweeps' T Gaussian data lie ≤ {100 * FINITE_T_REL:.0f} % beyond the s = 0 end); skewed or "
                       "heavy-tailed per-sample gradients, and DT's own Styblinski–Tang runs, put the slopes far outside",
             counterexample={k: table[k] for k in outside if table[k]["relative_distance_outside"] > FINITE_T_REL},
-            **metrics)
+            findings=findings, **metrics)
     return Verdict.measured(detail, metrics=metrics, agrees=False)
 
 
