@@ -51,6 +51,14 @@ def test_small_end_to_end(small_record):
         # the exact chain is the closest prediction (up to the sampling floor)
         assert r["tv"]["chain"] <= r["tv"]["diffusion"] + r["tv_floor"]
     assert len(met["invariance"]) == len(cfg.invariance_temperatures)
+    # transients: the first-passage time in λ·steps is the exact chain's to sampling error (5 SE + 5 %:
+    # the chain is discretised on the histogram's cells) and each time is within 25 % of the diffusion limit
+    for d in met["transients"].values():
+        assert len(d["points"]) == len(set(cfg.transient_batches))
+        for p in d["points"]:
+            assert not p["diverged"] and p["time"] > 0
+            assert abs(p["time"] - p["chain_time"]) < 5 * p["se"] + 0.05 * p["chain_time"]
+            assert 0.75 < p["ratio_to_diffusion"] < 1.25
 
 
 def test_compare_rederives_committed_record():
@@ -88,6 +96,7 @@ def test_predictions_are_probability_laws_and_edge_is_the_barrier():
     ({"invariance_temperatures": [0.05]}, ">= 2"),
     ({"hist_range": [1.0, -1.0]}, "hi > lo"),
     ({"n_samples": 7}, "even"),
+    ({"transient_batches": [1, 1, 2]}, ">= 3 distinct"),
     ({"bogus": 1}, "unknown field"),
 ])
 def test_hostile_config_is_refused(change, words):

@@ -222,6 +222,22 @@ def sgd_temperature_invariance_and_breaking_point():
                         + ", ".join("—" if p["predicted_tv_to_ref_modified"] is None else
                                     f"{p['predicted_tv_to_ref_modified']:.3f}" for p in ok_pts[1:]),
                 evidence=per_T[key]))
+    for key, d in met.get("transients", {}).items():
+        pts = [p for p in d["points"] if "time" in p]
+        if pts:
+            metrics.setdefault("transient_first_passage_time", {})[key] = {
+                "lr": [p["lr"] for p in pts], "time": _rl([p["time"] for p in pts]), "se": _rl([p["se"] for p in pts]),
+                "chain": _rl([p["chain_time"] for p in pts]), "diffusion": _rl([p["diffusion_time"] for p in pts]),
+                "z_vs_smallest_lr": _rl([p["z_vs_smallest_lr"] for p in pts], 1),
+                "n_agreeing_pairs": d["n_agreeing_pairs"]}
+            findings.append(Finding(
+                "note", f"time rescaling λ₁n₁ = λ₂n₂ on a transient at T = {d['T']:g} (first passage over the barrier "
+                        "from the left minimum): λ·n̄ = " + ", ".join(f"{p['time']:.3f} ± {p['se']:.3f}" for p in pts)
+                        + " at λ = " + ", ".join(f"{p['lr']:g}" for p in pts)
+                        + f" ({d['n_agreeing_pairs']} of {len(pts)} within 3 SE of the smallest-λ time); exact chain "
+                        + ", ".join("—" if p["chain_time"] is None else f"{p['chain_time']:.3f}" for p in pts)
+                        + f"; diffusion limit {pts[0]['diffusion_time']:.3f}",
+                evidence=metrics["transient_first_passage_time"][key]))
     detail = (f"stationary histograms of SGD at fixed T = λ/B ({ev.source}, {cfg.n_chains} chains per pair): "
               + "; ".join(f"T = {d['T']:g}: {d['n_agreeing_pairs']} of {len(d['points'])} pairs agree with the "
                           f"smallest-λ law, breaking λ* ≈ {_r(d['breaking_lr_measured'])} (modified eq. "

@@ -80,6 +80,9 @@ class SGDStationaryConfig:
     bins: int = 64
     cells_per_bin: int = 8
     tv_tolerance: float = 0.02
+    transient_chains: int = 100_000
+    transient_batches: tuple[int, ...] = (1, 2, 3, 4)
+    transient_max_time: float = 150.0
 
     def __post_init__(self):
         if self.n_chains < 64:
@@ -107,13 +110,19 @@ class SGDStationaryConfig:
             raise ValueError(f"hist_range must be (lo, hi) with hi > lo; got {self.hist_range}")
         if self.bins < 10 or self.cells_per_bin < 1:
             raise ValueError("bins must be >= 10 and cells_per_bin >= 1")
+        if self.transient_chains < 2 or not self.transient_max_time > 0:
+            raise ValueError("transient_chains must be >= 2 and transient_max_time > 0")
+        if len(set(self.transient_batches)) < 3 or any(b < 1 for b in self.transient_batches):
+            raise ValueError(f"transient_batches needs >= 3 distinct batch sizes >= 1 (>= 3 (λ = T·B, B) pairs per T "
+                             f"for the time rescaling λ₁n₁ = λ₂n₂); got {self.transient_batches}")
 
 
-#: the committed CPU record: 10⁵ chains per run, 25 runs (≈ 15 min on one loaded CPU core)
+#: the committed CPU record: 10⁵ chains per run, 24 stationary runs + 8 transients (≈ 8 min on one loaded CPU core)
 FULL = SGDStationaryConfig()
 #: live in the tests and the ledger: 4000 chains, short windows, 5 temperatures, 3 pairs per T
-SMALL = SGDStationaryConfig(n_chains=3000, burn_in_time=30.0, window_time=20.0, law_lr=0.1,
-                            invariance_temperatures=(0.05, 0.025), invariance_batches=(1, 2, 3), bins=32)
+SMALL = SGDStationaryConfig(n_chains=2000, burn_in_time=30.0, window_time=20.0, law_lr=0.1,
+                            invariance_temperatures=(0.05, 0.025), invariance_batches=(1, 2, 3), bins=32,
+                            transient_chains=1000, transient_batches=(1, 2, 3), transient_max_time=80.0)
 #: one H100/H200, about 2–3 min (untested: no GPU in this session): 10⁶ chains, longer windows, a finer B ladder
 GPU = SGDStationaryConfig(n_chains=1_000_000, burn_in_time=80.0, window_time=100.0,
                           invariance_batches=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12))
@@ -219,6 +228,33 @@ def _one_run(config, spec, seed, device, progress):
             "device": res.device, "path": res.path}
 
 
+def transient_specs(config: SGDStationaryConfig) -> list[dict]:
+    """The transient runs: symmetric data, each invariance T, B ∈ ``transient_batches`` (λ = T·B)."""
+    return [{"data": "symmetric", "lr": round(T * B, 12), "batch": int(B), "T": float(T)}
+            for T in config.invariance_temperatures for B in config.transient_batches]
+
+
+def _one_transient(config, spec, seed, device):
+    """Chains started at the left minimum, absorbed when they first pass the barrier: the first-passage
+    time in units of λ·steps (SC.eq10's time rescaling λ₁n₁ = λ₂n₂ on a transient)."""
+    from numerics.sgd import FiniteData, FirstPassage, SGDDivergedError, simulate_sgd
+
+    lr, B = spec["lr"], spec["batch"]
+    n_steps = int(math.ceil(config.transient_max_time / lr))
+    g = _compiled(config.tilt, config.noise_shape, config.noise_scale, str(device))
+    out = {**spec, "n_steps": n_steps}
+    try:
+        res = simulate_sgd(g, data=FiniteData(_data(config, spec["data"])), lr=lr, batch_size=B,
+                           n_chains=config.transient_chains, n_steps=n_steps, start=[_minima(config)[0]],
+                           observers=[FirstPassage(upper=_edge(config), absorbing=True)], seed=seed, device=device,
+                           max_abs=50.0)
+    except SGDDivergedError as exc:
+        return {**out, "diverged": True, "diverged_message": str(exc)}
+    p = res.passage[0]
+    return {**out, "diverged": False, "mean_steps": float(p["mean_steps"]), "se_steps": float(p["se_steps"]),
+            "n_censored": int(p["n_censored"]), "chain_steps": int(res.chain_steps), "seconds": float(res.seconds)}
+
+
 def measure(config: SGDStationaryConfig, device="auto", *, progress: bool = False, checkpoint=None) -> dict:
     """Every run of :func:`run_specs` (run i seeded ``seed + i``, checkpointed under
     ``["sgd_stationary", i]``)."""
@@ -234,7 +270,12 @@ def measure(config: SGDStationaryConfig, device="auto", *, progress: bool = Fals
                   f"{'diverged' if r['diverged'] else 'converged' if r['converged'] else 'NOT converged'}",
                   flush=True)
         runs.append(r)
-    return {**device_fields(device), "runs": runs, "edge": _edge(config)}
+    transients = []
+    base = config.seed + len(runs)
+    for i, spec in enumerate(transient_specs(config)):
+        transients.append(cached(checkpoint, ["sgd_stationary_transient", i],
+                                 lambda spec=spec, i=i: _one_transient(config, spec, base + i, device)))
+    return {**device_fields(device), "runs": runs, "transients": transients, "edge": _edge(config)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,10 +376,38 @@ def _predict_one(config, kind, lr, B):
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _predict_transient(config, lr, B):
+    """Mean first-passage time (λ·steps) from the left minimum over the barrier: the exact discrete-time
+    chain's (:func:`numerics.markov.mean_escape_time`) and the diffusion limit's exact MFPT
+    (:func:`numerics.first_passage.mean_first_passage_time_1d`, reflecting at the grid's left end)."""
+    import sympy as sp
+
+    import numerics.markov as mk
+    from numerics.first_passage import mean_first_passage_time_1d
+
+    grid = _cells(config)
+    z = _data(config, "symmetric")
+    g = _grad_numpy(config.tilt, config.noise_shape, config.noise_scale)
+    start, edge = _minima(config)[0], _edge(config)
+    try:
+        op = mk.transition_operator(g, z, lr=lr, batch_size=B, grid=grid, boundary="reflect", max_support=5000)
+        chain = float(mk.mean_escape_time(op, basin=(-np.inf, edge), target=(edge, np.inf)).at(start) * lr)
+    except mk.MarkovError:
+        chain = None
+    th = sp.Symbol("theta", real=True)
+    U = th ** 4 / 4 - th ** 2 / 2 + sp.nsimplify(config.tilt) * th
+    D = sp.Float(config.noise_scale) ** 2 * (1 + sp.Float(config.noise_shape) * sp.tanh(th)) ** 2 * float(np.var(z))
+    diffusion = float(mean_first_passage_time_1d(U, D, th, start, edge, lr / B, reflect_at=config.hist_range[0]))
+    return {"chain_time": chain, "diffusion_time": diffusion}
+
+
 def predict(config: SGDStationaryConfig, raw=None) -> dict:
     """The four predicted laws (binned like the histograms), occupancies, Laplace weights and the
-    chain's relaxation time, for every run of :func:`run_specs`."""
+    chain's relaxation time, for every run of :func:`run_specs`; the transients' mean first-passage
+    times (chain and diffusion limit)."""
     return {"runs": [_predict_one(config, s["data"], s["lr"], s["batch"]) for s in run_specs(config)],
+            "transients": [_predict_transient(config, s["lr"], s["batch"]) for s in transient_specs(config)],
             "model": "f(θ,x) = θ⁴/4 − θ²/2 + cθ + s·x·(θ + a log cosh θ); D(θ) = s²(1 + a tanh θ)²",
             "boltzmann_D0": "D at the global (left) minimum of U"}
 
@@ -481,7 +550,30 @@ def compare(config: SGDStationaryConfig, prediction: dict, raw: dict) -> dict:
                           - math.log(x["occupancy_predicted"]["diffusion"] / (1 - x["occupancy_predicted"]["diffusion"]))
                           for x in rs],
                       "T": [x["T"] for x in rs]}
+    transients = {}
+    for T in config.invariance_temperatures:
+        pts = []
+        for r, pr in zip(raw.get("transients", []), prediction.get("transients", [])):
+            if abs(r["T"] - T) > 1e-12:
+                continue
+            pt = {"lr": r["lr"], "batch": r["batch"], "diverged": r["diverged"],
+                  "chain_time": pr["chain_time"], "diffusion_time": pr["diffusion_time"]}
+            if not r["diverged"]:
+                pt.update(time=r["lr"] * r["mean_steps"], se=r["lr"] * r["se_steps"], n_censored=r["n_censored"])
+            pts.append(pt)
+        pts.sort(key=lambda p: p["lr"])
+        ref = next((p for p in pts if "time" in p), None)
+        for p in pts:
+            if "time" in p and ref is not None:
+                se = math.sqrt(p["se"] ** 2 + ref["se"] ** 2) if p is not ref else p["se"]
+                p["z_vs_smallest_lr"] = 0.0 if p is ref else (p["time"] - ref["time"]) / se
+                p["agrees"] = bool(abs(p["z_vs_smallest_lr"]) <= 3)
+                if p["chain_time"] is not None:
+                    p["z_vs_chain"] = (p["time"] - p["chain_time"]) / p["se"]
+                p["ratio_to_diffusion"] = p["time"] / p["diffusion_time"]
+        transients[str(T)] = {"T": T, "points": pts, "n_agreeing_pairs": sum(1 for p in pts if p.get("agrees"))}
     return {"tv_tolerance": tol, "runs": rows, "law": law, "diffusion_regime": regime, "invariance": inv,
+            "transients": transients,
             "skew": skew, "n_unconverged": sum(1 for x in rows if not x["usable"] and not x["diverged"]),
             "n_diverged": sum(1 for x in rows if x["diverged"])}
 
@@ -503,20 +595,25 @@ def _summary(rec):
         yield (f"{kind}: T {[_r(t) for t in d['T']]}; TV diffusion {[_r(v, 3) for v in d['tv_diffusion']]}; "
                f"chain {[_r(v, 3) for v in d['tv_chain']]}; Boltzmann {[_r(v, 3) for v in d['tv_boltzmann']]}; "
                f"floor {[_r(v, 3) for v in d['tv_floor']]}; unconverged {d['unconverged']}")
+    for T, d in m.get("transients", {}).items():
+        yield (f"transient T={T}: first-passage time λ·n " + str([(p["lr"], _r(p.get("time"), 2), _r(p.get("se"), 2),
+                                                                  _r(p["chain_time"], 2), _r(p["diffusion_time"], 2))
+                                                                 for p in d["points"]]))
     for T, d in m["invariance"].items():
         yield (f"invariance T={T}: agreeing pairs {d['n_agreeing_pairs']}; breaking λ measured "
                f"{d['breaking_lr_measured']}, modified eq {d['breaking_lr_modified']}, chain {d['breaking_lr_chain']}")
 
 
 def _work(config, raw):
-    return sum(r.get("chain_steps", 0) for r in raw["runs"]), "chain-steps"
+    return (sum(r.get("chain_steps", 0) for r in raw["runs"])
+            + sum(r.get("chain_steps", 0) for r in raw.get("transients", ())), "chain-steps")
 
 
 EXPERIMENT = Experiment(
     name="sgd_stationary", claims=("SC.eq5", "RND.eq19", "SC.eq6", "RND.eq20", "SC.eq10", "SC.fig5", "TF.4.1"),
     config_type=SGDStationaryConfig, SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=predict,
     compare=compare, record_stem="sgd_stationary",
-    estimates={"small": {"cpu": 15, "gpu": 20}, "full": {"cpu": 900, "gpu": 60}, "gpu": {"cpu": 8000, "gpu": 180}},
+    estimates={"small": {"cpu": 15, "gpu": 20}, "full": {"cpu": 450, "gpu": 60}, "gpu": {"cpu": 8000, "gpu": 180}},
     description="Stationary law of real minibatch SGD on a 1-D per-sample model with non-constant D(θ): histograms "
                 "vs the SC.eq5 law, constant-D Boltzmann, the exact discrete-time chain and the modified equation; "
                 "basin occupancy vs exact and Laplace weights; temperature invariance and its breaking point.",

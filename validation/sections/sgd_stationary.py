@@ -210,6 +210,23 @@ def build(outdir: Path) -> str:
                      f"Boltzmann {', '.join(_f(v, '.2f') for v in d['tv_boltzmann'])} at T = "
                      f"{', '.join(f'{t:.3g}' for t in d['T'])}; basin log-odds error of the SC.eq5 law "
                      f"{', '.join(f'{v:+.2f}' for v in met['skew'][kind]['log_odds_error_diffusion'])}.")
+    tr = met.get("transients", {})
+    if tr:
+        lines += ["", "**Time rescaling on a transient** (SC.eq10: λ₁n₁ = λ₂n₂): chains started at the left minimum "
+                  "and absorbed when they first pass the barrier; the mean first-passage time in units of λ·steps for "
+                  "each (λ, B) pair at fixed T, beside the exact discrete-time chain's and the diffusion limit's exact "
+                  "mean first-passage time.", "",
+                  "| T | λ | B | measured λ·n̄ ± SE | z vs smallest λ | chain | diffusion limit | measured / diffusion |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for d in tr.values():
+            for p in d["points"]:
+                if p["diverged"]:
+                    lines.append(f"| {d['T']:g} | {p['lr']:g} | {p['batch']} | diverged | | | | |")
+                    continue
+                lines.append(f"| {d['T']:g} | {p['lr']:g} | {p['batch']} | {p['time']:.3f} ± {p['se']:.3f} | "
+                             f"{p['z_vs_smallest_lr']:+.1f} | {_f(p['chain_time'])} | {p['diffusion_time']:.3f} | "
+                             f"{p['ratio_to_diffusion']:.3f} |")
+        lines.append("")
     for d in met["invariance"].values():
         lines.append(f"- T = {d['T']:g}: {d['n_agreeing_pairs']} of {len(d['points'])} (λ, B) pairs agree with the "
                      f"smallest-λ law within 3 SE of the floor, {d['n_within_tolerance']} within TV "
