@@ -35,6 +35,13 @@ def _set(tree, path, value):
 #: how the check prints it)]). The synthetic reproductions are judged by validation.reproductions
 #: directly (validation/checks/synthetic.py, sections/synthetic.py), not through a committed record.
 CASES = {
+    "sgd_stationary": (("sgd_histogram_matches_nonconstant_d_law", "sgd_basin_occupancy_vs_exact_and_laplace_weights",
+                        "sgd_temperature_invariance_and_breaking_point"),
+                       [(("diffusion_regime", 0, "tv_diffusion"), 0.0987654, "0.099", "0.099"),
+                        (("law", "symmetric", "occupancy_right"), [0.612345] * 5, None, "0.6123"),
+                        (("invariance", "0.025", "breaking_lr_measured"), 0.123456, "0.123", "0.123")]),
+    "sgd_h4_reach": (("h4_models_stationary_law_unreachable_by_sgd",),
+                     [(("models", "RND.H4.right", "log10_T_gap"), 7.654321, "7.7", "7.65")]),
     "sgd_escape_discrete": (("sgd_escape_discrete_chain_matches_simulator", "sgd_escape_discrete_slopes_vs_dt_interval",
                              "sgd_escape_discrete_occupancy_vs_escape_times"),
                             [(("summary", "max_abs_chain_z"), 2.71828, "2.7", "2.72"),
