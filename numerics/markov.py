@@ -790,21 +790,31 @@ def mean_escape_time(P, grid=None, *, basin, target) -> EscapeTime:
 
 @dataclass(frozen=True)
 class RelaxationTime:
-    """``steps = −1/log|λ₂|`` (λ₂: the eigenvalue of second-largest modulus) and ``time = lr·steps``."""
+    """``steps = −1/log|λ₂|`` (λ₂: the eigenvalue of second-largest modulus) and ``time = lr·steps``.
+    ``resolved`` is False when 1 − |λ₂| is below what the eigen-solver resolves
+    (:data:`RELAXATION_GAP_RESOLUTION`): then ``steps`` is ``inf`` — the chain relaxes more slowly
+    than can be computed (metastable basins), not in a definite number of steps."""
 
     eigenvalue: complex
     steps: float
     lr: float | None
+    resolved: bool = True
 
     @property
     def time(self) -> float | None:
         return None if self.lr is None else self.lr * self.steps
 
 
-def relaxation_time(P, *, tol: float = 1e-12) -> RelaxationTime:
+#: the smallest spectral gap 1 − |λ₂| that relaxation_time reports as a number (eigs resolves |λ| to
+#: ~1e-15 at best; near that the gap is noise and −1/log|λ₂| would be a random 1e11–1e15)
+RELAXATION_GAP_RESOLUTION = 1e-9
+
+
+def relaxation_time(P, *, tol: float = 0.0) -> RelaxationTime:
     """The leading relaxation time ``−1/log|λ₂|`` of the chain, in steps (and λ·steps).
 
-    λ₂ from ``scipy.sparse.linalg.eigs`` (the three eigenvalues of largest modulus of Pᵀ; dense
+    λ₂ from ``scipy.sparse.linalg.eigs`` (the three eigenvalues of largest modulus of Pᵀ, to machine
+    precision by default — the relative error of ``steps`` is about ``tol/(1 − |λ₂|)``; dense
     ``numpy.linalg.eigvals`` below 400 states).  The largest must be 1 (stochastic P), else
     :class:`ChainError`.
 
@@ -828,7 +838,9 @@ def relaxation_time(P, *, tol: float = 1e-12) -> RelaxationTime:
         raise ChainError(f"the leading eigenvalue has modulus {abs(ev[0]):.12g}, not 1: P is not stochastic")
     lam2 = complex(ev[1])
     m = abs(lam2)
-    steps = math.inf if m >= 1 else (0.0 if m == 0 else -1.0 / math.log(m))
+    if 1.0 - m < RELAXATION_GAP_RESOLUTION:   # metastable beyond resolution: say so, no random number
+        return RelaxationTime(eigenvalue=lam2, steps=math.inf, lr=lr, resolved=False)
+    steps = 0.0 if m == 0 else -1.0 / math.log(m)
     return RelaxationTime(eigenvalue=lam2, steps=steps, lr=lr)
 
 

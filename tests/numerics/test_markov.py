@@ -455,3 +455,19 @@ def test_basin_occupancy_and_tv():
     assert np.allclose(mk.basin_occupancy(law, edges=[1.5, 3.5]), [0.4, 0.4, 0.2])
     with pytest.raises(mk.MarkovError):
         mk.total_variation([0.5, 0.5], [1.0, 0.0, 0.0])
+
+
+def test_relaxation_time_beyond_resolution_is_inf_not_a_random_number():
+    """Two nearly decoupled states: 1 − |λ₂| = 2e-13 is below what eigs resolves — the result says so
+    (steps = inf, resolved False) instead of returning −1/log|λ₂| ≈ 5e12 ± noise."""
+    import math
+
+    import numpy as np
+
+    from numerics.markov import relaxation_time
+
+    eps = 1e-13
+    r = relaxation_time(np.array([[1 - eps, eps], [eps, 1 - eps]]))
+    assert not r.resolved and math.isinf(r.steps)
+    ok = relaxation_time(np.array([[0.9, 0.1], [0.1, 0.9]]))
+    assert ok.resolved and abs(ok.steps - (-1 / math.log(0.8))) < 1e-9

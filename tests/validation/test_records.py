@@ -25,6 +25,12 @@ def _experiment_of(rec):
     return get_experiment(rec["experiment"])
 
 
+#: quantities reproducible only to a known precision: the discrete chain's relaxation time
+#: −1/log|λ₂| (ARPACK on a non-normal operator gives λ₂ to ~1e-14; divided by the gap 1 − |λ₂| ≈ 1e-5
+#: that is ~1e-9 relative — seen: 1.9e-9 between two runs)
+SOLVER_LIMITED = {"relaxation_steps": 1e-6, "relaxation_time": 1e-6}
+
+
 @pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])
 def test_record_config_loads_and_metrics_rederive_from_raw(path):
     """Every committed record's config loads through the one typed loader, and its metrics are the
@@ -35,9 +41,9 @@ def test_record_config_loads_and_metrics_rederive_from_raw(path):
     assert isinstance(cfg, exp.config_type)
     assert path.name in exp.record_names()  # the record-name convention <stem>_<gpu|cpu>.json
     pred = exp.predict(cfg, rec["raw"])
-    assert_tree_close(json.loads(json.dumps(pred)), rec["prediction"])
+    assert_tree_close(json.loads(json.dumps(pred)), rec["prediction"], rtol_by_key=SOLVER_LIMITED)
     metrics = exp.compare(cfg, pred, rec["raw"])
-    assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"])
+    assert_tree_close(json.loads(json.dumps(metrics)), rec["metrics"], rtol_by_key=SOLVER_LIMITED)
 
 
 def test_write_record_is_atomic_and_validated(tmp_path):
