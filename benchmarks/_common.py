@@ -31,7 +31,7 @@ FRESH_DIR = RESULTS_DIR / "fresh"
 
 #: the benchmark scripts, in the order ``make bench`` runs them (stem = script = result file name)
 BENCHMARKS = ("bench_compile", "bench_sgd_escape", "bench_fokker_planck", "bench_per_sample", "bench_ledger",
-              "bench_sgd")
+              "bench_sgd", "bench_ensemble")
 
 
 def median(xs) -> float:

@@ -77,9 +77,15 @@ def _budget(text: str) -> float:
 
 def _run_one(exp, config, args, out) -> int:
     from .checkpoint import checkpoint_path
+    from .experiments import sweep_executor, use_executor
 
     try:
-        rec = exp.run(config, args.device, out, progress=args.progress, force=args.force, resume=args.resume)
+        if args.scheduler is None and args.workers is None:
+            rec = exp.run(config, args.device, out, progress=args.progress, force=args.force, resume=args.resume)
+        else:  # every grid of independent runs goes to this executor (a Dask cluster, or a local pool)
+            with sweep_executor(args.scheduler, workers=args.workers) as ex, use_executor(ex):
+                rec = exp.run(config, args.device, out, progress=args.progress, force=args.force,
+                              resume=args.resume)
     except KeyboardInterrupt:
         print(f"interrupted: the finished runs are kept in {checkpoint_path(out)}; run the same command with "
               f"--resume to continue", file=sys.stderr)
@@ -214,6 +220,12 @@ def _add_run_parser(sub, *, describe: bool) -> None:
                    help="Continue an interrupted run from its checkpoint OUT.partial.jsonl, reusing the runs it "
                         "finished instead of recomputing them. The checkpoint must come from the same preset, and "
                         "it is deleted once the record is written.")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Run each grid of independent training runs on a Dask distributed cluster at this scheduler "
+                        "address (e.g. tcp://host:8786; needs pip install \"dask[distributed]\"). Default: the runs "
+                        "are trained together as one ensemble in this process.")
+    r.add_argument("--workers", type=_jobs, default=None, metavar="N",
+                   help="Run each grid's independent runs in a local pool of N threads instead of one ensemble.")
     r.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="Show progress bars (the default when stderr is a terminal).")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="Show no progress bars.")

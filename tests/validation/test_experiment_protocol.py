@@ -225,3 +225,24 @@ def test_records_carry_the_measurements_throughput(tmp_path):
     assert tp == rec["provenance"]["throughput"]
     assert tp["unit"] == "chain-steps" and tp["amount"] > 0 and tp["per_s"] == pytest.approx(tp["amount"] / tp["measure_s"], rel=1e-2)
     assert tp["amount"] == pytest.approx(exp.work(exp.SMALL, rec["raw"])[0])
+
+
+def test_workers_and_scheduler_reach_the_grid(tmp_path, capsys):
+    """--workers N trains a grid's runs in a local pool (same record metrics as the ensemble: the
+    same minibatch streams); --scheduler without dask installed is a clear error before any work."""
+    from validation.records import read_record
+
+    a, b = tmp_path / "ens.json", tmp_path / "pool.json"
+    assert cli(["run", "memorization", "--small", "--device", "cpu", "--out", str(a), "--no-progress"]) == 0
+    assert cli(["run", "memorization", "--small", "--device", "cpu", "--workers", "2", "--out", str(b),
+                "--no-progress"]) == 0
+    from tests._compare import assert_tree_close
+
+    assert_tree_close(read_record(b)["metrics"], read_record(a)["metrics"], rtol=1e-9)
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        capsys.readouterr()
+        assert cli(["run", "memorization", "--small", "--device", "cpu", "--scheduler", "tcp://127.0.0.1:1",
+                    "--out", str(tmp_path / "d.json")]) == 2
+        assert 'pip install "dask[distributed]"' in capsys.readouterr().err

@@ -256,7 +256,7 @@ def _summary(rec):
 EXPERIMENT = Experiment(
     name="memorization", claims=("TF.4.3",), config_type=MemorizationConfig, SMALL=SMALL, FULL=FULL, GPU=GPU,
     measure=measure, predict=predict, compare=compare, record_stem="memorization",
-    estimates={"small": {"cpu": 5, "gpu": 20}, "full": {"cpu": 80, "gpu": 100}, "gpu": {"cpu": 400, "gpu": 120}},
+    estimates={"small": {"cpu": 5, "gpu": 20}, "full": {"cpu": 20, "gpu": 100}, "gpu": {"cpu": 400, "gpu": 120}},
     description="SGD on digits with a quarter of the training labels random: at equal memorisation, does a "
                 "higher T = λ/B generalise better?",
     summary=_summary, inputs=source_file(__file__))

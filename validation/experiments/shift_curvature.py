@@ -297,7 +297,7 @@ def _summary(rec):
 EXPERIMENT = Experiment(
     name="shift_curvature", claims=("SC.fig1-3",), config_type=ShiftCurvatureConfig, SMALL=SMALL, FULL=FULL,
     GPU=GPU, measure=measure, predict=predict, compare=compare, record_stem="shift_curvature",
-    estimates={"small": {"cpu": 10, "gpu": 20}, "full": {"cpu": 145, "gpu": 120}, "gpu": {"cpu": 900, "gpu": 150}},
+    estimates={"small": {"cpu": 10, "gpu": 20}, "full": {"cpu": 60, "gpu": 120}, "gpu": {"cpu": 900, "gpu": 150}},
     description="SC's shift-curvature protocol on a trained MLP: is the test loss at the train minimum the test "
                 "loss at the test minimum plus the shift-curvature, and do the curvatures fall as T rises?",
     summary=_summary, inputs=source_file(__file__))

@@ -365,7 +365,7 @@ def _work(config, raw) -> tuple:
 EXPERIMENT = Experiment(
     name="temperature_scan", claims=("SC.fig5", "RND.fig1", "TF.4.1"), config_type=TemperatureScanConfig,
     SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=predict, compare=compare,
-    record_stem="temperature_scan", estimates={"small": {"cpu": 15, "gpu": 30}, "full": {"cpu": 170, "gpu": 200},
+    record_stem="temperature_scan", estimates={"small": {"cpu": 15, "gpu": 30}, "full": {"cpu": 25, "gpu": 200},
                                                "gpu": {"cpu": 900, "gpu": 150}},
     description="Real SGD on a (learning rate, batch size) grid: does the outcome depend on them only through "
                 "T = λ/B, does test loss fall and sharpness fall as T rises?",
