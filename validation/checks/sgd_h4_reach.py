@@ -5,7 +5,7 @@ same evidence). The law itself is measured in ``validation/checks/sgd_stationary
 with noise of order one; here the question is whether SGD at a stable step can reach it at all."""
 from __future__ import annotations
 
-from validation.evidence.experiments import experiment_evidence
+from validation.evidence import experiments as _E
 from validation.ledger import Finding, Verdict, check
 
 
@@ -18,7 +18,7 @@ def h4_models_stationary_law_unreachable_by_sgd():
     which the SC.eq5 law moves mass between the basins and SGD's stable range is the finding."""
     import math
 
-    ev = experiment_evidence("sgd_h4_reach")
+    ev = _E.experiment_evidence("sgd_h4_reach")
     mods = ev.metrics["models"]
     metrics = {"source": ev.source, "n_chains_per_start": ev.config.n_chains, "n_steps": ev.config.n_steps}
     ok = True

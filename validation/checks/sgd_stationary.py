@@ -11,7 +11,7 @@ simulator's chain-group diagnostics) — and its standard error; runs whose diag
 converged" are never counted as measurements."""
 from __future__ import annotations
 
-from validation.evidence.experiments import experiment_evidence
+from validation.evidence import experiments as _E
 from validation.ledger import Finding, Verdict, check
 
 
@@ -24,7 +24,7 @@ def _rl(vs, nd=3):
 
 
 def _evidence():
-    return experiment_evidence("sgd_stationary")
+    return _E.experiment_evidence("sgd_stationary")
 
 
 @check("SC.eq5", "RND.eq19", name="sgd_histogram_matches_nonconstant_d_law")
