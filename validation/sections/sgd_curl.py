@@ -2,7 +2,7 @@
 2-D per-sample model whose noise covariance does not commute with the Hessian, vs the Fokker–Planck
 non-equilibrium steady state and the best zero-curl density. Renders
 :func:`validation.evidence.experiments.experiment_evidence` of ``sgd_curl``, the evidence the checks
-of ``validation/checks/sgd_curl.py`` judge (never imports the checks)."""
+of ``validation/checks/sgd_curl.py`` judge (the section does not depend on the check code)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,7 +1,7 @@
 """Report section: escape times of SGD in discrete time — simulator vs the diffusion limit's exact
 MFPT vs the exact discrete-time chain (and its Gaussian-noise version). Renders
 :func:`validation.evidence.experiments.experiment_evidence` of ``sgd_escape_discrete``, the evidence
-the checks of ``validation/checks/sgd_escape_discrete.py`` judge (never imports the checks)."""
+the checks of ``validation/checks/sgd_escape_discrete.py`` judge (the section does not depend on the check code)."""
 from __future__ import annotations
 
 import math
