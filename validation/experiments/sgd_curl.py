@@ -305,10 +305,12 @@ def compare(config: SgdCurlConfig, prediction: dict, raw: dict) -> dict:
     excess = {k: tv[k] - sampling_tv for k in ("sgd_vs_fp", "sgd_vs_zero_curl", "sgd_vs_gauss_discrete")}
     # the current: cells carrying 90 % of the FP mass
     p = pred["fp_probabilities"]
-    order = np.argsort(p.ravel())[::-1]
-    keep = np.zeros(p.size, bool)
-    keep[order[:int(np.searchsorted(np.cumsum(p.ravel()[order]), 0.9)) + 1]] = True
-    keep = keep.reshape(p.shape)
+    flat = np.sort(p.ravel())[::-1]
+    p_cut = flat[int(np.searchsorted(np.cumsum(flat), 0.9))]
+    # every cell at least as probable as the 90 %-mass cut, ties included: a set that does not depend on
+    # how a sort orders cells of (nearly) equal probability — the law is symmetric, so ties are many,
+    # and their order flips with the last bits of another CPU's arithmetic
+    keep = p >= p_cut * (1.0 - 1e-9)
     jm = [np.asarray(x["flux"], float) for x in h]
     jm_pool = 0.5 * (jm[0] + jm[1])
     jp = np.asarray(prediction["fp_flux"], float)
