@@ -59,6 +59,19 @@ def check_out(path, *, force: bool = False) -> None:
     check_output_file(path, force=force, is_ours=is_benchmark_result, example="benchmarks/results/bench.json")
 
 
+def out_is_usable(path, *, force: bool = False) -> bool:
+    """:func:`check_out` for a command line: False (after printing the refusal on stderr) instead of
+    raising, so a script can ``return 2`` before any work."""
+    from validation._io import OutputPathError
+
+    try:
+        check_out(path, force=force)
+    except OutputPathError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def write_result(result: dict, path, *, force: bool = False, indent: int = 2) -> Path:
     """Check ``path`` and write ``result`` to it atomically (a JSON file with ``benchmark`` and
     ``provenance``, so that a later run may replace it without ``--force``)."""

@@ -254,7 +254,7 @@ def _run_benchmark(*, points: int, naive_points: int, repeat: int, T: float) -> 
             "results": results}
 
 
-from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
 
 
 
@@ -287,12 +287,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.repeat < 3:
         p.error("--repeat must be >= 3 (medians of at least 3 repetitions)")
-    from validation._io import OutputPathError
-
-    try:
-        check_out(a.out, force=a.force)
-    except OutputPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not out_is_usable(a.out, force=a.force):
         return 2
     res = run_benchmark(points=a.points, naive_points=a.naive_points, repeat=a.repeat)
     print(format_table(res))

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from benchmarks._common import add_output_arguments, check_out, median, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, median, out_is_usable, write_result  # noqa: E402
 from numerics.training import digits_split, mlp, train_sgd, train_sgd_ensemble  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_ensemble.json"
@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.steps < 1:
         parser.error("--repeat and --steps must be >= 1")
-    check_out(args.out, force=args.force)
+    if not out_is_usable(args.out, force=args.force):  # refused before any work: one line, exit 2
+        return 2
     from validation.records import provenance
 
     torch.set_num_threads(1)

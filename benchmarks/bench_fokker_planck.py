@@ -359,7 +359,7 @@ def _row_line(r) -> str:
             + (f" | fplanck error: {r['fplanck_steady_state_error']}" if r["fplanck_steady_state_error"] else ""))
 
 
-from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -370,12 +370,7 @@ def main(argv=None) -> int:
                    help="limit BLAS to this many threads for both codes (default 0: as installed)")
     add_output_arguments(p, DEFAULT_OUT)
     a = p.parse_args(argv)
-    from validation._io import OutputPathError
-
-    try:
-        check_out(a.out, force=a.force)
-    except OutputPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not out_is_usable(a.out, force=a.force):
         return 2
     if a.repeat < 1:
         print("error: --repeat must be ≥ 1", file=sys.stderr)

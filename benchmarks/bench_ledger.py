@@ -297,7 +297,7 @@ def run_benchmark(*, repeat: int = 3, ledger_repeat: int = 1, jobs: int | None =
     return res
 
 
-from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
 
 
 
@@ -342,12 +342,7 @@ def main(argv=None) -> int:
     if a.child:
         print(json.dumps(_child_build(a.child)))
         return 0
-    from validation._io import OutputPathError
-
-    try:
-        check_out(a.out, force=a.force)
-    except OutputPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not out_is_usable(a.out, force=a.force):
         return 2
     res = run_benchmark(repeat=a.repeat, ledger_repeat=a.ledger_repeat, jobs=a.jobs, skip_ledger=a.skip_ledger)
     print(format_table(res))

@@ -258,7 +258,7 @@ def run_benchmark(*, repeat: int = 5, cold_runs: int = 3, threads: int | None = 
     }
 
 
-from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
 
 
 def format_table(result: dict) -> str:
@@ -292,12 +292,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.repeat < 1 or a.cold_runs < 1:
         ap.error("--repeat and --cold-runs must be ≥ 1")
-    from validation._io import OutputPathError
-
-    try:
-        check_out(a.out, force=a.force)
-    except OutputPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not out_is_usable(a.out, force=a.force):
         return 2
     res = run_benchmark(repeat=a.repeat, cold_runs=a.cold_runs, threads=a.threads or None, loop=not a.no_loop)
     if res["results"]["float64"]["backpack_missing"]:

@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 
-from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_sgd.json"
 LR, BATCH, N_DATA = 0.1, 10, 1000
@@ -272,12 +272,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     add_output_arguments(p, DEFAULT_OUT)
     a = p.parse_args(argv)
-    from validation._io import OutputPathError
-
-    try:
-        check_out(a.out, force=a.force)
-    except OutputPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not out_is_usable(a.out, force=a.force):
         return 2
     res = run_benchmark(chains=a.chains, steps=a.steps, repeat=a.repeat, seed=a.seed)
     print(format_table(res))

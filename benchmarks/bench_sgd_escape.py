@@ -215,7 +215,7 @@ def run_benchmark(*, runs: int = 1000, steps: int = 1500, repeat: int = 5, seed:
     }
 
 
-from benchmarks._common import add_output_arguments, check_out, write_result  # noqa: E402
+from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
 
 
 
@@ -241,12 +241,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     add_output_arguments(p, DEFAULT_OUT)
     a = p.parse_args(argv)
-    from validation._io import OutputPathError
-
-    try:
-        check_out(a.out, force=a.force)
-    except OutputPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not out_is_usable(a.out, force=a.force):
         return 2
     res = run_benchmark(runs=a.runs, steps=a.steps, repeat=a.repeat, seed=a.seed)
     print(format_table(res))
