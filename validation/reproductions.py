@@ -768,8 +768,9 @@ def panel_figure(key: str, path, temperatures: tuple | None = None) -> Path:
     return path
 
 
-def derivative_figure(keys, path, temperatures: tuple = DEFAULT_TEMPERATURES) -> Path:
-    """T·∂_T E_ρ[U_test]: exact (finite differences) vs RND.eq26 and the full Laplace derivative."""
+def derivative_figure(keys, path, temperatures: tuple = DEFAULT_TEMPERATURES, *, comparisons=None) -> Path:
+    """T·∂_T E_ρ[U_test]: exact (finite differences) vs RND.eq26 and the full Laplace derivative.
+    ``comparisons`` (``{key: DerivativeComparison}``) draws already computed ones (the report's)."""
     plt = _plt()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -779,7 +780,7 @@ def derivative_figure(keys, path, temperatures: tuple = DEFAULT_TEMPERATURES) ->
     for ax in axes.flat[len(keys):]:
         ax.set_visible(False)
     for ax, key in zip(axes.flat, keys):
-        dc = derivative_comparison(key, temperatures)
+        dc = comparisons[key] if comparisons is not None else derivative_comparison(key, temperatures)
         T = dc.temperatures
         ax.semilogx(T, T * dc.exact, "o-", ms=3, label="exact (finite differences)")
         ax.semilogx(T, T * dc.leading, "--", label="RND.eq26 leading order")
@@ -788,8 +789,9 @@ def derivative_figure(keys, path, temperatures: tuple = DEFAULT_TEMPERATURES) ->
         ax.axhline(0, color="k", lw=0.5)
         lim = 3 * np.max(np.abs(T * dc.exact))
         ax.set_ylim(-lim, lim)
-        ax.set_title(f"{key}: T ∂_T L_test")
-        ax.set_xlabel("T")
+        ax.set_title(key)
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel("T · ∂E_ρ[U_test]/∂T")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -124,7 +124,7 @@ def build(outdir: Path) -> str:
         "",
     ]
     comps = {key: R.derivative_comparison(key) for key in _DERIV_PANELS}
-    _derivative_figure(comps, figdir / "synthetic_dT_test_loss.png")
+    R.derivative_figure(list(comps), figdir / "synthetic_dT_test_loss.png", comparisons=comps)
     lines += ["![T-derivatives](figures/synthetic_dT_test_loss.png \"T·∂_T E_ρ[U_test] over T on four panels: "
               "exact (blue dots) against RND.eq26 (orange dashed) and RND.eq24 on quadratic (green dotted) or "
               "actual (red dash-dot) basin test values. Look at where each curve crosses zero (the optimal T) "
@@ -216,37 +216,3 @@ def _derivative_reading(comps) -> str:
              f"`¼ C/C̃` alone would give {quad:.3g} (the test well is Gaussian, not quadratic: its curvature at the "
              f"train minimum, {_join(shifts)} away, is not its curvature at its own minimum).")
     return text
-
-
-def _derivative_figure(comps, path: Path) -> Path:
-    """``T·∂_T E_ρ[U_test]`` per panel: exact vs RND.eq26 and RND.eq24 (quadratic / basin values)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    keys = list(comps)
-    ncol = min(2, len(keys))
-    nrow = -(-len(keys) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(6.5 * ncol, 3.9 * nrow), squeeze=False)
-    for ax in axes.flat[len(keys):]:
-        ax.set_visible(False)
-    for ax, key in zip(axes.flat, keys):
-        dc = comps[key]
-        T = dc.temperatures
-        ax.semilogx(T, T * dc.exact, "o-", ms=3, label="exact (finite differences)")
-        ax.semilogx(T, T * dc.leading, "--", label="RND.eq26 leading order")
-        ax.semilogx(T, T * dc.full_quadratic, ":", label="eq. 24 on SC.eq4 terms (quadratic)")
-        ax.semilogx(T, T * dc.full_basin_values, "-.", label="eq. 24 on U_test(θ_k^tr) + ½CΣ")
-        ax.axhline(0, color="k", lw=0.5)
-        lim = 3 * float(np.max(np.abs(T * dc.exact)))
-        ax.set_ylim(-lim, lim)
-        ax.set_title(key)
-        ax.set_xlabel("temperature T")
-        ax.set_ylabel("T · ∂E_ρ[U_test]/∂T")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
