@@ -37,6 +37,7 @@ import sympy as sp
 from theory.coordinates import as_expr, as_theta
 from theory.free_energy import FreeEnergyInputError, free_energy_integrand, gibbs_log_density, kl_integrand
 from theory.laplace import LaplaceError, leading_order_covariance
+from theory.laplace import _as_list  # the strict per-basin list converter (strings refused)
 
 __all__ = [
     "LaplaceError",
@@ -89,16 +90,6 @@ def _positive_temperature(T) -> sp.Expr:
     if not T.is_real or not (T > 0):
         raise LaplaceError(f"temperature T must be positive; got T = {T}")
     return T
-
-
-def _as_list(x, name):
-    if type(x).__name__ == "ndarray" and getattr(x, "ndim", 0) == 1:
-        x = x.tolist()
-    if isinstance(x, (str, bytes, bytearray)):
-        as_expr(x, name=name)  # the typed refusal of strings
-    if not isinstance(x, (list, tuple)):
-        raise LaplaceError(f"{name} must be a list (one entry per basin)")
-    return [as_expr(e, name=f"{name}[{k}]") for k, e in enumerate(x)]
 
 
 def _bracketed_root(f, a, b, dps):
