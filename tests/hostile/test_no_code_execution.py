@@ -390,6 +390,10 @@ NOT_APPLICABLE = {
     "numerics.gradstats": ALL_NAMES,  # torch models, tensors and whole numbers only
     "numerics.curl": ALL_NAMES,  # torch models, tensors, arrays and floats only
     "numerics.reference_quadrature": {},
+    "numerics.datasets": {"DATASETS": "data", "Dataset": "result type",
+                          "DatasetError": "error type", "DatasetUnavailableError": "error type",
+                          "dataset_size": "a data-set name (a key, never evaluated)",
+                          "load_dataset": "a data-set name (a key) and whole numbers"},
     "numerics.training": ALL_NAMES,  # torch models, tensors and whole numbers (TrainingError for strings)
     "numerics.quadrature": {"QuadratureResult": "result type",
                             "integrate_batch": "a NumPy callable and float arrays"},
