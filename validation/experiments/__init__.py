@@ -10,6 +10,7 @@ names) and :func:`all_experiments` lists them. ``python -m validation run NAME``
 :meth:`Experiment.run` (guarded output path, checkpointed runs)."""
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import contextvars
 import dataclasses
@@ -190,8 +191,8 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
         if executor is not None:  # (single-threaded torch here too: a local thread pool shares it)
             import concurrent.futures as cf
 
-            with cpu_threads(dev):
-                futures = {executor.submit(one, *items[i]): i for i in missing}
+            with cpu_threads(dev):  # ... and inside each run, for workers in other processes (Dask)
+                futures = {executor.submit(_single_threaded_run, one, dev, *items[i]): i for i in missing}
                 for fut in cf.as_completed(futures):  # each run saved as soon as it finishes
                     i = futures[fut]
                     out[i] = _save(checkpoint, [desc, list(items[i])], fut.result())
@@ -213,6 +214,34 @@ def map_runs(one, items, *, dev, desc: str, progress: bool = False, checkpoint=N
         items = progress_bar(items, desc=desc, unit="run")
     with cpu_threads(dev):
         return [cached(checkpoint, [desc, list(item)], lambda item=item: one(*item)) for item in items]
+
+
+class _DaskExecutor(cf.Executor):
+    """A Dask client's executor that also closes the client when it is shut down (leaving the
+    ``with`` block), so nothing keeps reconnecting to a cluster that has gone."""
+
+    def __init__(self, client):
+        self.client = client
+        self._executor = client.get_executor()
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        try:
+            self._executor.shutdown(wait=wait)
+        finally:
+            self.client.close()
+
+
+def _single_threaded_run(one, dev, *item):
+    """``one(*item)`` with one CPU intra-op thread wherever it runs: in a local pool the caller has
+    already set it; a Dask worker is another process, whose default thread count would change the
+    order of floating-point reductions and so the numbers of a long training."""
+    from numerics.devices import cpu_threads
+
+    with cpu_threads(dev):
+        return one(*item)
 
 
 _EXECUTOR = contextvars.ContextVar("sweep_executor", default=None)
@@ -263,7 +292,7 @@ def sweep_executor(scheduler: str | None = None, *, kind: str = "thread", worker
             raise SweepExecutorError('a Dask scheduler was given but dask.distributed is not installed: '
                                      'pip install "dask[distributed]" (or run without a scheduler for a local '
                                      'pool)') from exc
-        return Client(scheduler).get_executor()
+        return _DaskExecutor(Client(scheduler))
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SweepExecutorError(f"workers must be a whole number >= 1 or None; got {workers!r}")
     if kind == "thread":
