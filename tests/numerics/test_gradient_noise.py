@@ -232,3 +232,57 @@ def test_cuda_request_falls_back_with_warning():
         dev = resolve_device("cuda")
     assert dev.type == "cpu" and any(issubclass(x.category, DeviceFallbackWarning) for x in w)
     assert resolve_device("auto").type == "cpu"
+
+
+@pytest.mark.parametrize("arch", list(LINEAR_STACKS) + ["layernorm (vmap route)"])
+def test_per_sample_gradient_blocks_are_the_matrix_per_parameter(arch):
+    """per_sample_gradient_blocks: BackPACK's grad_batch form, equal to the per-sample loop (issue 9.5)."""
+    if arch in LINEAR_STACKS:
+        model = LINEAR_STACKS[arch]()
+    else:
+        torch.manual_seed(6)
+        model = nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Tanh(), nn.Linear(8, 4)).double()
+    X, y = _data("class")
+    ref = _loop_gradients(model, F.cross_entropy, X, y)
+    named = [(k, v) for k, v in model.named_parameters() if v.requires_grad]
+    for method in (("auto", "vmap") if arch in LINEAR_STACKS else ("auto",)):
+        blocks = gn.per_sample_gradient_blocks(model, F.cross_entropy, X, y, method=method)
+        assert list(blocks) == [k for k, _ in named]
+        for (k, v) in named:
+            assert blocks[k].shape == (X.shape[0], *v.shape) and blocks[k].dtype == v.dtype
+        _assert_rel(torch.cat([b.reshape(X.shape[0], -1) for b in blocks.values()], dim=1), ref)
+    if arch not in LINEAR_STACKS:
+        with pytest.raises(TypeError, match="LayerNorm"):
+            gn.per_sample_gradient_blocks(model, F.cross_entropy, X, y, method="linear")
+
+
+def test_per_sample_gradient_blocks_bad_arguments():
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    with pytest.raises(ValueError, match="method"):
+        gn.per_sample_gradient_blocks(model, F.cross_entropy, X, y, method="backpack")
+    with pytest.raises(ValueError, match="chunk_size"):
+        gn.per_sample_gradient_blocks(model, F.cross_entropy, X, y, chunk_size=0)
+    with pytest.raises(ValueError, match="scalar"):
+        gn.per_sample_gradient_blocks(model, lambda out, t: out.square(), X, y)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        gn.per_sample_gradient_blocks(LINEAR_STACKS["tanh_mlp"]().requires_grad_(False), F.cross_entropy, X, y)
+
+
+def test_blocks_equal_backpack_grad_batch():
+    """Acceptance (issue 12.1): per-parameter per-sample gradients equal BackPACK's grad_batch."""
+    backpack = pytest.importorskip("backpack")  # optional extra `bench`
+    from backpack.extensions import BatchGrad
+
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    ext = backpack.extend(LINEAR_STACKS["tanh_mlp"]())
+    ext.load_state_dict(model.state_dict())
+    loss = backpack.extend(nn.CrossEntropyLoss(reduction="sum"))(ext(X), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with backpack.backpack(BatchGrad()):
+            loss.backward()
+    blocks = gn.per_sample_gradient_blocks(model, F.cross_entropy, X, y)
+    for (k, _), q in zip(model.named_parameters(), ext.parameters()):
+        _assert_rel(blocks[k], q.grad_batch, rel=1e-12)
