@@ -8,6 +8,8 @@ TF.4.3 memorisation, DT.fig1 / SC.eq23 gradient noise).
   training subset of ``n_train`` images and the rest as test set;
 - :func:`digits_shuffled` — all ``digits`` images, standardised and shuffled;
 - :func:`mlp` — the 3-layer tanh MLP of DT Fig. 1 (float64);
+- :func:`cnn1d` — a small 1-D tanh CNN for signals given as feature rows (e.g. MNIST-1D's 40-sample
+  signals; float64), trained in ensembles by the ``vmap`` route of :func:`train_sgd_ensemble`;
 - :func:`train_sgd` — plain minibatch SGD (sampling without replacement, reshuffled every epoch),
   the discrete process whose diffusion limit has temperature T = λ/B (SC.eq10);
 - :func:`sharpness` — the top eigenvalue of the Hessian of the full loss (TF.4.1's sharpness),
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-__all__ = ["TrainingError", "digits_split", "digits_shuffled", "mlp", "train_sgd", "sharpness", "sgd_index_stream",
+__all__ = ["TrainingError", "digits_split", "digits_shuffled", "mlp", "cnn1d", "train_sgd", "sharpness", "sgd_index_stream",
            "train_sgd_ensemble", "sharpness_ensemble"]
 
 #: number of images in scikit-learn's ``digits`` data set
@@ -95,10 +97,45 @@ def mlp(hidden: int, n_in: int, n_out: int):
                          nn.Linear(hidden, n_out)).double()
 
 
-def train_sgd(model, loss_fn, X, y, *, lr: float, batch_size: int, steps: int, generator) -> int | None:
+def cnn1d(channels: int, n_in: int, n_out: int):
+    """A small 1-D convolutional net for signals of ``n_in`` samples given as feature rows ``(N, n_in)``
+    (MNIST-1D's 40-sample signals; the SC.fig5 / TF.4.1 / TF.4.3 scans' second architecture), float64::
+
+        (N, n_in) → (N, 1, n_in) → Conv1d(1, C, 5, stride 2, padding 2) → tanh
+                  → Conv1d(C, C, 3, stride 2, padding 1) → tanh → flatten → Linear(C·L₂, n_out)
+
+    with C = ``channels`` and L₂ = ⌈⌈n_in/2⌉/2⌉ the length after the two stride-2 convolutions; tanh
+    (as in :func:`mlp`) keeps the loss smooth, so the Hessian sharpness is defined everywhere.
+    Initialised by PyTorch's default from the global torch seed. Not a ``Linear`` stack, so
+    :func:`train_sgd_ensemble` trains it by its ``vmap`` route (``torch.func.functional_call``) and
+    :func:`sharpness_ensemble` member by member. Raises :class:`TrainingError` for a non-integer or
+    non-positive size, or ``n_in`` < 4."""
+    import torch.nn as nn
+
+    channels = _int(channels, "channels", low=1)
+    n_in = _int(n_in, "n_in", low=4)
+    n_out = _int(n_out, "n_out", low=1)
+    l1 = (n_in + 2 * 2 - 5) // 2 + 1
+    l2 = (l1 + 2 * 1 - 3) // 2 + 1
+    return nn.Sequential(nn.Unflatten(1, (1, n_in)),
+                         nn.Conv1d(1, channels, 5, stride=2, padding=2), nn.Tanh(),
+                         nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.Tanh(),
+                         nn.Flatten(), nn.Linear(channels * l2, n_out)).double()
+
+
+def _weight_decay(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) or value < 0:
+        raise TrainingError(f"weight_decay must be a finite number >= 0 (the ℓ2 coefficient); got {value!r}")
+    return float(value)
+
+
+def train_sgd(model, loss_fn, X, y, *, lr: float, batch_size: int, steps: int, generator,
+              weight_decay: float = 0.0) -> int | None:
     """Plain minibatch SGD for ``steps`` steps of size ``lr`` (sampling without replacement,
     reshuffled each epoch with ``generator``; ``batch_size ≥ n`` is full-batch gradient descent):
-    the process whose diffusion limit has temperature T = λ/B (SC.eq10).
+    the process whose diffusion limit has temperature T = λ/B (SC.eq10). ``weight_decay`` = μ ≥ 0
+    adds ℓ2 regularisation: the step is θ ← θ − λ(∇L_B(θ) + μθ), SGD on L + (μ/2)‖θ‖² (PyTorch's
+    ``SGD(weight_decay=μ)``; the overparametrized remedy of SC.eq13).
 
     Returns ``None``, or the step at which the minibatch loss became non-finite (training stops
     there: a divergence is a data point of a scan, not a crash). Raises :class:`TrainingError` for a
@@ -108,11 +145,12 @@ def train_sgd(model, loss_fn, X, y, *, lr: float, batch_size: int, steps: int, g
     lr = _positive(lr, "lr")
     B = _int(batch_size, "batch_size", low=1)
     steps = _int(steps, "steps", low=0)
+    weight_decay = _weight_decay(weight_decay)
     n = X.shape[0]
     if n < 1:
         raise TrainingError("X holds no samples; pass a data set with at least one row")
     B = min(B, n)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
     perm, pos = torch.randperm(n, generator=generator, device=X.device), 0
     for step in range(steps):
         if pos + B > n:
@@ -229,7 +267,7 @@ def _bmm_forward(plan, params, x):
 
 
 def train_sgd_ensemble(models, loss_fn, X, y, *, lrs, batch_sizes, steps, generators=None, index_streams=None,
-                       per_sample_loss=None, method: str = "auto") -> list:
+                       per_sample_loss=None, method: str = "auto", weight_decay: float = 0.0) -> list:
     """Train M small networks at once: plain minibatch SGD (:func:`train_sgd`) for each ``models[m]``
     with its own step size ``lrs[m]``, batch size ``batch_sizes[m]``, number of steps ``steps[m]``
     and minibatch stream — the SC.eq10 process at temperature ``T_m = λ_m/B_m`` for every member.
@@ -257,8 +295,10 @@ def train_sgd_ensemble(models, loss_fn, X, y, *, lrs, batch_sizes, steps, genera
     ``method``: ``"bmm"`` (batched matrix products; the model must be an ``nn.Sequential`` of
     ``Linear`` and parameter-free elementwise activations, like :func:`mlp`), ``"vmap"``
     (``torch.func.functional_call`` under ``vmap``, any module without buffers), or ``"auto"`` (bmm
-    when the model allows, vmap otherwise). Every member must have the architecture of
-    ``models[0]``. The trained parameters are written back into ``models`` (in place).
+    when the model allows, vmap otherwise — e.g. :func:`cnn1d`). Every member must have the
+    architecture of ``models[0]``. The trained parameters are written back into ``models`` (in place).
+    ``weight_decay`` = μ ≥ 0 is ℓ2 regularisation for every member, as in :func:`train_sgd`:
+    θ_m ← θ_m − λ_m(∇L_m + μθ_m).
 
     Returns one entry per member: ``None``, or the step at which its minibatch loss became
     non-finite (that member stops there, its parameters left as they were at that step — as
@@ -284,6 +324,7 @@ def train_sgd_ensemble(models, loss_fn, X, y, *, lrs, batch_sizes, steps, genera
         raise TrainingError("X holds no samples; pass a data set with at least one row")
     Bs = [min(_int(v, f"batch_sizes[{m}]", low=1), n) for m, v in enumerate(batch_sizes)]
     steps = [_int(v, f"steps[{m}]", low=0) for m, v in enumerate(steps)]
+    weight_decay = _weight_decay(weight_decay)
     if method not in ("auto", "bmm", "vmap"):
         raise TrainingError(f"method must be 'auto', 'bmm' or 'vmap'; got {method!r}")
     shapes = [tuple(p.shape) for p in models[0].parameters()]
@@ -320,13 +361,13 @@ def train_sgd_ensemble(models, loss_fn, X, y, *, lrs, batch_sizes, steps, genera
         members = sorted(members, key=lambda m: -steps[m])
         bad = _train_group([models[m] for m in members], loss_fn, X, y, [lrs[m] for m in members],
                            [steps[m] for m in members], [index_streams[m] for m in members],
-                           plan if use_bmm else None, per_sample_loss)
+                           plan if use_bmm else None, per_sample_loss, weight_decay)
         for m, b in zip(members, bad):
             result[m] = b
     return result
 
 
-def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_loss=None):
+def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_loss=None, weight_decay=0.0):
     """One stack of :func:`train_sgd_ensemble`: members sorted by steps (descending); equal batch sizes,
     or with ``per_sample_loss`` any batch sizes (padded to the largest, padding masked out)."""
     import torch
@@ -376,18 +417,20 @@ def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_lo
             chunk = torch.zeros((min(_CHUNK, S - t), M, Bmax), dtype=torch.long, device=X.device)
             for m, s in enumerate(streams[:k]):
                 chunk[:max(min(steps[m] - t, _CHUNK), 0), m, :Bs[m]] = s[t:t + _CHUNK]
-        ii = chunk[t % _CHUNK, :k]
+        # padded stacks: only up to the largest batch size among the members still training
+        bk = max(Bs[:k]) if padded else Bmax
+        ii = chunk[t % _CHUNK, :k, :bk]
         xb, yb = X[ii], y[ii]
         if plan is None:
-            extra = (valid[:k], weight[:k]) if padded else ()
+            extra = (valid[:k, :bk], weight[:k, :bk]) if padded else ()
             grads, losses = batched([p[:k] for p in params], xb, yb, *extra)
         else:
             act = [p[:k].detach().requires_grad_(True) for p in params]
             out = _bmm_forward(plan, act, xb)
             if padded:
-                ell = per_sample_loss(out.reshape((k * Bmax,) + out.shape[2:]),
-                                      yb.reshape((k * Bmax,) + yb.shape[2:])).reshape(k, Bmax)
-                losses = (torch.where(valid[:k], ell, 0.0) * weight[:k]).sum(1)
+                ell = per_sample_loss(out.reshape((k * bk,) + out.shape[2:]),
+                                      yb.reshape((k * bk,) + yb.shape[2:])).reshape(k, bk)
+                losses = (torch.where(valid[:k, :bk], ell, 0.0) * weight[:k, :bk]).sum(1)
             else:
                 losses = batched_loss(out, yb)
         finite = torch.isfinite(losses)
@@ -406,6 +449,8 @@ def _train_group(models, loss_fn, X, y, lrs, steps, streams, plan, per_sample_lo
             lr_k = lr[:k]
             for p, g in zip(params, grads):
                 g = torch.nan_to_num(g) if stopped else g
+                if weight_decay:  # as torch.optim.SGD: d = g + μθ, then θ − λd
+                    g = g.add(p[:k], alpha=weight_decay)
                 p[:k].sub_(g * lr_k.reshape((-1,) + (1,) * (g.dim() - 1)))
             for j in stopped:  # a stopped member: harmless zeros and learning rate 0 from now on
                 for p in params:

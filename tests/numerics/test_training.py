@@ -292,3 +292,73 @@ def test_long_runs_cross_the_index_chunks():
                        per_sample_loss=_per_sample_ce)
     for a, b in zip(models, solo):
         assert float((_vec(a) - _vec(b)).norm()) <= 1e-10 * float(_vec(b).norm())
+
+
+# ---------------------------------------------------------------------------------------------
+# the 1-D CNN and ℓ2
+
+
+def test_cnn1d_shape_parameters_and_refusals():
+    from numerics.training import cnn1d
+
+    model = cnn1d(4, 40, 10)
+    assert model(torch.zeros(3, 40, dtype=torch.float64)).shape == (3, 10)
+    # conv 1→4 (k 5), conv 4→4 (k 3), linear 4·10 → 10
+    assert sum(p.numel() for p in model.parameters()) == 4 * 5 + 4 + 4 * 4 * 3 + 4 + 40 * 10 + 10
+    assert cnn1d(2, 9, 3)(torch.zeros(1, 9, dtype=torch.float64)).shape == (1, 3)  # odd lengths
+    with pytest.raises(TrainingError, match="channels"):
+        cnn1d(0, 40, 10)
+    with pytest.raises(TrainingError, match="n_in"):
+        cnn1d(4, 3, 10)
+
+
+def test_cnn1d_ensemble_member_equals_train_sgd(weight_decay=0.01):
+    """The vmap route on a non-Linear stack: member m is train_sgd of the same net (same init,
+    generator, λ, B, ℓ2) to ~1e-10 (only the rounding of batched convolutions differs)."""
+    from numerics.training import cnn1d
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(24, 12, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (24,), generator=g)
+    loss_fn = torch.nn.functional.cross_entropy
+    setups = [(0.2, 4, 16), (0.1, 8, 10), (0.05, 4, 12)]
+    models = []
+    for m in range(len(setups)):
+        torch.manual_seed(m)
+        models.append(cnn1d(3, 12, 3))
+    alone = []
+    for m, (lr, B, steps) in enumerate(setups):
+        torch.manual_seed(m)
+        net = cnn1d(3, 12, 3)
+        assert train_sgd(net, loss_fn, X, y, lr=lr, batch_size=B, steps=steps, weight_decay=weight_decay,
+                         generator=torch.Generator().manual_seed(10 + m)) is None
+        alone.append(net)
+    for per_sample in (None, lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")):
+        nets = [cnn1d(3, 12, 3) for _ in setups]
+        for net, src in zip(nets, models):
+            net.load_state_dict(src.state_dict())
+        bad = train_sgd_ensemble(nets, loss_fn, X, y, lrs=[s[0] for s in setups], batch_sizes=[s[1] for s in setups],
+                                 steps=[s[2] for s in setups], weight_decay=weight_decay, per_sample_loss=per_sample,
+                                 generators=[torch.Generator().manual_seed(10 + m) for m in range(len(setups))])
+        assert bad == [None] * len(setups)
+        for net, ref in zip(nets, alone):
+            for a, b in zip(net.parameters(), ref.parameters()):
+                assert float((a - b).abs().max()) < 1e-10 * max(1.0, float(b.abs().max()))
+    assert not torch.equal(nets[0][1].weight, models[0][1].weight)  # it did train
+
+
+def test_weight_decay_is_sgd_on_the_l2_regularised_loss_and_refused_when_negative():
+    model, loss_fn, X, y, w = _quadratic_problem()
+    mu = 0.5
+    train_sgd(model, loss_fn, X, y, lr=0.1, batch_size=10_000, steps=2000, weight_decay=mu,
+              generator=torch.Generator().manual_seed(0))
+    # minimum of mean (x·v − y)² + (μ/2)|v|²: (2 XᵀX/n + μ I) v = 2 Xᵀy/n
+    n = X.shape[0]
+    v = torch.linalg.solve(2 * X.T @ X / n + mu * torch.eye(3, dtype=torch.float64), 2 * X.T @ y / n)
+    assert torch.allclose(model.weight[0].detach(), v, atol=1e-8)
+    with pytest.raises(TrainingError, match="weight_decay"):
+        train_sgd(model, loss_fn, X, y, lr=0.1, batch_size=4, steps=1, weight_decay=-1.0,
+                  generator=torch.Generator().manual_seed(0))
+    with pytest.raises(TrainingError, match="weight_decay"):
+        train_sgd_ensemble([model], loss_fn, X, y, lrs=[0.1], batch_sizes=[4], steps=[1], weight_decay=float("nan"),
+                           generators=[torch.Generator().manual_seed(0)])
