@@ -191,75 +191,124 @@ def _gauss_legendre(n: int):
 
 
 def _float_fn(expr, x, name):
+    """A NumPy-vectorised float function of ``x`` (a constant broadcasts to the argument's shape)."""
     expr = _sym(expr, name)
     _check_free(expr, x, name)
     if not expr.free_symbols:
         c = float(sp.N(expr))
-        return lambda _y, c=c: c
-    return sp.lambdify(x, expr, modules=["math"])
+        return lambda y, c=c: np.full(np.shape(y), c)
+    f = sp.lambdify(x, expr, modules=["numpy"])
+    return lambda y: np.asarray(f(np.asarray(y, dtype=float)), dtype=float)
 
 
-def _ito_panels(dpsi, sigma2, x0, x_end, *, stop_far, psi_rise, max_panels, max_span):
-    """March Gauss–Legendre panels from x0 towards decreasing x (the 'far side').
+class _Panels:
+    """Gauss–Legendre panels in marching order: ``left``/``right``/``half`` (P,), ``nodes``,
+    ``wsc`` (weights × half) and ``psi`` (ψ at the nodes) (P, n), ``psi_left`` (P,)."""
 
-    Returns a list of panels (left, right, nodes, weights_scaled, psi_nodes, psi_left) with ψ
-    measured from ψ(x0) = 0, where ψ' = dpsi. Stops at x_end (if given) or, when ``stop_far``, at
-    the first point where ψ exceeds its running minimum by ``psi_rise`` while still rising.
+    @staticmethod
+    def from_arrays(left, right, half, nodes, psi, psi_left) -> "_Panels":
+        out = object.__new__(_Panels)
+        out.left, out.right, out.half, out.nodes, out.psi, out.psi_left = left, right, half, nodes, psi, psi_left
+        out.wsc = half[:, None] * np.asarray(_gauss_legendre(_GL_ORDER)[1])[None, :]
+        return out
+
+    def __len__(self):
+        return len(self.left)
+
+    def shifted(self, dpsi: float) -> "_Panels":
+        out = object.__new__(_Panels)
+        out.__dict__.update(self.__dict__)
+        out.psi, out.psi_left = self.psi + dpsi, self.psi_left + dpsi
+        return out
+
+    @staticmethod
+    def left_to_right(*parts) -> "_Panels":
+        """The panels of ``parts`` (each marching towards decreasing x), concatenated and reversed."""
+        out = object.__new__(_Panels)
+        for k in ("left", "right", "half", "nodes", "psi", "psi_left", "wsc"):
+            setattr(out, k, np.concatenate([getattr(p, k) for p in parts])[::-1])
+        return out
+
+
+def _refine(dpsi, right, left, ts, ws, S):
+    """Halve every panel [left, right] (arrays, marching order: decreasing x) until ψ varies by at
+    most 1/2 on it and |ψ'|·width ≤ 2 (or it is narrower than 1e-12 relative), all panels of a
+    round at once. Returns (right, left, half, nodes, d, rel, total) of the accepted panels in
+    marching order, ``rel`` = ψ(node) − ψ(left), ``total`` = ψ(right) − ψ(left)."""
+    done = []
+    while right.size:
+        half = (right - left) / 2
+        nodes = ((right + left) / 2)[:, None] + half[:, None] * ts[None, :]
+        d = dpsi(nodes)
+        rel = half[:, None] * (d @ S.T)
+        total = half * (d @ ws)
+        hi = np.maximum(np.maximum(rel.max(axis=1), total), 0.0)
+        lo = np.minimum(np.minimum(rel.min(axis=1), total), 0.0)
+        steep = 2 * half * np.abs(d).max(axis=1)
+        ok = ((hi - lo <= 0.5) & (steep <= 2.0)) | ((right - left) < 1e-12 * np.maximum(1.0, np.abs(right)))
+        if ok.any():
+            done.append((right[ok], left[ok], half[ok], nodes[ok], d[ok], rel[ok], total[ok]))
+        mid = (right[~ok] + left[~ok]) / 2
+        right, left = np.concatenate([right[~ok], mid]), np.concatenate([mid, left[~ok]])
+    parts = [np.concatenate([p[k] for p in done]) for k in range(7)]
+    order = np.argsort(-parts[0], kind="stable")  # marching order: decreasing right edge
+    return tuple(a[order] for a in parts)
+
+
+def _ito_panels(dpsi, sigma2, x0, x_end, *, stop_far, psi_rise, max_panels, max_span) -> _Panels:
+    """Gauss–Legendre panels from x0 towards decreasing x (the 'far side'), built in blocks.
+
+    Returns the panels (:class:`_Panels`, in marching order) with ψ measured from ψ(x0) = 0, where
+    ψ' = dpsi. Every panel is halved until ψ varies by at most 1/2 on it and |ψ'|·width ≤ 2.
+    Bounded stretch (``x_end``): 20 panels, refined. Open far side (``stop_far``): blocks of 32
+    equal panels, each block's panels twice as wide as the last block's, until the first point
+    where ψ exceeds its running minimum by ``psi_rise`` while still rising (the panels up to it).
     """
-    ts, ws, S = _gauss_legendre(_GL_ORDER)
-    n = len(ts)
-    panels = []
-    right, psi_right = x0, 0.0
-    h = max_span / 200.0
-    psi_min = 0.0
-    for _ in range(max_panels):
-        if x_end is not None and right <= x_end:
-            break
-        while True:
-            left = right - h
-            if x_end is not None and left < x_end:
-                left = x_end
-            half = (right - left) / 2
-            mid = (right + left) / 2
-            nodes = [mid + half * t for t in ts]
-            d = [dpsi(y) for y in nodes]
-            # ψ(node_i) = ψ(left) + half Σ_j S_ij d_j ; ψ(right) = ψ(left) + half Σ w_j d_j
-            total = half * sum(w * dj for w, dj in zip(ws, d))
-            psi_left = psi_right - total
-            psi_nodes = [psi_left + half * sum(S[i][j] * d[j] for j in range(n)) for i in range(n)]
-            vals = psi_nodes + [psi_left, psi_right]
-            spread = max(vals) - min(vals)
-            steep = half * 2 * max(abs(v) for v in d)
-            if (spread <= 0.5 and steep <= 2.0) or (right - left) < 1e-12 * max(1.0, abs(right)):
-                break
-            h = (right - left) / 2
-        for y in nodes:
-            s2 = sigma2(y)
-            if not (s2 > 0) or not math.isfinite(s2):
-                raise EscapeInputError(
-                    f"the diffusion T·D(θ) must be positive and finite on the path; got {s2} at "
-                    f"θ = {y}; clip D to a positive floor or move the reflecting boundary")
-        panels.append((left, right, nodes, [half * w for w in ws], psi_nodes, psi_left, half))
-        psi_min = min(psi_min, min(psi_nodes), psi_left)
-        right, psi_right = left, psi_left
-        h = 2 * (panels[-1][1] - panels[-1][0])
-        if x_end is not None:  # bounded stretch: keep at least 20 panels on it
-            h = min(h, max_span / 20.0)
-        if x_end is None and stop_far:
-            if psi_left - psi_min >= psi_rise and dpsi(left) < 0:
-                return panels
-        if abs(x0 - right) > 1e6 * max_span:
-            break
-    if x_end is not None and right <= x_end:
-        return panels
-    raise EscapeInputError(
-        "the potential does not confine the process on the far side of the start (the speed "
-        "measure does not decay); give reflect_at= (a reflecting boundary) or a confining U")
+    ts, ws, S = (np.asarray(a) for a in _gauss_legendre(_GL_ORDER))
+    blocks = []
+    if x_end is not None:
+        if x0 > x_end:
+            edges = np.linspace(x0, x_end, 21)
+            blocks.append(_refine(dpsi, edges[:-1], edges[1:], ts, ws, S))
+        found = True
+    else:
+        found, psi_start, psi_min, right, width = False, 0.0, 0.0, x0, max_span / 200.0
+        count = 0
+        while count <= max_panels and abs(x0 - right) <= 1e6 * max_span:
+            edges = right - width * np.arange(33)
+            b = _refine(dpsi, edges[:-1], edges[1:], ts, ws, S)
+            psi_left = psi_start - np.cumsum(b[6])
+            low = np.minimum(np.minimum(psi_left, psi_left + b[6]), (psi_left[:, None] + b[5]).min(axis=1))
+            running = np.minimum(np.minimum.accumulate(low), psi_min)
+            if stop_far:
+                hit = np.flatnonzero((psi_left - running >= psi_rise) & (dpsi(b[1]) < 0))
+                if hit.size:
+                    k = int(hit[0]) + 1
+                    blocks.append(tuple(a[:k] for a in b))
+                    found = True
+                    break
+            blocks.append(b)
+            count += len(b[0])
+            psi_start, psi_min, right, width = float(psi_left[-1]), float(running[-1]), float(b[1][-1]), 2 * width
+    if not found or sum(len(b[0]) for b in blocks) > max_panels:
+        raise EscapeInputError(
+            "the potential does not confine the process on the far side of the start (the speed "
+            "measure does not decay); give reflect_at= (a reflecting boundary) or a confining U")
+    right, left, half, nodes, d, rel, total = (np.concatenate([b[k] for b in blocks]) for k in range(7))
+    s2 = sigma2(nodes)
+    bad = ~(np.isfinite(s2) & (s2 > 0))
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise EscapeInputError(
+            f"the diffusion T·D(θ) must be positive and finite on the path; got {s2[i]} at "
+            f"θ = {nodes[i]}; clip D to a positive floor or move the reflecting boundary")
+    psi_left = -np.cumsum(total)
+    return _Panels.from_arrays(left, right, half, nodes, psi_left[:, None] + rel, psi_left)
 
 
 def _ito_coefficients(Ue, De, x, T):
-    """Float callables of the diffusion dθ = −U' dt + sqrt(T·D) dW: σ²(y) = T·D(y) and the
-    scale-function exponent's derivative ψ'(y) = 2U'(y)/(T·D(y))."""
+    """Vectorised float functions of the diffusion dθ = −U' dt + sqrt(T·D) dW: σ²(y) = T·D(y) and
+    the scale-function exponent's derivative ψ'(y) = 2U'(y)/(T·D(y))."""
     dU = _float_fn(sp.diff(Ue, x), x, "U'")
     Df = _float_fn(De, x, "D")
 
@@ -336,37 +385,29 @@ def mean_first_passage_time_1d(U, D, theta, start, barrier, T, *, reflect_at=Non
     # ψ from the barrier backwards: panels on [start, barrier], then on the far side of start.
     inner = _ito_panels(dpsi, sigma2, barrier, start, stop_far=False, psi_rise=0,
                         max_panels=200000, max_span=span)
-    psi_at_start = inner[-1][5] if inner else 0.0
+    psi_at_start = float(inner.psi_left[-1]) if len(inner) else 0.0
+    parts = [inner]
     if reflect_at is not None and reflect_at < start:
-        outer = _ito_panels(dpsi, sigma2, start, reflect_at, stop_far=False, psi_rise=0,
-                            max_panels=200000, max_span=max(start - reflect_at, 1e-300))
-    elif reflect_at is not None:
-        outer = []
-    else:
-        outer = _ito_panels(dpsi, sigma2, start, None, stop_far=True, psi_rise=60.0,
-                            max_panels=200000, max_span=span)
-    # shift the far-side ψ to the common origin ψ(barrier) = 0
-    outer = [(l, r, nd, w, [p + psi_at_start for p in ps], pl + psi_at_start, h)
-             for (l, r, nd, w, ps, pl, h) in outer]
-    panels = list(reversed(inner + outer))  # left to right
-    _, _, S = _gauss_legendre(_GL_ORDER)
-    n = _GL_ORDER
-    psi_lo = min(min(p[4]) for p in panels)
+        parts.append(_ito_panels(dpsi, sigma2, start, reflect_at, stop_far=False, psi_rise=0,
+                                 max_panels=200000, max_span=max(start - reflect_at, 1e-300)))
+    elif reflect_at is None:
+        parts.append(_ito_panels(dpsi, sigma2, start, None, stop_far=True, psi_rise=60.0,
+                                 max_panels=200000, max_span=span))
+    # the far side's ψ shifted to the common origin ψ(barrier) = 0
+    pan = _Panels.left_to_right(inner, *[p.shifted(psi_at_start) for p in parts[1:]])
+    S = np.asarray(_gauss_legendre(_GL_ORDER)[2])
+    psi_lo = float(pan.psi.min())
     # inner integral M(y) = ∫_lo^y m, scaled by e^{ψ_lo}: m̃ = 2 e^{−(ψ − ψ_lo)} / σ²
-    M_left = 0.0
-    log_terms = []
-    for (left, right, nodes, wsc, psn, psl, half) in panels:
-        mt = [2.0 * math.exp(-(p - psi_lo)) / sigma2(y) for y, p in zip(nodes, psn)]
-        if left >= start:
-            for i in range(n):
-                Mi = M_left + half * sum(S[i][j] * mt[j] for j in range(n))
-                if Mi > 0:
-                    log_terms.append(math.log(wsc[i]) + (psn[i] - psi_lo) + math.log(Mi))
-        M_left += sum(w * m for w, m in zip(wsc, mt))
-    if not log_terms:
+    mt = 2.0 * np.exp(-(pan.psi - psi_lo)) / sigma2(pan.nodes)
+    M_left = np.concatenate([[0.0], np.cumsum((pan.wsc * mt).sum(axis=1))[:-1]])  # M at each panel's left end
+    Mi = M_left[:, None] + pan.half[:, None] * (mt @ S.T)
+    keep = (pan.left >= start)[:, None] & (Mi > 0)
+    with np.errstate(divide="ignore"):
+        log_terms = (np.log(pan.wsc) + (pan.psi - psi_lo) + np.log(np.where(keep, Mi, 1.0)))[keep]
+    if not log_terms.size:
         raise EscapeInputError("no probability mass behind the start point; check U and D")
-    top = max(log_terms)
-    log_tau = top + math.log(sum(math.exp(t - top) for t in log_terms))
+    top = float(log_terms.max())
+    log_tau = top + math.log(float(np.exp(log_terms - top).sum()))
     if log:
         return log_tau
     if log_tau > 709:
@@ -403,39 +444,26 @@ def mean_exit_time_interval_1d(U, D, theta, start, left, right, T) -> float:
 
     right_part = _ito_panels(dpsi, sigma2, r, x0, stop_far=False, psi_rise=0,
                              max_panels=200000, max_span=r - x0)
-    psi_x = right_part[-1][5]
+    psi_x = float(right_part.psi_left[-1])
     left_part = _ito_panels(dpsi, sigma2, x0, l, stop_far=False, psi_rise=0,
                             max_panels=200000, max_span=x0 - l)
-    left_part = [(a, b, nd, w, [p + psi_x for p in ps], pl + psi_x, h)
-                 for (a, b, nd, w, ps, pl, h) in left_part]
-    panels = list(reversed(right_part + left_part))
-    _, wts, S = _gauss_legendre(_GL_ORDER)
-    n = _GL_ORDER
-    Sr = [[wts[j] - S[i][j] for j in range(n)] for i in range(n)]  # ∫_{t_i}^{1} ℓ_j
-    psi_lo = min(min(p[4]) for p in panels)
-    psi_hi = max(max(p[4]) for p in panels)
-    es_all = [[math.exp(p - psi_hi) for p in pan[4]] for pan in panels]
-    pan_S = [pan[6] * sum(w * e for w, e in zip(wts, es)) for pan, es in zip(panels, es_all)]
+    pan = _Panels.left_to_right(right_part, left_part.shifted(psi_x))
+    _, wts, S = (np.asarray(a) for a in _gauss_legendre(_GL_ORDER))
+    Sr = wts[None, :] - S  # ∫_{t_i}^{1} ℓ_j
+    psi_lo, psi_hi = float(pan.psi.min()), float(pan.psi.max())
+    es = np.exp(pan.psi - psi_hi)
+    pan_S = pan.half * (es @ wts)
     # S(z) − S(l) and S(r) − S(z) at every node, each as a sum of positive terms (no cancellation)
-    S_from_left, acc = [], 0.0
-    for pan, es in zip(panels, es_all):
-        h = pan[6]
-        S_from_left.append([acc + h * sum(S[i][j] * es[j] for j in range(n)) for i in range(n)])
-        acc += h * sum(w * e for w, e in zip(wts, es))
-    S_to_right, acc = [None] * len(panels), 0.0
-    for k in range(len(panels) - 1, -1, -1):
-        h, es = panels[k][6], es_all[k]
-        S_to_right[k] = [acc + h * sum(Sr[i][j] * es[j] for j in range(n)) for i in range(n)]
-        acc += pan_S[k]
-    S_lx = sum(ps for pan, ps in zip(panels, pan_S) if pan[0] < x0)
-    S_xr = sum(ps for pan, ps in zip(panels, pan_S) if pan[0] >= x0)
-    I_left = J_right = 0.0  # ∫_l^x (S(z)−S_l) m dz and ∫_x^r (S_r−S(z)) m dz (Green's function)
-    for k, (a, b, nodes, wsc, psn, psl, half) in enumerate(panels):
-        mt = [2.0 * math.exp(-(p - psi_lo)) / sigma2(y) for y, p in zip(nodes, psn)]
-        if a >= x0:
-            J_right += sum(w * g * m for w, g, m in zip(wsc, S_to_right[k], mt))
-        else:
-            I_left += sum(w * g * m for w, g, m in zip(wsc, S_from_left[k], mt))
+    before = np.concatenate([[0.0], np.cumsum(pan_S)[:-1]])
+    after = np.concatenate([np.cumsum(pan_S[::-1])[::-1][1:], [0.0]])
+    S_from_left = before[:, None] + pan.half[:, None] * (es @ S.T)
+    S_to_right = after[:, None] + pan.half[:, None] * (es @ Sr.T)
+    right_side = pan.left >= x0
+    S_lx, S_xr = float(pan_S[~right_side].sum()), float(pan_S[right_side].sum())
+    # ∫_l^x (S(z)−S_l) m dz and ∫_x^r (S_r−S(z)) m dz (Green's function)
+    mt = 2.0 * np.exp(-(pan.psi - psi_lo)) / sigma2(pan.nodes)
+    J_right = float((pan.wsc * S_to_right * mt)[right_side].sum())
+    I_left = float((pan.wsc * S_from_left * mt)[~right_side].sum())
     core = (S_xr * I_left + S_lx * J_right) / (S_lx + S_xr)
     if not core > 0:
         raise EscapeInputError("the exit time underflowed; check U, D and T")
