@@ -84,6 +84,77 @@ def write_result(result: dict, path, *, force: bool = False, indent: int = 2) ->
 
 
 # --------------------------------------------------------------------------------------------
+# the interleaved timing harness and its table (bench_sgd, bench_sgd_escape)
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """What :func:`interleaved` measured: per variant every repetition's rate (units/s) and seconds,
+    their median rate, the last ``(units, output)`` of each, the harness's wall time and the load average before and
+    after (``os.getloadavg``)."""
+    rates: dict
+    seconds: dict
+    median: dict
+    outputs: dict
+    wall_s: float
+    load_before: tuple
+    load_after: tuple
+
+    def load(self, **extra) -> dict:
+        """The ``load`` entry of a result (``extra``: e.g. ``torch_threads``)."""
+        import os
+
+        return {"getloadavg_before": list(self.load_before), "getloadavg_after": list(self.load_after),
+                "cpu_count": os.cpu_count(), **extra}
+
+
+def interleaved(calls: dict, *, repeat: int, seed: int, warm_up: bool = True) -> Interleaved:
+    """Time ``calls`` (name → a callable returning ``(units, output)``; ``units``: e.g. the
+    chain-steps it advanced) in one process: each called once to warm up (first-call costs; its
+    output kept), then ``repeat`` (≥ 3) repetitions, each running every variant once in a seeded
+    random order, so that no variant always follows the same neighbour.  Ratios of the medians are
+    then of the same run: the machine's load cancels to first order."""
+    import os
+    import random
+    import time
+
+    if repeat < 3:
+        raise ValueError("repeat must be >= 3 (medians of at least 3 repetitions)")
+    names = list(calls)
+    outputs = {v: calls[v]() for v in names} if warm_up else {}
+    load_before = os.getloadavg()
+    rates: dict = {v: [] for v in names}
+    seconds: dict = {v: [] for v in names}
+    shuffle = random.Random(seed)
+    t_start = time.perf_counter()
+    for _ in range(repeat):
+        for v in shuffle.sample(names, len(names)):
+            t0 = time.perf_counter()
+            units, out = calls[v]()
+            dt = time.perf_counter() - t0
+            seconds[v].append(dt)
+            rates[v].append(units / dt)
+            outputs[v] = (units, out)
+    wall = time.perf_counter() - t_start
+    return Interleaved(rates=rates, seconds=seconds, median={v: median(rates[v]) for v in names},
+                       outputs=outputs, wall_s=wall, load_before=tuple(load_before),
+                       load_after=tuple(os.getloadavg()))
+
+
+def rate_table(medians: dict, *, ref: str, column: str, ref_over_variant: bool = False,
+               unit: str = "chain-steps/s") -> list[str]:
+    """Markdown rows ``| variant | rate (median) | column |``: the median rate in millions, and the
+    ratio ``variant / ref`` (``ref / variant`` with ``ref_over_variant``: how many times the
+    reference is faster)."""
+    rows = [f"| variant | {unit} (median) | {column} |", "|---|---|---|"]
+    r0 = medians[ref]
+    for v, m in medians.items():
+        q = r0 / m if ref_over_variant else m / r0
+        rows.append(f"| {v} | {m / 1e6:.3g} M | {q:.3g}× |")
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
 # headline ratios, one reader per benchmark
 
 

@@ -32,10 +32,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +44,7 @@ import sympy as sp  # noqa: E402
 
 from numerics.landscapes import styblinski_tang_per_sample  # noqa: E402
 from numerics.sgd_escape import separable_gradient, simulate_escape  # noqa: E402
+from benchmarks._common import add_output_arguments, interleaved, out_is_usable, rate_table, write_result  # noqa: E402,E501
 from validation.experiments.escape_rates import BOUNDARY_1D, START_1D  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_sgd_escape.json"
@@ -153,8 +151,6 @@ def run_rng(*, runs, steps, seed):
 
 # --------------------------------------------------------------------------------------------------
 def run_benchmark(*, runs: int = 1000, steps: int = 1500, repeat: int = 5, seed: int = 0) -> dict:
-    if repeat < 3:
-        raise ValueError("repeat must be >= 3 (medians of at least 3 repetitions)")
     x, th = sp.symbols("x theta", real=True)
     grad_new = separable_gradient(styblinski_tang_per_sample(x, th, k=K), x, th)
     grad_old = _baseline_gradient()
@@ -164,35 +160,15 @@ def run_benchmark(*, runs: int = 1000, steps: int = 1500, repeat: int = 5, seed:
         "inplace_numpy": lambda: run_inplace(runs=runs, steps=steps, seed=seed),
         "rng_bound": lambda: run_rng(runs=runs, steps=steps, seed=seed),
     }
-    for v in VARIANTS:  # warm-up (first-call costs), and the outputs compared below
-        calls[v]()
-    load_before = os.getloadavg()
-    rates: dict = {v: [] for v in VARIANTS}
-    seconds: dict = {v: [] for v in VARIANTS}
-    outputs: dict = {}
-    t_start = time.perf_counter()
-    import random
-
-    shuffle = random.Random(seed)
-    for _ in range(repeat):
-        for v in shuffle.sample(VARIANTS, len(VARIANTS)):
-            t0 = time.perf_counter()
-            chain_steps, out = calls[v]()
-            dt = time.perf_counter() - t0
-            seconds[v].append(dt)
-            rates[v].append(chain_steps / dt)
-            outputs[v] = (chain_steps, out)
-    wall = time.perf_counter() - t_start
-    load_after = os.getloadavg()
-    med = {v: statistics.median(rates[v]) for v in VARIANTS}
+    m = interleaved(calls, repeat=repeat, seed=seed)
+    rates, seconds, outputs, med = m.rates, m.seconds, m.outputs, m.median
     old_steps, new_steps = outputs["baseline"][1], outputs["simulate_escape"][1]
     from validation.records import provenance
 
     return {
         "benchmark": "SGD escape simulator throughput (chain-steps/s)",
-        "provenance": provenance(device="cpu", seed=seed, wall_time_s=wall),
-        "load": {"getloadavg_before": list(load_before), "getloadavg_after": list(load_after),
-                 "cpu_count": os.cpu_count()},
+        "provenance": provenance(device="cpu", seed=seed, wall_time_s=m.wall_s),
+        "load": m.load(),
         "workload": {"loss": "Styblinski–Tang per-sample, DT App. E.1 setting 1, 1-D", "k": K,
                      "start": START_1D, "upper": BOUNDARY_1D, "lr": LR, "batch_size": BATCH,
                      "n_runs": runs, "max_steps": steps, "seed": seed,
@@ -215,16 +191,9 @@ def run_benchmark(*, runs: int = 1000, steps: int = 1500, repeat: int = 5, seed:
     }
 
 
-from benchmarks._common import add_output_arguments, out_is_usable, write_result  # noqa: E402
-
-
-
 def format_table(result: dict) -> str:
-    rows = ["| variant | chain-steps/s (median) | × baseline |", "|---|---|---|"]
-    base = result["chain_steps_per_s"]["baseline"]["median"]
-    for v in VARIANTS:
-        m = result["chain_steps_per_s"][v]["median"]
-        rows.append(f"| {v} | {m / 1e6:.3g} M | {m / base:.3g}× |")
+    rows = rate_table({v: result["chain_steps_per_s"][v]["median"] for v in VARIANTS}, ref="baseline",
+                      column="× baseline")
     ld = result["load"]["getloadavg_before"][0]
     rows.append(f"\nload average {ld:.2f} on {result['load']['cpu_count']} CPUs; "
                 f"in-place / simulate_escape = "

@@ -438,3 +438,57 @@ def test_cuda_fused_path_matches_eager():  # pragma: no cover - runs on a GPU ma
     assert diff <= 1e-6 * eager.histograms[0]["n_samples"]
     np.testing.assert_allclose(eager.moments[0]["cov"], fused.moments[0]["cov"], rtol=1e-9)
     assert np.mean(eager.passage[0]["steps"] == fused.passage[0]["steps"]) > 0.999
+
+
+# --------------------------------------------------------------------------------------------------
+# the hot loop's bookkeeping: the random stream per RNG block, exact counts
+# --------------------------------------------------------------------------------------------------
+def test_a_block_drawn_into_its_slice_gets_the_numbers_of_one_draw():
+    """Each RNG block draws into its own (strided) slice of the chunk's buffer — step by step for the
+    minibatch indices, via a contiguous scratch for normal draws — and gets exactly the numbers of
+    one fresh (k, nb, …) draw from its generator: the stream does not depend on the chunking."""
+    from numerics.sgd import _SGDKernel
+
+    for data, noise in ((FiniteData(np.arange(7.0)), 0.3), (FiniteData(np.arange(7.0), replace=False), 0.0),
+                        (gaussian_stream(2), 0.5)):
+        grad = _grad((th - x) ** 2 / 2) if data.q == 1 else _grad((t1 - x1) ** 2 + (t2 - x2) ** 2, [x1, x2], [t1, t2])
+        kern = _SGDKernel(grad, data, lr=0.1, B=3, weight_decay=0.0, noise=noise, p=grad.p,
+                          device=torch.device("cpu"), dtype=torch.float64)
+        k, nb = 4, 5
+        fresh = kern.draw_block(torch.Generator().manual_seed(3), k, nb)
+        bufs = [b.fill_(-1) for b in kern.alloc(k, 2 * nb + 1)]
+        kern.draw_block(torch.Generator().manual_seed(3), k, nb, out=[b[:, nb:2 * nb] for b in bufs])
+        for f, b in zip(fresh, bufs):
+            assert torch.equal(b[:, nb:2 * nb], f)
+            assert bool((b[:, :nb] == -1).all()) and bool((b[:, 2 * nb:] == -1).all())
+
+
+def test_histogram_counts_nan_and_out_of_range_values_exactly():
+    h = Histogram1D(0.0, 1.0, 4)
+    h.bind(1, torch.device("cpu"), torch.float64, 10)
+    v = torch.tensor([[0.1], [0.3], [0.99], [1.0], [-0.01], [math.nan], [math.inf], [-math.inf], [0.5]],
+                     dtype=torch.float64)
+    h.update(v, None)
+    h.update(v[:2], None)
+    r = h.result()
+    np.testing.assert_allclose(r["counts"], [2, 2, 1, 1], rtol=0, atol=0)
+    assert r["below"] == pytest.approx(3.0, abs=0) and r["above"] == pytest.approx(2.0, abs=0)
+    assert r["n_samples"] == pytest.approx(11.0, abs=0)
+
+
+def test_group_counts_are_the_chains_of_each_group_per_block():
+    """_GroupStats adds each group's chain count to the step's block: the same counts as one per
+    chain (a chunk whose offset is not a multiple of the groups included)."""
+    from numerics.sgd import _GroupStats
+
+    gs = _GroupStats(4, 4, [])
+    gs.bind(1, torch.device("cpu"), torch.float64, 9)
+    gs.configure(1, 8)
+    expect = np.zeros((4, 4))
+    for offset, n in ((0, 6), (6, 7)):
+        gs.start_chunk(n, offset)
+        for step in range(2, 10):
+            gs.update(torch.zeros(n, 1, dtype=torch.float64), torch.tensor(step))
+            for c in range(offset, offset + n):
+                expect[c % 4, ((step - 2) * 4) // 8] += 1
+    np.testing.assert_allclose(gs.counts.numpy().reshape(4, 4), expect, rtol=0, atol=0)
