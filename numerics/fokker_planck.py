@@ -389,6 +389,10 @@ def _check_diffusion(Dv: np.ndarray, where: str, pts=None) -> None:
 # --------------------------------------------------------------------------------------------
 # detailed-balance diagnostic
 # --------------------------------------------------------------------------------------------
+#: relative weight floor of :meth:`FokkerPlanckSolver.detailed_balance_distance`'s fit where ρ ≈ 0
+DETAILED_BALANCE_WEIGHT_FLOOR = 1e-6
+
+
 @dataclass(frozen=True)
 class DetailedBalanceDistance:
     """How far a density is from detailed balance (``J = 0``, i.e. from any ``exp(−2v/T)``).
@@ -940,9 +944,16 @@ class FokkerPlanckSolver:
         """How far ``rho`` is from any ``exp(−2v/T)`` with ``J = 0`` (SC.eq5 vs SC.B1.counter).
 
         J = 0 means ``∂ log ρ = g := −(2/T) D⁻¹ (∂U + (T/2)∂·D)``. The best J = 0 candidate is
-        ``exp(φ)`` with φ the ρ-weighted least-squares fit of face differences
-        ``φ_R − φ_L ≈ g_i h_i``; the relative residual of that fit measures the curl part of g
-        and ``ρ_fit = exp(φ)/Z`` is compared with ``rho`` in L1. See :class:`DetailedBalanceDistance`.
+        ``exp(φ)`` with φ the weighted least-squares fit of face differences ``φ_R − φ_L ≈ g_i h_i``,
+        face weight ``ρ_face + ε·max ρ`` (ε = ``DETAILED_BALANCE_WEIGHT_FLOOR``) and the gauge fixed
+        by ``φ = 0`` at the most probable cell. The ρ weight makes the fit judge g where the density
+        lives; the floor keeps φ determined where ρ ≈ 0 — there it integrates g (the drift's own
+        log-gradient), so exp(φ) decays into the empty region instead of taking an arbitrary value
+        and putting mass at the box edges. The relative residual of the ρ-weighted fit measures the
+        curl part of g and ``ρ_fit = exp(φ)/Z`` is compared with ``rho`` in L1. For constant D and
+        quadratic U with a Gaussian ρ, φ is the quadratic ``−½θᵀKθ`` with ``KC + CK = AC + CAᵀ``,
+        ``A = (2/T)D⁻¹H``, C the covariance of ρ (the weighted projection of a linear field onto
+        gradients stays linear). See :class:`DetailedBalanceDistance`.
         """
         g = self.grid
         r = self._as_density(rho)
@@ -966,18 +977,22 @@ class FokkerPlanckSolver:
             cols += [Rf, Lf]
             vals += [np.ones(nf), -np.ones(nf)]
             target.append(gv[:, i] * g.spacing[i])
-            weights.append(np.sqrt(np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0) * g.cell_volume))
+            weights.append(np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0) * g.cell_volume)
             nrow += nf
         G = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(nrow, g.size))
-        w = np.concatenate(weights)
+        w_rho = np.sqrt(np.concatenate(weights))
+        floor = DETAILED_BALANCE_WEIGHT_FLOOR * max(float(np.max(rf)), 0.0) * g.cell_volume
+        w = np.sqrt(w_rho**2 + floor)
         y = np.concatenate(target)
-        Wg = sps.diags(w) @ G
-        # fix the gauge (φ is defined up to a constant) with a tiny ridge term
-        lhs = (Wg.T @ Wg + 1e-12 * sps.identity(g.size)).tocsc()
-        phi = spla.spsolve(lhs, Wg.T @ (w * y))
-        resid = w * (G @ phi - y)
-        rel = float(np.linalg.norm(resid) / max(np.linalg.norm(w * y), 1e-300))
+        # fix the gauge (φ is defined up to a constant): φ = 0 at the most probable cell
+        k0 = int(np.argmax(rf))
+        keep = np.flatnonzero(np.arange(g.size) != k0)
+        Wk = (sps.diags(w) @ G).tocsc()[:, keep]
+        phi = np.zeros(g.size)
+        phi[keep] = spla.spsolve((Wk.T @ Wk).tocsc(), Wk.T @ (w * y))
+        resid = w_rho * (G @ phi - y)
+        rel = float(np.linalg.norm(resid) / max(np.linalg.norm(w_rho * y), 1e-300))
         phi = phi - np.max(phi)
         fit = np.exp(phi).reshape(g.shape)
         fit /= g.integrate(fit)

@@ -603,3 +603,49 @@ def test_periodic_centre_currents_average_along_the_periodic_axis_only():
     Jf = s.probability_current(rho, at="faces")[0]
     assert np.ptp(Jf[:, 0] - Jf[:, -1]) < 1e-12 and abs(Jf[0, 0] - Jf[0, 4]) > 1e-3
     np.testing.assert_allclose(s.probability_current(rho)[0], Jf, rtol=1e-10, atol=1e-14)
+
+
+def test_detailed_balance_fit_is_pinned_where_rho_vanishes():
+    """Zero curl on a box mostly empty of mass (ρ set to 0 below 1e-12 of its peak, as in a histogram):
+    the best J = 0 fit is the exact Boltzmann law, φ following g into the empty cells — no mass at the
+    box edges."""
+    g = Grid.box([(-3.0, 3.0)] * 2, cells=48)
+    T = 0.1
+    s = FokkerPlanckSolver.from_theory(x**2 / 2 + y**2, sp.eye(2), [x, y], T, grid=g)
+    X, Y = g.mesh()
+    exact = np.exp(-(X**2 + 2 * Y**2) / T)
+    exact /= g.integrate(exact)
+    rho = np.where(exact < 1e-12 * exact.max(), 0.0, exact)
+    assert np.mean(rho == 0) > 0.3
+    db = s.detailed_balance_distance(rho)
+    assert db.log_density_residual < 1e-6
+    assert l1_distance(g, db.best_fit_density, exact) < 1e-6
+    edge = np.zeros_like(exact, dtype=bool)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    assert g.integrate(np.where(edge, db.best_fit_density, 0.0)) < 1e-12
+
+
+def test_detailed_balance_fit_with_curl_is_the_weighted_quadratic_projection():
+    """Known answer with curl: constant D not commuting with H, ρ the Lyapunov Gaussian N(0, C).
+    The ρ-weighted projection of g = −Aθ (A = (2/T)D⁻¹H) onto gradients is −Kθ with
+    KC + CK = AC + CAᵀ, so the fit is exp(−½θᵀKθ)/Z (up to the grid's error)."""
+    from scipy.linalg import solve_continuous_lyapunov
+
+    T, H, D = 0.2, np.diag([1.0, 2.0]), np.array([[1.0, 0.6], [0.6, 1.0]])
+    g = Grid.box([(-3.0, 3.0)] * 2, cells=64)
+    s = FokkerPlanckSolver.from_theory(x**2 / 2 + y**2, sp.Matrix([[1, sp.Rational(3, 5)], [sp.Rational(3, 5), 1]]),
+                                       [x, y], T, grid=g)
+    C = solve_continuous_lyapunov(H, T * D)  # H C + C Hᵀ = T D
+    P = np.stack(g.mesh())
+    rho = np.exp(-0.5 * np.einsum("i...,ij,j...->...", P, np.linalg.inv(C), P))
+    rho /= g.integrate(rho)
+    A = (2 / T) * np.linalg.solve(D, H)
+    K = solve_continuous_lyapunov(C.T, A @ C + C @ A.T)  # Cᵀ K + K C = A C + C Aᵀ (C symmetric)
+    K = 0.5 * (K + K.T)
+    fit = np.exp(-0.5 * np.einsum("i...,ij,j...->...", P, K, P))
+    fit /= g.integrate(fit)
+    db = s.detailed_balance_distance(rho)
+    assert db.log_density_residual > 0.1  # the curl part of g is not small
+    assert l1_distance(g, db.best_fit_density, fit) < 0.02
+    assert l1_distance(g, rho, fit) > 0.1  # and the fit is not the steady state itself
