@@ -64,8 +64,19 @@ class SGDDivergedError(LyapunovError, FloatingPointError):
     broke; the message names the learning rate."""
 
 
+def _numeric(M, name: str) -> np.ndarray:
+    """A float array; strings, bytes and other non-numbers are refused with a TypeError (never parsed)."""
+    a = np.asarray(M)
+    if a.dtype.kind == "O":
+        if any(not isinstance(v, (Real, np.number)) or isinstance(v, bool) for v in a.ravel()):
+            raise TypeError(f"{name} must hold numbers (a NumPy array of floats); got non-numeric entries")
+    elif a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers (a NumPy array of floats); got dtype {a.dtype}")
+    return a.astype(float)
+
+
 def _square(M, name: str, p: int | None = None) -> np.ndarray:
-    a = np.asarray(M, dtype=float)
+    a = _numeric(M, name)
     if a.ndim != 2 or a.shape[0] != a.shape[1] or (p is not None and a.shape[0] != p):
         want = f"({p}, {p})" if p is not None else "(p, p)"
         raise LyapunovError(f"{name} must be a square {want} matrix; got shape {a.shape}")
@@ -155,7 +166,7 @@ def printed_bias(C, div_D, T) -> np.ndarray:
     """SC.B2.bias as printed: ``b = θ^tr − μ ≈ (T/2) C⁻¹ (∂·D)`` (SC's sign; RND eq. 21's ``b = μ − θ̃`` is
     its negative): the offset of the mode μ of the zero-curl steady state (module docstring)."""
     C = _square(C, "C")
-    d = np.asarray(div_D, dtype=float).reshape(-1)
+    d = _numeric(div_D, "div_D").reshape(-1)
     if d.shape[0] != C.shape[0]:
         raise LyapunovError(f"div_D must have {C.shape[0]} entries; got {d.shape[0]}")
     return 0.5 * _positive(T, "T") * np.linalg.solve(C, d)
@@ -166,7 +177,7 @@ def mean_offset(C, third_contraction) -> np.ndarray:
     ``E[∂U(θ)] = 0`` at stationarity; module docstring). ``third_contraction`` is the vector
     ``(∂³U : Σ)_i = Σ_jk ∂_i∂_j∂_k U Σ_jk`` for the stationary covariance Σ."""
     C = _square(C, "C")
-    t = np.asarray(third_contraction, dtype=float).reshape(-1)
+    t = _numeric(third_contraction, "third_contraction").reshape(-1)
     if t.shape[0] != C.shape[0]:
         raise LyapunovError(f"third_contraction must have {C.shape[0]} entries; got {t.shape[0]}")
     return 0.5 * np.linalg.solve(C, t)
@@ -176,8 +187,8 @@ def divergence_of_covariance(per_sample_gradients, per_sample_hessians) -> np.nd
     """``(∂·D)_i = Σ_j ∂_j D_ij`` of the gradient covariance ``D(θ) = Cov_n[g_n(θ)]`` from the per-sample
     gradients ``g_n`` (N, p) and Hessians ``H_n`` (N, p, p) at θ: ``mean_n[(H_n − H̄)(g_n − ḡ)
     + (Tr H_n − Tr H̄)(g_n − ḡ)]`` (exact; a sample-independent term such as ℓ2 cancels)."""
-    G = np.asarray(per_sample_gradients, dtype=float)
-    H = np.asarray(per_sample_hessians, dtype=float)
+    G = _numeric(per_sample_gradients, "per_sample_gradients")
+    H = _numeric(per_sample_hessians, "per_sample_hessians")
     if G.ndim != 2 or H.shape != (G.shape[0], G.shape[1], G.shape[1]):
         raise LyapunovError(f"per_sample_gradients must be (N, p) and per_sample_hessians (N, p, p); got "
                             f"{G.shape} and {H.shape}")
@@ -191,8 +202,8 @@ def covariance_derivative(per_sample_gradients, per_sample_hessians) -> np.ndarr
     """``dD[a, i, j] = ∂_a D_ij`` (p, p, p) of ``D(θ) = Cov_n[g_n(θ)]``:
     ``mean_n[(H_n − H̄)_ia (g_n − ḡ)_j + (g_n − ḡ)_i (H_n − H̄)_ja]``; its trace over (a, j) is
     :func:`divergence_of_covariance`."""
-    G = np.asarray(per_sample_gradients, dtype=float)
-    H = np.asarray(per_sample_hessians, dtype=float)
+    G = _numeric(per_sample_gradients, "per_sample_gradients")
+    H = _numeric(per_sample_hessians, "per_sample_hessians")
     if G.ndim != 2 or H.shape != (G.shape[0], G.shape[1], G.shape[1]):
         raise LyapunovError(f"per_sample_gradients must be (N, p) and per_sample_hessians (N, p, p); got "
                             f"{G.shape} and {H.shape}")
@@ -216,8 +227,8 @@ def stationary_third_cumulant(C, d3U, dD, Sigma, T) -> np.ndarray:
     (:func:`covariance_derivative`), ``Sigma`` the stationary covariance."""
     C = _square(C, "C")
     p = C.shape[0]
-    K = np.asarray(d3U, float)
-    dD = np.asarray(dD, float)
+    K = _numeric(d3U, "d3U")
+    dD = _numeric(dD, "dD")
     S = _square(Sigma, "Sigma", p)
     if K.shape != (p, p, p) or dD.shape != (p, p, p):
         raise LyapunovError(f"d3U and dD must be ({p}, {p}, {p}) tensors; got {K.shape} and {dD.shape}")
@@ -246,7 +257,7 @@ def mode_offset(C, d3U, dD, Sigma, T) -> np.ndarray:
 
 def relative_frobenius(measured, reference) -> float:
     """``‖measured − reference‖_F / ‖reference‖_F``."""
-    a, b = np.asarray(measured, float), np.asarray(reference, float)
+    a, b = _numeric(measured, "measured"), _numeric(reference, "reference")
     if a.shape != b.shape:
         raise LyapunovError(f"shapes differ: {a.shape} vs {b.shape}")
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))

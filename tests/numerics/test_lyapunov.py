@@ -61,6 +61,15 @@ def test_not_a_minimum_and_shapes():
         printed_bias(np.eye(2), [1.0, 2.0, 3.0], 0.1)
 
 
+@pytest.mark.parametrize("bad", ["[[1, 0], [0, 1]]", [["1", 0], [0, 1]], [[b"1", 0], [0, 1]],
+                                 np.array([["__import__('os')", 0], [0, 1]], dtype=object)])
+def test_strings_are_refused_never_parsed(bad):
+    with pytest.raises(TypeError, match="numbers"):
+        continuous_lyapunov_covariance(bad, np.eye(2), 0.1)
+    with pytest.raises(TypeError, match="numbers"):
+        printed_bias(np.eye(2), bad, 0.1)
+
+
 def _logistic(theta, X, y):
     s = 1 / (1 + np.exp(y * (X @ theta)))           # σ(−m)
     G = -(X * (y * s)[:, None])
