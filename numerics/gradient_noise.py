@@ -13,6 +13,7 @@ of the theory; without replacement only adds a finite-population factor (N−B)/
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -20,6 +21,9 @@ __all__ = [
     "AUTO_CHUNK_BYTES",
     "per_sample_gradients",
     "per_sample_gradient_blocks",
+    "gradient_mean_variance",
+    "GradientMoments",
+    "per_sample_gradient_moments",
     "minibatch_noise",
     "gaussian_reference_noise",
     "standardized_moments",
@@ -230,6 +234,12 @@ def per_sample_gradient_blocks(model: torch.nn.Module, loss_fn, X: torch.Tensor,
     ``∂U_i/∂W_l = δ_l,i ⊗ a_{l−1},i`` as its own (N, out, in) tensor and ``∂U_i/∂b_l = δ_l,i``; the
     vmap route returns ``vmap(grad(U))``'s per-parameter tensors as they are.
     """
+    return _blocks_and_deltas(model, loss_fn, X, y, method, chunk_size)[0]
+
+
+def _blocks_and_deltas(model, loss_fn, X, y, method, chunk_size):
+    """``(blocks, deltas)``: the per-parameter per-sample gradients, and the Linear-stack
+    ``(linears, inputs, deltas)`` they were formed from (None on the vmap route)."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
     positive_int = isinstance(chunk_size, int) and not isinstance(chunk_size, bool) and chunk_size >= 1
@@ -248,14 +258,14 @@ def per_sample_gradient_blocks(model: torch.nn.Module, loss_fn, X: torch.Tensor,
                     by_id[id(m.weight)] = torch.mul(d.unsqueeze(2), a_in.unsqueeze(1))
                 if m.bias is not None and m.bias.requires_grad:
                     by_id[id(m.bias)] = d
-            return {k: by_id[id(v)] for k, v in named}
+            return {k: by_id[id(v)] for k, v in named}, found
         if layers is not None:
             why = "an nn.Linear layer received an input that is not (N, features)"
         if method == "linear":
             raise TypeError(f"method='linear' needs an nn.Sequential of nn.Linear layers and parameter-free "
                             f"elementwise activations; {why}. Use method='vmap' (any model) or 'auto'.")
     g, _, _ = _vmap_blocks(model, loss_fn, X, y, chunk_size=chunk_size)
-    return g
+    return g, None
 
 
 def _result_buffer(out, N, p, dtype, device):
@@ -294,6 +304,101 @@ def _vmap_gradients(model, loss_fn, X, y, *, chunk_size="auto", out=None):
     g, N, p = _vmap_blocks(model, loss_fn, X, y, chunk_size=chunk_size)
     blocks = [v.reshape(N, -1) for v in g.values()]
     return torch.cat(blocks, dim=1, out=_result_buffer(out, N, p, blocks[0].dtype, blocks[0].device))
+
+
+def gradient_mean_variance(G: torch.Tensor, *, chunk_rows: int | str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    r"""``(ḡ, diag D)`` of an (N, p) per-sample gradient matrix: the mean gradient
+    ``ḡ = (1/N) Σ_i g_i`` and the diagonal of the gradient covariance
+    ``D_jj = (1/N) Σ_i (g_ij − ḡ_j)²`` (population normalisation, as :mod:`numerics.gradstats` and
+    BackPACK's ``Variance``; DT.eq7's C, SC.eq10's D up to η/2B).
+
+    Two passes, centred (no ``E[g²] − ḡ²`` cancellation): ḡ by a matrix-vector product, then the
+    squared deviations of ``chunk_rows`` rows at a time summed by another (``"auto"``: rows of about
+    1 MiB together, at least 8) — about 4× less time than ``torch.var_mean(G, 0)`` (a reduction
+    across rows) on a CPU for the benchmark MLP's 1797 × 19 210 matrix, with the extra memory of one
+    (chunk_rows, p) block. Equal to ``torch.var_mean(G, 0, correction=0)`` to round-off.
+    """
+    if not isinstance(G, torch.Tensor) or G.ndim != 2 or not G.is_floating_point():
+        raise ValueError(f"G must be a floating-point (N, p) tensor of per-sample gradients; got "
+                         f"{type(G).__name__} {tuple(getattr(G, 'shape', ()))}")
+    if not (isinstance(chunk_rows, str) and chunk_rows == "auto") and (
+            isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1):
+        raise ValueError(f"chunk_rows must be 'auto' or a positive int; got {chunk_rows!r}")
+    N, p = G.shape
+    if chunk_rows == "auto":
+        chunk_rows = max(8, 2**20 // max(1, p * G.element_size()))
+    if N < 1:
+        raise ValueError("G has no rows; pass at least one per-sample gradient")
+    ones = torch.ones(N, dtype=G.dtype, device=G.device)
+    mean = ones @ G / N
+    acc = torch.zeros(p, dtype=G.dtype, device=G.device)
+    buf = torch.empty(min(chunk_rows, N), p, dtype=G.dtype, device=G.device)
+    for s in range(0, N, chunk_rows):
+        rows = min(chunk_rows, N - s)
+        c = torch.sub(G[s:s + rows], mean, out=buf[:rows])
+        c.mul_(c)
+        acc.add_(ones[:rows] @ c)
+    return mean, acc.div_(N)
+
+
+@dataclass(frozen=True)
+class GradientMoments:
+    """Per-sample gradients per parameter with their first two moments (:func:`per_sample_gradient_moments`).
+
+    ``blocks``: ``{name: (N, *param.shape)}`` as :func:`per_sample_gradient_blocks`; ``mean`` (p,):
+    ḡ; ``variance`` (p,): the diagonal of D = Cov[g] (1/N), both flat in ``named_parameters()`` order;
+    ``centred``: whether the variance was summed from centred deviations.
+    """
+
+    blocks: dict
+    mean: torch.Tensor
+    variance: torch.Tensor
+    centred: bool
+
+
+def per_sample_gradient_moments(model: torch.nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, *,
+                                centred: bool = True, method: str = "auto",
+                                chunk_size: int | str | None = "auto") -> GradientMoments:
+    r"""Per-sample gradients per parameter (:func:`per_sample_gradient_blocks`) together with the mean
+    gradient ``ḡ`` and the diagonal of the gradient covariance ``D_jj = (1/N) Σ_i (g_ij − ḡ_j)²``
+    (DT.eq7's C; BackPACK's ``BatchGrad`` + ``Variance`` in one call).
+
+    ``centred=True`` (default): ḡ and D_jj from each block by :func:`gradient_mean_variance` (two
+    passes over the blocks; exact to round-off however large ḡ is). ``centred=False`` on the
+    Linear-stack route: from the layer deltas without reading the blocks again — for a weight
+    ``ḡ = δᵀa/N`` and ``D = (δ∘δ)ᵀ(a∘a)/N − ḡ∘ḡ`` (two small matrix products; BackPACK's formula),
+    for a bias the same with ``a = 1``; its absolute error is ~1e-16·E[g²], so the *relative* error of
+    D_jj grows as ḡ_j²/D_jj — use it where the gradient noise is not dwarfed by the mean (as at and
+    near minima). The vmap route always centres. ``method``, ``chunk_size``: as in
+    :func:`per_sample_gradients`.
+    """
+    if not isinstance(centred, bool):
+        raise ValueError(f"centred must be True or False; got {centred!r}")
+    blocks, deltas = _blocks_and_deltas(model, loss_fn, X, y, method, chunk_size)
+    N = X.shape[0]
+    means, variances = [], []
+    fast = None if centred else deltas
+    if fast is None:
+        for b in blocks.values():
+            m, v = gradient_mean_variance(b.reshape(N, -1))
+            means.append(m)
+            variances.append(v)
+    else:
+        by_id = {}
+        for m, a_in, d in zip(*fast):
+            if m.weight.requires_grad:
+                mean = (d.T @ a_in).div_(N)
+                second = ((d * d).T @ (a_in * a_in)).div_(N)
+                by_id[id(m.weight)] = (mean.reshape(-1), second.reshape(-1).sub_(mean.reshape(-1) ** 2).clamp_(min=0))
+            if m.bias is not None and m.bias.requires_grad:
+                mean = d.mean(0)
+                by_id[id(m.bias)] = (mean, (d * d).mean(0).sub_(mean * mean).clamp_(min=0))
+        for k, v in model.named_parameters():
+            if v.requires_grad:
+                means.append(by_id[id(v)][0])
+                variances.append(by_id[id(v)][1])
+    return GradientMoments(blocks=blocks, mean=torch.cat(means), variance=torch.cat(variances),
+                           centred=fast is None)
 
 
 def minibatch_noise(G: torch.Tensor, batch_size: int, n_batches: int, *,

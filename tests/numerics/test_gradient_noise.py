@@ -286,3 +286,57 @@ def test_blocks_equal_backpack_grad_batch():
     blocks = gn.per_sample_gradient_blocks(model, F.cross_entropy, X, y)
     for (k, _), q in zip(model.named_parameters(), ext.parameters()):
         _assert_rel(blocks[k], q.grad_batch, rel=1e-12)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 64, 1000, "auto"])
+def test_gradient_mean_variance_equals_var_mean(chunk_rows):
+    gen = torch.Generator().manual_seed(9)
+    G = 1e3 + torch.randn(37, 11, dtype=torch.float64, generator=gen)  # a large mean: centred, no cancellation
+    mean, var = gn.gradient_mean_variance(G, chunk_rows=chunk_rows)
+    ref_var, ref_mean = torch.var_mean(G, 0, correction=0)
+    _assert_rel(mean, ref_mean)
+    _assert_rel(var, ref_var, rel=1e-10)
+    for bad in (0, True, 2.0, "all"):
+        with pytest.raises(ValueError, match="chunk_rows"):
+            gn.gradient_mean_variance(G, chunk_rows=bad)
+    with pytest.raises(ValueError, match=r"\(N, p\)"):
+        gn.gradient_mean_variance(G[0])
+
+
+@pytest.mark.parametrize("arch", list(LINEAR_STACKS) + ["layernorm (vmap route)"])
+def test_per_sample_gradient_moments_equal_the_loop(arch):
+    if arch in LINEAR_STACKS:
+        model = LINEAR_STACKS[arch]()
+    else:
+        torch.manual_seed(6)
+        model = nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Tanh(), nn.Linear(8, 4)).double()
+    X, y = _data("class")
+    ref = _loop_gradients(model, F.cross_entropy, X, y)
+    ref_var, ref_mean = torch.var_mean(ref, 0, correction=0)
+    for centred in (True, False):
+        mom = gn.per_sample_gradient_moments(model, F.cross_entropy, X, y, centred=centred)
+        assert mom.centred == (centred or arch not in LINEAR_STACKS)
+        _assert_rel(torch.cat([b.reshape(X.shape[0], -1) for b in mom.blocks.values()], dim=1), ref)
+        _assert_rel(mom.mean, ref_mean)
+        _assert_rel(mom.variance, ref_var, rel=1e-12 if mom.centred else 1e-10)
+    with pytest.raises(ValueError, match="centred"):
+        gn.per_sample_gradient_moments(model, F.cross_entropy, X, y, centred=1)
+
+
+def test_moments_equal_backpack_variance():
+    backpack = pytest.importorskip("backpack")
+    from backpack.extensions import BatchGrad, Variance
+
+    model = LINEAR_STACKS["tanh_mlp"]()
+    X, y = _data("class")
+    ext = backpack.extend(LINEAR_STACKS["tanh_mlp"]())
+    ext.load_state_dict(model.state_dict())
+    loss = backpack.extend(nn.CrossEntropyLoss(reduction="sum"))(ext(X), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with backpack.backpack(BatchGrad(), Variance()):
+            loss.backward()
+    var_bp = torch.cat([q.variance.reshape(-1) for q in ext.parameters()])
+    for centred in (True, False):
+        mom = gn.per_sample_gradient_moments(model, F.cross_entropy, X, y, centred=centred)
+        _assert_rel(mom.variance, var_bp, rel=1e-10)
