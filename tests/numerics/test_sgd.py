@@ -492,3 +492,37 @@ def test_group_counts_are_the_chains_of_each_group_per_block():
             for c in range(offset, offset + n):
                 expect[c % 4, ((step - 2) * 4) // 8] += 1
     np.testing.assert_allclose(gs.counts.numpy().reshape(4, 4), expect, rtol=0, atol=0)
+
+
+def test_tiled_cpu_step_is_bit_identical_to_the_buffered_step(monkeypatch):
+    """The CPU's tiled step (indices drawn tile by tile inside the step) and the buffered step (k
+    steps' indices drawn first) give the same numbers bit for bit: several RNG blocks, tiles that do
+    not divide a block, weight decay, 1-D (take) and 2-D samples (index_select)."""
+    from numerics.sgd import _SGDKernel
+
+    g1 = _grad(th ** 4 / 4 - th ** 2 / 2 + x * th)
+    g2 = _grad((t1 - x1) ** 2 / 2 + t1 * t2 * x2 / 4 + t2 ** 2 / 2, [x1, x2], [t1, t2])
+    d1 = FiniteData(np.random.default_rng(1).standard_normal(50))
+    d2 = FiniteData(np.random.default_rng(2).standard_normal((40, 2)))
+
+    def run(grad, data, start):
+        obs = [Histogram1D(-2, 2, 40), Moments(), Occupancy([0.0])]
+        return simulate_sgd(grad, data=data, lr=0.1, batch_size=3, n_chains=700, n_steps=23, burn_in=5,
+                            start=start, observers=obs, seed=4, device="cpu", rng_block=300, weight_decay=0.05,
+                            steps_per_call=7)
+
+    monkeypatch.setattr(_SGDKernel, "TILE_ELEMENTS", 1)  # tiles of 64 chains: 300 = 4·64 + 44
+    for grad, data, start in ((g1, d1, [-1.0]), (g2, d2, [0.2, -0.1])):
+        tiled = run(grad, data, start)
+        with monkeypatch.context() as m:
+            m.setattr(_SGDKernel, "can_tile", lambda self: False)
+            buffered = run(grad, data, start)
+        # the same operations on the same numbers (equal on this CPU; a tolerance for another's
+        # reduction kernels, which may group a minibatch mean differently by array shape)
+        for a, b in zip(tiled.observers, buffered.observers):
+            for key in a:
+                np.testing.assert_allclose(np.asarray(a[key], float), np.asarray(b[key], float), rtol=1e-12, atol=0)
+        for key in ("rhat", "ess"):
+            for name, v in getattr(tiled.diagnostics, key).items():
+                assert getattr(buffered.diagnostics, key)[name] == pytest.approx(v, rel=1e-10)
+        assert tiled.path == buffered.path == "cpu-eager"
