@@ -43,10 +43,15 @@ class NotAStrictMinimumError(NoiseCurvatureError):
 def _square(M, name: str) -> np.ndarray:
     if isinstance(M, (str, bytes)):
         raise NoiseCurvatureError(f"{name} must be a numeric matrix, not text")
+    if hasattr(M, "detach"):  # a torch tensor
+        M = M.detach().cpu().numpy()
     try:
-        A = np.array(M, dtype=np.float64)
+        A = np.asarray(M)
     except (TypeError, ValueError) as exc:
         raise NoiseCurvatureError(f"{name} must be a numeric (k, k) matrix: {exc}") from exc
+    if A.dtype.kind not in "biuf":  # text or objects are refused, never converted
+        raise NoiseCurvatureError(f"{name} must be a numeric (k, k) matrix, not text or objects (dtype {A.dtype})")
+    A = A.astype(np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] < 1:
         raise NoiseCurvatureError(f"{name} must be a square (k, k) matrix with k ≥ 1; got shape {A.shape}")
     if not np.all(np.isfinite(A)):

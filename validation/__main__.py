@@ -1,10 +1,11 @@
-"""Command line: ``python -m validation {claims,report,synthetic,run,where} ...``.
+"""Command line: ``python -m validation {claims,report,synthetic,run,where,bench} ...``.
 
 ``python -m validation run NAME [--small|--full|--preset small|full|gpu] [--device auto|cpu|cuda]
 [--out PATH] [--resume] [--force]`` runs one registered experiment (:mod:`validation.experiments`)
 and writes its record; ``python -m validation run --all [--preset …] [--out DIR] [--budget-s S]
 [--dry-run]`` runs every one as a campaign (:mod:`validation.campaign`), writing each record into
-DIR as it finishes; ``python -m validation where ID`` lists what cites a claim id."""
+DIR as it finishes; ``python -m validation where ID`` lists what cites a claim id; ``python -m
+validation bench --model MODULE:FACTORY --data NAME`` measures your own network (:mod:`validation._bench`)."""
 from __future__ import annotations
 
 import argparse
@@ -283,6 +284,10 @@ def main(argv=None) -> int:
     from .where import add_parser as _add_where
 
     _add_where(sub)
+
+    from ._bench import add_parser as _add_bench
+
+    _add_bench(sub)
 
     args = p.parse_args(argv)
     try:

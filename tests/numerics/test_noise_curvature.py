@@ -26,8 +26,9 @@ def test_alignment_recovers_the_constant_and_the_ordering():
         N.noise_hessian_alignment(np.eye(2), np.eye(3))
     with pytest.raises(N.NoiseCurvatureError, match="symmetric"):
         N.noise_hessian_alignment(np.array([[1.0, 2.0], [0.0, 1.0]]), np.eye(2))
-    with pytest.raises(N.NoiseCurvatureError, match="text"):
-        N.noise_hessian_alignment("[[1]]", np.eye(1))
+    for text in ("[[1]]", [["1"]], np.array([["1.0"]])):
+        with pytest.raises(N.NoiseCurvatureError, match="text"):
+            N.noise_hessian_alignment(text, np.eye(1))
 
 
 def test_commuting_blocks_laplace_is_lyapunov_and_theory():

@@ -1,0 +1,1 @@
+"""Runnable examples (the README's "Your own network" section); not part of the installed packages."""
