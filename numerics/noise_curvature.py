@@ -16,10 +16,10 @@ per-sample gradient covariance block ``D_k = Bᵀ D B``.
   leading-order Laplace form ``Σ = (T/2) C⁻¹ D`` (``theory.laplace.leading_order_covariance``; a
   covariance only when C and D commute, SC.A1) and the exact Ornstein–Uhlenbeck covariance, the
   solution of the Lyapunov equation ``C Σ + Σ C = T D`` (``theory.fokker_planck.ou_stationary_covariance``),
-  here by ``scipy.linalg.solve_continuous_lyapunov`` (Bartels–Stewart). The two agree iff
-  ``[C, D] = 0``; their relative distance is reported. The formulas are those of the theory
-  functions named (the tests check both against them on exact 2×2 cases); they are evaluated here
-  with dense linear algebra because a symbolic k×k inverse is not compiled at k ≈ 10.
+  both evaluated by :mod:`numerics.lyapunov` (``laplace_covariance``, ``continuous_lyapunov_covariance``:
+  ``scipy.linalg.solve_continuous_lyapunov``). The two agree iff ``[C, D] = 0``; their relative
+  distance is reported. The tests check both against the theory functions named on exact 2×2 cases
+  (dense linear algebra, as a symbolic k×k inverse is not compiled at k ≈ 10).
 """
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def stationary_covariance(C, D, T) -> StationaryCovariance:
     ``C``: the Hessian block (must be positive definite: a strict minimum, else
     :class:`NotAStrictMinimumError`), ``D``: the gradient covariance block, ``T`` = λ/B > 0.
     """
-    from scipy.linalg import solve_continuous_lyapunov
+    from numerics.lyapunov import continuous_lyapunov_covariance, laplace_covariance
 
     C, D = _square(C, "C"), _square(D, "D")
     T = _temperature(T)
@@ -159,11 +159,10 @@ def stationary_covariance(C, D, T) -> StationaryCovariance:
             f"C has eigenvalue {float(ev.min()):.3g} ≤ 0 in this subspace: the point is not a strict minimum "
             f"there, so SGD has no stationary covariance about it; polish to a minimum first, or use a "
             f"subspace of positive curvature (e.g. the top-k Hessian eigenvectors with λ > 0)")
-    L = np.linalg.solve(C, D)
-    lap = 0.5 * T * L
+    lap = laplace_covariance(C, D, T)
+    L = lap / (0.5 * T)
     lap_sym = 0.5 * (lap + lap.T)
-    S = solve_continuous_lyapunov(C, T * D)
-    S = 0.5 * (S + S.T)
+    S = continuous_lyapunov_covariance(C, D, T)
     nS = float(np.linalg.norm(S))
     nTD = float(np.linalg.norm(T * D))
     sym = float(np.linalg.norm(L + L.T))
