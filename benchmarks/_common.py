@@ -249,6 +249,11 @@ def _sgd(r: dict) -> list[Headline]:
                             q["simulator_over_torch_compiled"]))
     out.append(Headline("bench_sgd", "simulate_sgd throughput (M chain-steps/s)",
                         r["chain_steps_per_s"]["simulator"]["median"] / 1e6))
+    roof = r.get("roofline")  # results before 2026-12-01 have none
+    if roof is not None:
+        out.append(Headline("bench_sgd", "cap on simulate_sgd vs the naive PyTorch loop set by drawing the "
+                                          "same random numbers (RNG bound / loop, ×)",
+                            roof["max_simulator_over_torch_loop_at_the_rng_bound"]))
     return out
 
 
@@ -286,3 +291,33 @@ def result_date(result: dict) -> str:
     """The UTC date a result was measured (the provenance of the older scripts names it differently)."""
     prov = result.get("provenance", {})
     return str(prov.get("date_utc") or prov.get("date") or "?")[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# bench_nets (issue 12 acceptance 3): its reader, registered after the others
+
+
+def _nets(r: dict) -> list[Headline]:
+    e = r["ensemble"]
+    # CPU-time ratios (single-threaded routes; robust on a shared machine: bench_nets' docstring)
+    out = [Headline("bench_nets", f"train_sgd_ensemble vs sequential train_sgd, temperature_scan FULL model, "
+                                  f"M = {e['M']} (CPU time ×; CPU: reported, no target)",
+                    e["ratio_sequential_over_ensemble_cpu"])]
+    for row in r["per_sample_covariance"]:
+        q = row["ratios"]
+        if "backpack_over_ours_blocks_cpu" in q:
+            out.append(Headline("bench_nets", f"per-sample gradients + covariance vs BackPACK, {row['model']} "
+                                              f"(CPU time ×)", q["backpack_over_ours_blocks_cpu"], 1.0))
+        if "loop_over_ours_blocks_cpu" in q:
+            out.append(Headline("bench_nets", f"per-sample gradients + covariance vs a per-sample loop, "
+                                              f"{row['model']} (CPU time ×)", q["loop_over_ours_blocks_cpu"], 100.0))
+    for row in r["top_eigenvalue"]["results"]:
+        if "pyhessian_over_ours_cpu" in row:
+            out.append(Headline("bench_nets", f"Lanczos top eigenvalue vs PyHessian's power iteration, relative "
+                                              f"accuracy {row['epsilon']:g} (CPU time ×)", row["pyhessian_over_ours_cpu"],
+                                1.0))
+    return out
+
+
+READERS["bench_nets"] = _nets
+BENCHMARKS = BENCHMARKS + ("bench_nets",)

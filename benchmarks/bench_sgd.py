@@ -26,6 +26,16 @@ Variants, measured in one process, interleaved in a seeded random order per repe
   elementwise pass over the ``chains × B`` per-sample terms (``addcmul_``); the two parts are timed
   separately too, and the result says which binds.
 
+The harness (:func:`benchmarks._common.interleaved`): every variant once to warm up, then the
+repetitions, each in a seeded random order; ratios are of medians of the same run, so the machine's
+load (recorded) cancels to first order — the absolute rates do not: on the shared 2-core machine
+they move 3–5× with the load average (0.2 → 14), the ratios far less.
+
+**Roofline** (``roofline`` in the result): the simulator draws the same random numbers as the
+bound's RNG part, so it cannot run faster than ``bound_rng``; its ratio over a loop is therefore at
+most ``bound_rng / loop``, however much else it fuses.  The result records that cap per loop and
+whether the acceptance target (≥ 10× the naive loops) is reachable at all with this random stream.
+
 Usage: ``python benchmarks/bench_sgd.py [--chains C] [--steps S] [--repeat K] [--out PATH] [--force]``.
 Writes ``benchmarks/results/bench_sgd.json`` with provenance (:func:`validation.records.provenance`).
 """
