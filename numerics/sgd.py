@@ -449,10 +449,10 @@ def _compiling() -> bool:
 
 def _count_into(counts, idx, ones=None):
     """``counts[idx[j]] += 1`` for every j (exact integer counts in ``counts``' float dtype):
-    ``bincount`` eagerly (about twice as fast as ``index_add_`` on the CPU), ``index_add_`` of ones
-    under torch.compile."""
+    ``bincount`` eagerly on the CPU (about twice as fast as ``index_add_``), ``index_add_`` of ones
+    under torch.compile and on other devices (where ``bincount`` would synchronise with the host)."""
     torch = _torch()
-    if _compiling():
+    if _compiling() or idx.device.type != "cpu":
         counts.index_add_(0, idx, torch.ones(idx.shape, dtype=counts.dtype, device=idx.device)
                           if ones is None else ones)
     else:
@@ -947,8 +947,8 @@ class _SGDKernel:
                                      "replace=True")
         self.noise_scale = lr * noise / math.sqrt(B)
         self._scratch: dict = {}
-        # q = 1: gather with take() on the flat samples (~1.7× faster than index_select on the CPU)
-        self.Xflat = self.X.reshape(-1) if self.finite and data.q == 1 else None
+        # q = 1 on the CPU: gather with take() on the flat samples (~1.7× faster than index_select)
+        self.Xflat = self.X.reshape(-1) if self.finite and data.q == 1 and device.type == "cpu" else None
 
     def bytes_per_chain(self, k):
         q = self.data.q
@@ -976,8 +976,12 @@ class _SGDKernel:
             o = None if out is None else out[0]
             if not self.replace:
                 res.append(self._floyd(gen, k, nb, o))
-            elif o is None or o.is_contiguous():
-                res.append(torch.randint(0, self.N, (k, nb, self.B), generator=gen, device=self.device, out=o))
+            elif o is None or o.is_contiguous() or o.device.type != "cpu":
+                # (on another device, e.g. CUDA's counter-based generator, one (k, nb, B) draw,
+                # via a scratch buffer when ``o`` is a block's strided slice)
+                res.append(_draw_into(o, (k, nb, self.B), torch.int64, self._scratch,
+                                      lambda oo: torch.randint(0, self.N, (k, nb, self.B), generator=gen,
+                                                               device=self.device, out=oo)))
             else:
                 # a block's slice of the chunk's buffer: one step at a time, each step's slab is
                 # contiguous. randint fills element by element in order, so these are the numbers of
