@@ -69,3 +69,19 @@ def test_ensemble_and_executor_routes_give_the_same_curves():
         assert a["curve"]["epoch"] == b["curve"]["epoch"] == [0, 3, 6]
         for k in ("train_accuracy", "random_fitted", "val_accuracy"):
             assert a["curve"][k] == pytest.approx(b["curve"][k], abs=1e-12)
+
+
+def test_each_setup_gets_its_own_levels():
+    from validation.experiments.temperature_scan import setup_metrics
+
+    good, flat = _raw(2.0), _raw(0.0)
+    runs = [dict(r, setup="digits/mlp") for r in good["runs"]] + [dict(r, setup="mnist1d/mlp") for r in flat["runs"]]
+    cfg = MemorizationConfig(learning_rates=(0.05, 0.1, 0.2), batch_sizes=(8, 16, 32), levels=(0.7, 0.9, 0.99),
+                             setups=("digits/mlp", "mnist1d/mlp"))
+    m = compare(cfg, predict(cfg), {"device": "test", "runs": runs})
+    per = setup_metrics(m)
+    assert list(per) == ["digits/mlp", "mnist1d/mlp"]
+    assert per["digits/mlp"]["per_level"]["0.7"]["rho"] > 0.9
+    assert abs(per["mnist1d/mlp"]["per_level"]["0.9"]["rho"]) < 0.5
+    with pytest.raises(ValueError, match="distinct"):
+        MemorizationConfig(setups=())

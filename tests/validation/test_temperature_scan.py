@@ -171,3 +171,105 @@ def test_sweep_executor_local_pools_and_the_dask_route(monkeypatch):
         sweep_executor("tcp://127.0.0.1:8786")
     with pytest.raises(SweepExecutorError, match="address"):
         sweep_executor("")
+
+
+# ---------------------------------------------------------------------------------------------
+# setups (data set × net), SC's premise domain, TF Fig. 6's breaking point
+
+
+def test_setups_are_parsed_and_refused_with_the_names_to_use():
+    from validation.experiments.temperature_scan import parse_setup
+
+    assert parse_setup("mnist1d/cnn1d") == ("mnist1d", "cnn1d")
+    with pytest.raises(ValueError, match="dataset/model"):
+        parse_setup("digits")
+    with pytest.raises(ValueError, match="mnist1d"):
+        parse_setup("cifar/mlp")
+    with pytest.raises(ValueError, match="cnn1d"):
+        parse_setup("digits/resnet")
+    with pytest.raises(ValueError, match="distinct"):
+        TemperatureScanConfig(setups=("digits/mlp", "digits/mlp"))
+    with pytest.raises(ValueError, match="wine"):
+        TemperatureScanConfig(setups=("wine/mlp",), batch_sizes=(4, 8), n_train=256)
+    with pytest.raises(ValueError, match="weight_decay"):
+        TemperatureScanConfig(weight_decay=-0.1)
+
+
+def test_each_setup_gets_its_own_metrics():
+    from validation.experiments.temperature_scan import setup_metrics
+
+    a = _raw(lambda lr, B: 1.0 - 0.1 * math.log(lr / B), lambda lr, B: (lr / B) ** -0.5, noise=1e-3)
+    b = _raw(lambda lr, B: 3.0 - 0.1 * math.log(lr), lambda lr, B: 1 / lr, noise=1e-3)
+    runs = [dict(r, setup="digits/mlp") for r in a["runs"]] + [dict(r, setup="mnist1d/cnn1d") for r in b["runs"]]
+    cfg = TemperatureScanConfig(learning_rates=LRS, batch_sizes=BS, seeds=(0, 1),
+                                setups=("digits/mlp", "mnist1d/cnn1d"))
+    m = compare(cfg, predict(cfg), {"device": "test", "runs": runs})
+    per = setup_metrics(m)
+    assert list(per) == ["digits/mlp", "mnist1d/cnn1d"] and m["setup"] == "digits/mlp"
+    assert per["digits/mlp"]["test_loss"]["only_through_T"] and not per["mnist1d/cnn1d"]["test_loss"]["only_through_T"]
+    assert per["digits/mlp"]["n_runs"] == per["mnist1d/cnn1d"]["n_runs"] == len(a["runs"])
+    # a setup with too few converged runs is reported, not fatal
+    few = runs[:len(a["runs"])] + [dict(r, diverged=True) for r in runs[len(a["runs"]):]]
+    m = compare(cfg, predict(cfg), {"device": "test", "runs": few})
+    assert "not_enough_runs" in m["other_setups"]["mnist1d/cnn1d"]
+
+
+def test_test_loss_trend_is_also_judged_where_the_train_loss_is_near_zero():
+    raw = _raw(lambda lr, B: 1.0 - 0.1 * math.log(lr / B), lambda lr, B: 1.0, noise=1e-3)
+    for r in raw["runs"]:
+        if r["T"] > 0.02:  # the premise fails at the largest temperatures
+            r["train_loss"] = 0.5
+    m = compare(CFG, predict(CFG), raw)
+    near = m["test_loss_where_train_loss_near_zero"]
+    assert not m["train_loss_near_zero"]
+    assert near["T_max"] == pytest.approx(0.0125) and near["n_T_levels"] == 4
+    assert near["fit"]["only_through_T"] and near["fit"]["spearman_T"] < -0.9
+
+
+def test_breaking_point_is_the_smallest_lr_whose_accuracy_drops_at_equal_T():
+    def acc(lr, B):
+        return 0.9 if lr < 0.4 else 0.7
+
+    raw = _raw(lambda lr, B: 1.0, lambda lr, B: 1.0, seeds=(0, 1, 2))
+    rng = np.random.default_rng(1)
+    for r in raw["runs"]:
+        r["test_accuracy"] = acc(r["lr"], r["batch_size"]) + 1e-3 * rng.normal()
+    cfg = TemperatureScanConfig(learning_rates=LRS, batch_sizes=BS, seeds=(0, 1, 2))
+    bp = compare(cfg, predict(cfg), raw)["breaking_point"]
+    assert bp["breaking_lr"] == pytest.approx(0.4)
+    by = {e["lr"]: e for e in bp["per_lr"]}
+    assert by[0.4]["test_accuracy_change"]["mean"] == pytest.approx(-0.2, abs=0.01)
+    assert not by[0.2]["broken"] and by[0.2]["test_accuracy_change"]["n"] >= 2
+    # a diverged run marks its λ as broken (TF's "*")
+    raw = _raw(lambda lr, B: 1.0, lambda lr, B: 1.0, seeds=(0, 1, 2), noise=1e-3, diverge=[(0.2, 4)])
+    bp = compare(cfg, predict(cfg), raw)["breaking_point"]
+    assert bp["breaking_lr"] == pytest.approx(0.2)
+
+
+def test_two_setups_with_the_cnn_train_alike_on_both_routes():
+    """The ensemble route (MLP: padded bmm stack; CNN: vmap stacks per batch size) and the executor
+    route (train_sgd run by run) give the same runs, for an MLP on digits and a CNN on MNIST-1D."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from validation.experiments import temperature_scan as ts
+
+    cfg = TemperatureScanConfig(learning_rates=(0.1, 0.2), batch_sizes=(4, 8), seeds=(0,), n_train=40, hidden=4,
+                                channels=2, sde_time=1.0, power_iterations=3, weight_decay=1e-3,
+                                setups=("digits/mlp", "mnist1d/cnn1d"))
+    ens = ts.measure(cfg, "cpu")
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        one_by_one = ts.measure(cfg, "cpu", executor=ex)
+    assert [r["setup"] for r in ens["runs"]] == ["digits/mlp"] * 4 + ["mnist1d/cnn1d"] * 4
+    _assert_same_runs(ens["runs"], one_by_one["runs"], rel=1e-9)
+
+
+def test_non_positive_sharpness_is_left_out_of_the_log_sharpness_statistics():
+    raw = _raw(lambda lr, B: 1.0, lambda lr, B: (lr / B) ** -0.5, noise=1e-3)
+    clean = compare(CFG, predict(CFG), raw)
+    for r in raw["runs"]:
+        if r["lr"] == 0.4 and r["batch_size"] == 4:
+            r["sharpness"] = -1.3  # power iteration ended on a negative eigenvalue: not a minimum
+    m = compare(CFG, predict(CFG), raw)
+    assert m["n_sharpness_not_positive"] == 2 and m["n_runs"] == clean["n_runs"]
+    assert m["log_sharpness"]["slope_log_T"] == pytest.approx(-0.5, abs=0.01)
+    assert m["test_loss"]["b_log_lr"] == pytest.approx(clean["test_loss"]["b_log_lr"], abs=1e-12)
