@@ -629,11 +629,14 @@ def test_detailed_balance_fit_is_pinned_where_rho_vanishes():
 def test_detailed_balance_fit_with_curl_is_the_weighted_quadratic_projection():
     """Known answer with curl: constant D not commuting with H, ρ the Lyapunov Gaussian N(0, C).
     The ρ-weighted projection of g = −Aθ (A = (2/T)D⁻¹H) onto gradients is −Kθ with
-    KC + CK = AC + CAᵀ, so the fit is exp(−½θᵀKθ)/Z (up to the grid's error)."""
+    KC + CK = AC + CAᵀ, so the fit is exp(−½θᵀKθ)/Z (up to the grid's error) — on a grid whose
+    spacings differ (h₁ = 2h₂), where weighting face differences instead of derivatives tilted the
+    fit (L1 0.25 from this answer on sgd_curl's grid)."""
     from scipy.linalg import solve_continuous_lyapunov
 
     T, H, D = 0.2, np.diag([1.0, 2.0]), np.array([[1.0, 0.6], [0.6, 1.0]])
-    g = Grid.box([(-3.0, 3.0)] * 2, cells=64)
+    g = Grid.box([(-2.4, 2.4), (-1.2, 1.2)], cells=64)
+    assert abs(g.spacing[0] - 2 * g.spacing[1]) < 1e-12
     s = FokkerPlanckSolver.from_theory(x**2 / 2 + y**2, sp.Matrix([[1, sp.Rational(3, 5)], [sp.Rational(3, 5), 1]]),
                                        [x, y], T, grid=g)
     C = solve_continuous_lyapunov(H, T * D)  # H C + C Hᵀ = T D
