@@ -43,8 +43,8 @@ medians of ``--repeat`` interleaved repetitions (wall and CPU seconds), the rati
 both, the load average before/after, provenance. ``holds`` and the report's headlines use the
 CPU-time ratios: every route is single-threaded, so its CPU time is the work it does, while on a
 shared machine (load above the core count) preemption inflates the wall time of a long route more
-than a short one's and biases wall ratios (measured: the loop's wall ratio 291× against its CPU
-ratio 69× at load 12 on 2 cores). BackPACK and PyHessian are optional (``.[bench]`` /
+than a short one's and biases wall ratios (the committed result, at load ~12 on 2 cores, has the
+logistic-regression loop's wall ratio about 4× its CPU-time ratio). BackPACK and PyHessian are optional (``.[bench]`` /
 ``.[dev]``): without one, its rows are ``null`` with the reason.
 
 Usage: ``python benchmarks/bench_nets.py [--repeat 5] [--steps 150] [--members 16] [--out PATH] [--force]``.
