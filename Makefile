@@ -48,6 +48,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_ledger.py --out $(BENCH_OUT)/bench_ledger.json
 	$(BIN)/python benchmarks/bench_sgd.py --out $(BENCH_OUT)/bench_sgd.json
 	$(BIN)/python benchmarks/bench_ensemble.py --out $(BENCH_OUT)/bench_ensemble.json
+	$(BIN)/python benchmarks/bench_nets.py --out $(BENCH_OUT)/bench_nets.json  # BackPACK rows: .[bench]; PyHessian rows: .[dev]
 
 # Mutation testing (not in CI): mutmut 3 on one module at a time with its mirrored tests, in a
 # scratch copy of the tree; results merged into benchmarks/results/mutation.json.

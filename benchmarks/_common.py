@@ -227,6 +227,9 @@ def _per_sample(r: dict) -> list[Headline]:
                             s["backpack_grad_batch"] / s["ours"], 1.0))
         out.append(Headline("bench_per_sample", "per_sample_gradients(out=buffer) vs raw grad_batch (×)",
                             s["backpack_grad_batch"] / s["ours_out_buffer"], 1.0))
+        if "ours_blocks" in s:  # the same output form as grad_batch: per-layer (N, *shape) tensors
+            out.append(Headline("bench_per_sample", "per_sample_gradient_blocks vs raw grad_batch, same form (×)",
+                                s["backpack_grad_batch"] / s["ours_blocks"], 1.0))
     out.append(Headline("bench_per_sample", "per_sample_gradients vs a per-sample backward loop (×)",
                         s["per_sample_loop"] / s["ours"]))
     return out
