@@ -1,0 +1,157 @@
+"""The stationary covariance and offset of real SGD around a strict minimum (SC.B2.cov, SC.B2.bias),
+measured on ℓ2-regularised logistic regression (breast cancer, p = 31) and judged on the evidence of
+:func:`validation.evidence.experiments.experiment_evidence` for ``sgd_covariance`` (the committed record
+of the largest device, metrics re-derived by :func:`validation.experiments.sgd_covariance.compare`; the
+small preset run live beside it). The symbolic checks of ``laplace.py`` stay; these add the measurement.
+
+* ``SC.B2.cov`` — the measured covariance is the OU/Lyapunov covariance at leading order in T (the form
+  ``Σ = (T/2)(∂²v)⁻¹`` takes; it equals the printed ``(T/2)C⁻¹D`` iff C and D commute, which the
+  zero-curl Assumption SC.A1 implies). On this real model C and D do not commute — a finding with the
+  printed form's measured error.
+* ``SC.B2.bias`` — the measured offset of the mean of the iterates, θ^tr − E θ (the b that SC.eq4's
+  test-loss cross term needs), is O(T) and equals the printed ``(T/2)C⁻¹∂·D``. The printed b is the
+  offset of the *mode* of the zero-curl steady state; the mean moves by ½C⁻¹∂³U:Σ, another O(T)
+  vector — the corrected form, a finding with its measured agreement; the mode estimated from the
+  first three moments is reported with its leading-order prediction (``numerics.lyapunov.mode_offset``).
+
+Agreement rules: :mod:`validation.experiments.sgd_covariance` (fixed before the FULL record).
+"""
+from __future__ import annotations
+
+from validation.evidence import experiments as _E
+from validation.ledger import Finding, Verdict, check
+
+
+def _r(x, n=4):
+    return None if x is None else round(float(x), n)
+
+
+@check("SC.B2.cov", name="sgd_covariance_stationary_covariance")
+def sgd_covariance_stationary_covariance():
+    """Measured SGD covariance vs the Lyapunov solutions and the printed (T/2)C⁻¹D."""
+    ev = _E.experiment_evidence("sgd_covariance")
+    m = ev.metrics
+    runs = m["runs"]
+    cold = min((o for o in runs if o["batch_size"] == m["T_sweep"]["batch_size"]), key=lambda o: o["T"])
+    e, fl = cold["cov_relative_error"], cold["cov_sampling_floor"]
+    per_run = [{"lr": o["lr"], "B": o["batch_size"], "T": o["T"],
+                **{k: _r(v) for k, v in o["cov_relative_error"].items()}, "floor": _r(o["cov_sampling_floor"])}
+               for o in runs]
+    ls = m["lambda_sweep"]
+    metrics = {"source": ev.source, "commutator_relative": _r(m["commutator_relative"]), "coldest_T": m["coldest_T"],
+               "relative_error_at_coldest_T": {k: _r(v) for k, v in e.items()}, "sampling_floor": _r(fl),
+               "tolerance": m["cov_tolerance"], "excess_error_slope_in_T": _r(m["T_sweep"]["cov_excess_slope_in_T_discrete"], 3),
+               "runs": per_run,
+               "lambda_sweep": {"T": ls["T"], "lr": ls["lr"], "continuous": [_r(v) for v in ls["lyapunov_continuous"]],
+                                "discrete": [_r(v) for v in ls["lyapunov_discrete"]]},
+               "live_small_discrete_error": [_r(o["cov_relative_error"]["lyapunov_discrete"])
+                                             for o in ev.live_metrics["runs"]]}
+    mlp = m.get("mlp_runs") or []
+    metrics["mlp_top_k"] = [{"lr": o["lr"], "B": o["batch_size"], "T": o["T"],
+                             **{k: _r(v) for k, v in o["cov_relative_error"].items()}, "floor": _r(o["cov_sampling_floor"])}
+                            for o in mlp]
+    metrics["mlp_commutator_relative_subspace"] = _r(m.get("mlp_commutator_relative_subspace"))
+    agrees = bool(m["discrete_lyapunov_within_tolerance_at_coldest_T"]
+                  and m["continuous_lyapunov_within_tolerance_at_coldest_T"] and m["cov_error_vanishes_with_T"]
+                  and m.get("mlp_discrete_lyapunov_within_tolerance_at_coldest_T") is not False)
+    hot = max(runs, key=lambda o: o["T"])
+    mlp_txt = ""
+    if mlp:
+        mc = min(mlp, key=lambda o: o["T"])
+        mlp_txt = (f"; MLP top-k subspace at T = {mc['T']:g}: {mc['cov_relative_error']['lyapunov_discrete']:.3f} from the "
+                   f"discrete Lyapunov solution, {mc['cov_relative_error']['printed']:.3f} from the printed form")
+    detail = (f"SGD on ℓ2 logistic regression (breast cancer, p = 31, {ev.source}): at T = {cold['T']:g} the measured "
+              f"stationary covariance is {e['lyapunov_discrete']:.3f} (relative Frobenius) from the discrete Lyapunov "
+              f"solution and {e['lyapunov_continuous']:.3f} from the continuous one CΣ + ΣC = TD (sampling floor "
+              f"{fl:.3f}), but {e['printed']:.3f} from the printed (T/2)C⁻¹D ({e['printed_symmetric']:.3f} from its "
+              f"symmetric part); the error beyond the floor grows with T (slope "
+              f"{m['T_sweep']['cov_excess_slope_in_T_discrete']:.2f}, {hot['cov_relative_error']['lyapunov_discrete']:.3f} "
+              f"at T = {hot['T']:g}: O(T) anharmonic terms){mlp_txt}")
+    findings = [Finding(
+        "stated-assumption",
+        f"On a real model C̃ and D̃ need not commute: here ‖CD − DC‖/(‖C‖‖D‖) = {m['commutator_relative']:.3f}, so SC.A1 "
+        f"fails at the minimum and the printed (T/2)C̃⁻¹D̃ (RND eq. 22) is {e['printed']:.2f} off the measured covariance "
+        f"(symmetrised {e['printed_symmetric']:.2f}) while the Lyapunov solution is within {e['lyapunov_continuous']:.3f}",
+        printed="Σ_k ≈ (T/2) C̃_k⁻¹ D̃_k", corrected="C̃_k Σ_k + Σ_k C̃_k = T D̃_k (Lyapunov; SGD's discrete map: "
+        "Σ = (I − λC)Σ(I − λC) + λ²D/B)", evidence={"coldest_T": per_run[runs.index(cold)]}),
+        Finding("note", "At fixed T = {:g} the continuous Lyapunov error grows with λ ({}) while the discrete one stays "
+                "({}): SGD's time step adds an O(λ) error the discrete Lyapunov solution removes".format(
+                    ls["T"], ", ".join(f"{v:.3f}" for v in ls["lyapunov_continuous"]),
+                    ", ".join(f"{v:.3f}" for v in ls["lyapunov_discrete"])),
+                evidence={"lr": ls["lr"], "sampling_floor": [_r(v) for v in ls["sampling_floor"]]})]
+    if mlp:
+        mc = min(mlp, key=lambda o: o["T"])
+        findings.append(Finding(
+            "note", f"MLP (wine, tanh, ℓ2) in its top-{len(ev.prediction['mlp']['eigenvalues'])} Hessian subspace: at "
+            f"T = {mc['T']:g} the measured covariance is {mc['cov_relative_error']['lyapunov_discrete']:.3f} from the "
+            f"discrete Lyapunov solution (floor {mc['cov_sampling_floor']:.3f}) and "
+            f"{mc['cov_relative_error']['printed']:.3f} from the printed (T/2)Λ⁻¹VᵀDV (subspace commutator "
+            f"{m['mlp_commutator_relative_subspace']:.3f}); the error grows with T: "
+            + ", ".join(f"{o['cov_relative_error']['lyapunov_discrete']:.3f} at T = {o['T']:g}" for o in mlp),
+            evidence=metrics["mlp_top_k"]))
+    summary = (f"measured SGD covariance = Lyapunov solution within {e['lyapunov_continuous']:.3f} at T = {cold['T']:g}; "
+               f"printed (T/2)C⁻¹D off by {e['printed']:.2f} (C, D do not commute: SC.A1 fails on this model)")
+    return Verdict.measured(detail, metrics=metrics, agrees=agrees, findings=findings, summary=summary)
+
+
+@check("SC.B2.bias", name="sgd_covariance_offsets")
+def sgd_covariance_offsets():
+    """Measured offsets of the mean and of the mode of the SGD iterates vs the printed bias and the
+    leading-order predictions."""
+    ev = _E.experiment_evidence("sgd_covariance")
+    m = ev.metrics
+    runs = m["runs"]
+    per_run = [{"lr": o["lr"], "B": o["batch_size"], "T": o["T"],
+                "mean_norm": _r(o["mean_offset_norm"][0], 6), "mode_norm": _r(o["mode_offset_norm"][0], 6),
+                "printed_norm": _r(o["printed_bias_norm"], 6),
+                "mean_vs_printed": _r(o["offset_relative_error"]["mean_vs_printed"], 3),
+                "mean_vs_prediction": _r(o["offset_relative_error"]["mean_vs_mean_offset_discrete"], 3),
+                "mode_vs_printed": _r(o["offset_relative_error"]["mode_vs_printed"], 3),
+                "mode_vs_prediction": _r(o["offset_relative_error"]["mode_vs_mode_offset_discrete"], 3),
+                "mode_floor": _r(o["offset_sampling_floor"]["mode_vs_mode_offset_discrete"], 3),
+                "mean_along_printed": [_r(v, 3) for v in o["offset_projection"]["mean_along_printed"]]}
+               for o in runs]
+    metrics = {"source": ev.source, "commutator_relative": _r(m["commutator_relative"]),
+               "mean_offset_slope_in_T": _r(m["mean_offset_slope_in_T"], 3),
+               "mode_offset_slope_in_T": _r(m["mode_offset_slope_in_T"], 3), "slope_band": m["slope_band"],
+               "tolerance": m["bias_tolerance"], "runs": per_run,
+               "mode_matches_prediction": m["mode_offset_matches_prediction"],
+               "mode_matches_printed": m["mode_offset_matches_printed_bias"],
+               "mean_matches_prediction": m["mean_offset_matches_prediction"],
+               "mean_matches_printed": m["mean_offset_matches_printed_bias"]}
+    agrees = bool(m["mean_offset_order_T"] and m["mean_offset_matches_printed_bias"])
+    cold = min(runs, key=lambda o: o["T"])
+    f = cold["offset_relative_error"]
+    detail = (f"θ^tr − E θ of SGD on ℓ2 logistic regression ({ev.source}) scales as T^{m['mean_offset_slope_in_T']:.2f}; "
+              f"at T = {cold['T']:g} its size is {cold['mean_offset_norm'][0]:.3g} against |(T/2)C⁻¹∂·D| = "
+              f"{cold['printed_bias_norm']:.3g} (relative error {f['mean_vs_printed']:.2f}) and it matches ½C⁻¹∂³U:Σ within "
+              f"{f['mean_vs_mean_offset_discrete']:.2f}; the mode (from the first three moments) is "
+              f"{f['mode_vs_printed']:.2f} from the printed bias and {f['mode_vs_mode_offset_discrete']:.2f} from the "
+              f"leading-order mode offset with curl (sampling floor {cold['offset_sampling_floor']['mode_vs_mode_offset_discrete']:.2f})")
+    d_ev = ev.prediction["D_eigenvalues"]
+    d_ratio = min(d_ev) / max(d_ev)
+    worst_mean = max(o["offset_relative_error"]["mean_vs_mean_offset_discrete"] for o in runs)
+    worst_floor = max(o["offset_sampling_floor"]["mean_vs_mean_offset_discrete"] for o in runs)
+    findings = [Finding(
+        "note",
+        "The printed b = (T/2)C⁻¹∂·D is the offset of the mode μ of the zero-curl steady state (RND App. B defines μ_k "
+        "as the minimum of g̃); the stationary mean of SGD moves by ½C⁻¹(∂³U : Σ) (E[∂U(θ)] = 0 exactly at "
+        "stationarity), another O(T) vector: the Gaussian N(μ_k, Σ_k) puts the mean at the mode and misses the skewness "
+        f"term at the same order. Measured |θ^tr − E θ|/|printed b| = {cold['mean_offset_norm'][0] / cold['printed_bias_norm']:.2f} "
+        f"at T = {cold['T']:g}; ½C⁻¹∂³U:Σ matches the measured mean offset within {worst_mean:.2f} in every run "
+        f"(largest sampling floor {worst_floor:.2f})",
+        printed="b_k = θ_k^tr − μ_k ≈ (T/2) C̃⁻¹ ∂·D̃ (the mode's offset)",
+        corrected="θ^tr − E[θ] = ½ C̃⁻¹ (∂³U : Σ) + O(T²) (the mean's offset, the one SC.eq4's cross term needs)",
+        evidence=per_run),
+        Finding("note", "The mode of the iterates estimated from their first three moments (mean − ½κ3:Σ⁻¹) is "
+                f"{f['mode_vs_mode_offset_discrete']:.2f} (relative) from its leading-order prediction with curl at "
+                f"T = {cold['T']:g} (sampling floor {cold['offset_sampling_floor']['mode_vs_mode_offset_discrete']:.2f}) and "
+                f"{f['mode_vs_printed']:.2f} from the printed bias: not resolved here. κ3:Σ⁻¹ weighs the directions of "
+                f"nearly singular D (smallest/largest eigenvalue {d_ratio:.1e}), where the cubic expansion behind both "
+                "the estimate and the prediction likely needs a far smaller T (a likely cause, not established); the "
+                "check does not judge the mode.",
+                evidence={"mode_offset_slope_in_T": _r(m["mode_offset_slope_in_T"], 3)})]
+    summary = (f"θ^tr − E θ is O(T) (slope {m['mean_offset_slope_in_T']:.2f}) but {f['mean_vs_printed']:.2f} (relative) "
+               f"from the printed (T/2)C⁻¹∂·D ({cold['mean_offset_norm'][0] / cold['printed_bias_norm']:.2f}× its size); "
+               f"it is ½C⁻¹∂³U:Σ within {f['mean_vs_mean_offset_discrete']:.2f} — the printed b is the mode's offset")
+    return Verdict.measured(detail, metrics=metrics, agrees=agrees, findings=findings, summary=summary)
