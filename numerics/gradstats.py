@@ -48,6 +48,7 @@ __all__ = [
     "HessianTooLargeError",
     "CovarianceTooLargeError",
     "EXACT_HESSIAN_MAX_P",
+    "HVP_METHODS",
     "FULL_COVARIANCE_MAX_P",
     "HessianOperator",
     "GradientCovariance",
@@ -62,6 +63,8 @@ __all__ = [
     "projected_hessian",
 ]
 
+#: Hessian-vector product methods of :class:`HessianOperator` (the first is the default)
+HVP_METHODS = ("kept_graph", "jvp", "double_backward")
 #: largest p for which :func:`exact_hessian` forms the dense p×p Hessian (p² float64 numbers and
 #: p HVP-sized reverse passes; 4096² × 8 B = 128 MiB)
 EXACT_HESSIAN_MAX_P = 4096
@@ -166,14 +169,18 @@ class HessianOperator:
     """The Hessian of ``U(θ) = loss_fn(model(X), y)`` at the model's current θ as an operator.
 
     ``matvec(v)``: ``H v`` for a (p,) tensor, or ``H V`` for a (p, m) one (column by column).
-    ``method="jvp"`` (default) differentiates ``grad U`` forward-mode (``torch.func.jvp``);
-    ``"double_backward"`` takes ``∂(∂U·v)/∂θ`` by two reverse passes. Both are exact to round-off.
+    ``method="kept_graph"`` (default) builds ``g = ∂U`` with its graph once and takes every product as
+    one reverse pass ``∂(g·v)/∂θ`` through that kept graph (PyHessian's way; the graph's memory is held
+    while the operator lives); ``"jvp"`` differentiates ``grad U`` forward-mode (``torch.func.jvp``);
+    ``"double_backward"`` takes ``∂(∂U·v)/∂θ`` by two fresh reverse passes each time. All are exact to
+    round-off; per product on the 64-256-10 benchmark MLP the kept graph is ~2× double_backward and
+    ~3.5× jvp (benchmarks/bench_nets.py).
     Build it with :func:`hessian_operator`. ``n_matvec`` counts the products taken.
     """
 
-    def __init__(self, model, loss_fn, X, y, *, method: str = "jvp", device=None):
-        if method not in ("jvp", "double_backward"):
-            raise GradStatsError(f"method must be 'jvp' or 'double_backward'; got {method!r}")
+    def __init__(self, model, loss_fn, X, y, *, method: str = "kept_graph", device=None):
+        if method not in HVP_METHODS:
+            raise GradStatsError(f"method must be one of {', '.join(map(repr, HVP_METHODS))}; got {method!r}")
         _check_model(model)
         _check_data(X, y)
         self.device, self.X, self.y = _to_device(model, X, y, device)
@@ -183,6 +190,7 @@ class HessianOperator:
         self.p = int(self.theta.numel())
         self.dtype = self.theta.dtype
         self.n_matvec = 0
+        self._kept = None  # (θ leaf, ∂U with its graph) for method="kept_graph", built on the first product
         # the loss at θ: finite and scalar, or a typed error now rather than a NaN eigenvalue later
         value = self.loss(self.theta)
         if value.ndim != 0:
@@ -210,6 +218,16 @@ class HessianOperator:
             from torch.func import grad, jvp
 
             return jvp(grad(self.loss), (self.theta,), (v,))[1].detach()
+        if self.method == "kept_graph":
+            # H v = ∂(g·v)/∂θ = the vector-Jacobian product of g = ∂U with v, through g's kept graph
+            if self._kept is None:
+                th = self.theta.clone().requires_grad_(True)
+                with torch.enable_grad():
+                    (g,) = torch.autograd.grad(self.loss(th), th, create_graph=True)
+                self._kept = (th, g)
+            th, g = self._kept
+            (hv,) = torch.autograd.grad(g, th, grad_outputs=v, retain_graph=True)
+            return hv.detach()
         th = self.theta.clone().requires_grad_(True)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self.loss(th), th, create_graph=True)
@@ -240,7 +258,7 @@ class HessianOperator:
         return LinearOperator((self.p, self.p), matvec=mv, dtype=np.float64)
 
 
-def hessian_operator(model, loss_fn, X, y, *, method: str = "jvp", device=None) -> HessianOperator:
+def hessian_operator(model, loss_fn, X, y, *, method: str = "kept_graph", device=None) -> HessianOperator:
     """The :class:`HessianOperator` of ``U = loss_fn(model(X), y)`` at the model's parameters.
 
     Raises :class:`TrainModeError`, :class:`NonFiniteLossError` or :class:`GradStatsError` (non-scalar

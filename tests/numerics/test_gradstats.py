@@ -39,7 +39,7 @@ def test_exact_hessian_matches_finite_differences_of_the_gradient(net):
     assert float((fd - H @ v).norm() / (H @ v).norm()) < 1e-7
 
 
-@pytest.mark.parametrize("method", ["jvp", "double_backward"])
+@pytest.mark.parametrize("method", ["kept_graph", "jvp", "double_backward"])
 def test_hvp_matches_exact_hessian(net, method):
     model, X, y, H = net
     op = gs.hessian_operator(model, CE, X, y, method=method)
