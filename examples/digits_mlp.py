@@ -22,13 +22,15 @@ def factory(data, *, hidden: int = 32, steps: int = 800, seed: int = 0):
     ``(model, loss_fn, T)`` — the triple ``python -m validation bench`` expects from a factory."""
     import torch
 
+    from numerics.devices import cpu_threads
     from numerics.training import mlp, train_sgd
 
     torch.manual_seed(seed)
     model = mlp(hidden, data.n_features, data.n_classes)
     loss_fn = torch.nn.functional.cross_entropy
-    bad = train_sgd(model, loss_fn, data.X_train, data.y_train, lr=LEARNING_RATE, batch_size=BATCH_SIZE,
-                    steps=steps, generator=torch.Generator().manual_seed(seed))
+    with cpu_threads("cpu"):  # one intra-op thread: a small MLP gains nothing from more
+        bad = train_sgd(model, loss_fn, data.X_train, data.y_train, lr=LEARNING_RATE, batch_size=BATCH_SIZE,
+                        steps=steps, generator=torch.Generator().manual_seed(seed))
     if bad is not None:
         raise FloatingPointError(f"the example's SGD diverged at step {bad}; lower LEARNING_RATE")
     return model.eval(), loss_fn, T

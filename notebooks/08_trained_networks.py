@@ -36,6 +36,7 @@ from numerics.datasets import load_dataset
 from numerics.training import mlp, train_sgd
 from validation import bench
 
+torch.set_num_threads(1)                 # a small MLP: one CPU thread is fastest (bench does the same)
 LR, BATCH = 0.1, 10                      # SGD step and batch size: T = λ/B
 data = load_dataset("digits", n_train=512, seed=0)
 torch.manual_seed(0)

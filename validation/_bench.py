@@ -50,7 +50,11 @@ import numpy as np
 
 __all__ = ["BenchError", "Spectra", "NoiseVsCurvature", "Curl", "StationaryCovariancePart", "Line",
            "TestLossDecomposition", "BenchResult", "bench", "summary_table", "load_factory", "OUTPUT_FILES",
-           "run_cli", "add_parser"]
+           "run_cli", "add_parser", "SMALL_MODEL_P"]
+
+
+#: largest number of measured parameters for which ``threads="auto"`` measures with one CPU thread
+SMALL_MODEL_P = 100_000
 
 
 class BenchError(ValueError):
@@ -463,7 +467,7 @@ def summary_table(d: dict) -> str:
 # --------------------------------------------------------------------------------------------
 def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: int = 2,
           n_bootstrap: int = 50, polish_lr: float = 0.05, polish_steps: int = 500, line_points: int = 31,
-          seed: int = 0) -> BenchResult:
+          seed: int = 0, threads="auto") -> BenchResult:
     """Measure the SGD theory's quantities on ``model`` as given (module docstring).
 
     Parameters
@@ -479,19 +483,14 @@ def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: 
         and ``n_bootstrap`` bootstrap replicates for the curl; ``polish_lr``, ``polish_steps``: the
         full-batch descents to θ^tr and θ^test (:func:`numerics.interpolation.polish`);
         ``line_points`` (3j + 1) on α ∈ [−1, 2]; ``seed`` for Lanczos, subspaces and bootstrap.
+    threads : CPU intra-op threads while measuring (restored afterwards; ignored on a GPU): ``"auto"``
+        uses one thread for models up to :data:`SMALL_MODEL_P` parameters (small models gain nothing
+        from more, and oversubscribed cores make them much slower), an integer that many, None leaves
+        torch's setting alone.
 
     Returns a frozen :class:`BenchResult`. Raises :class:`BenchError` for bad inputs,
     :class:`numerics.interpolation.PolishDivergedError` when a polish diverges (lower polish_lr).
     """
-    import torch
-
-    from numerics import interpolation as I
-    from numerics.curl import minimum_curl
-    from numerics.gradient_noise import per_sample_gradients
-    from numerics.gradstats import HessianOperator, top_hessian_eigenpairs
-    from numerics.noise_curvature import (NotAStrictMinimumError, noise_hessian_alignment,
-                                          stationary_covariance)
-
     t0 = time.perf_counter()
     T = _temperature(T)
     Xtr, ytr = _pair(train, "train")
@@ -512,6 +511,34 @@ def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: 
     p = sum(q.numel() for q in m.parameters() if q.requires_grad)
     if k >= p:
         raise BenchError(f"k = {k} must be smaller than the number of measured parameters p = {p}")
+    if threads == "auto":
+        n_threads = 1 if p <= SMALL_MODEL_P else None
+    elif threads is None:
+        n_threads = None
+    else:
+        n_threads = _int(threads, "threads", 1)
+    settings = {"n_random": n_random, "n_bootstrap": n_bootstrap, "polish_lr": float(polish_lr),
+                "polish_steps": polish_steps, "line_points": line_points, "seed": seed}
+    if n_threads is None or dev.type != "cpu":
+        return _measure(m, names, loss_fn, Xtr, ytr, Xte, yte, dev, losses, p, T, k, settings, t0)
+    from numerics.devices import cpu_threads
+
+    with cpu_threads(dev, n_threads):
+        return _measure(m, names, loss_fn, Xtr, ytr, Xte, yte, dev, losses, p, T, k, settings, t0)
+
+
+def _measure(m, names, loss_fn, Xtr, ytr, Xte, yte, dev, losses, p, T, k, settings, t0) -> BenchResult:
+    import torch
+
+    from numerics import interpolation as I
+    from numerics.curl import minimum_curl
+    from numerics.gradient_noise import per_sample_gradients
+    from numerics.gradstats import HessianOperator, top_hessian_eigenpairs
+    from numerics.noise_curvature import (NotAStrictMinimumError, noise_hessian_alignment,
+                                          stationary_covariance)
+
+    seed, n_random, n_bootstrap = settings["seed"], settings["n_random"], settings["n_bootstrap"]
+    polish_lr, polish_steps, line_points = settings["polish_lr"], settings["polish_steps"], settings["line_points"]
 
     # --- spectra, DT.eq7, SC.B2 at θ (train loss) ---
     op = HessianOperator(m, loss_fn, Xtr, ytr)
@@ -566,8 +593,6 @@ def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: 
                                 predicted=predicted, relative_error=abs(meas - predicted) / abs(meas) if meas else
                                 float("nan"), shift_curvature_fit=fit.shift_curvature,
                                 predicted_fit=fit.eq3_prediction, relative_error_fit=fit.eq3_relative_error)
-    settings = {"n_random": n_random, "n_bootstrap": n_bootstrap, "polish_lr": float(polish_lr),
-                "polish_steps": polish_steps, "line_points": line_points, "seed": seed}
     return BenchResult(T=T, k=k, p=p, n_train=int(Xtr.shape[0]), n_test=int(Xte.shape[0]), parameters=names,
                        device=str(dev), train_loss=losses["train"], test_loss=losses["test"], spectra=spectra,
                        dt_eq7=dt, curl=curl, sc_b2=b2, line=line, sc_eq4=eq4,

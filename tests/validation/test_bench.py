@@ -31,6 +31,15 @@ class Tiny(torch.nn.Module):
         return self.head(torch.tanh(x @ self.w1 + self.b1))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one intra-op thread (two workers on two cores otherwise oversubscribe them)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _data(n, seed):
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, 4, dtype=torch.float64, generator=g)
