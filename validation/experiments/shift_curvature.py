@@ -12,7 +12,8 @@ train→test line fall as the SGD temperature rises.
 - **predict** (theory, SC.eq3/SC.eq4 with b = 0): ``U^test(θ^tr) ≈ U^test(θ^test) + ½ sᵀC^test s``,
   and the curvatures and the shift-curvature fall as T rises (SC's steady-state preference for
   flat minima, SC.eq6).
-- **compare** (pure): symmetrised quadratic fits (SC App. F): the test loss is reflected about its
+- **compare** (pure): symmetrised quadratic fits (SC App. F, :func:`numerics.interpolation.line_fit`;
+  line losses by :func:`numerics.interpolation.line_losses`): the test loss is reflected about its
   minimum α = 1 in the direction of the train minimum (points α ∈ [0, 1] and their mirror images),
   the train loss about α = 0 in the direction away from the test minimum (α ∈ [−1, 0]); each fit
   ``y = y₀ + ½ κ (α − α₀)²`` gives the curvature along the line in α units, so ``½ κ_test`` is the
@@ -25,8 +26,8 @@ train→test line fall as the SGD temperature rises.
 
 ``python -m validation run shift_curvature`` runs the full version into
 ``runs/shift_curvature_cpu.json`` (``--force`` to replace the committed ``validation/data/shift_curvature_cpu.json``,
-``--resume`` after an interruption); the ledger check re-derives the metrics of that record and runs
-:data:`SMALL` live.
+``--resume`` after an interruption); the ledger check re-derives the metrics of that record (it
+trains nothing); the tests run :data:`SMALL` live.
 """
 from __future__ import annotations
 
