@@ -156,9 +156,18 @@ def test_l2_is_in_every_phase_and_on_the_line():
     pen = [0.005 * float((ta + a * (tb - ta)).pow(2).sum()) for a in alphas]
     for k in (0, 1):
         assert np.asarray(reg[k]) - np.asarray(plain[k]) == pytest.approx(pen, rel=1e-12)
-    cfg = dataclasses.replace(TINY, l2=0.01, datasets=("breast_cancer",), seeds=(0,))
-    runs = sc.measure(cfg, "cpu")["runs"]
-    assert len(runs) == 2 and all(np.isfinite(r["test_loss_line"]).all() for r in runs)
+    # ℓ2 as weight decay in every phase: the ensemble and the one-by-one routes agree, and differ from no ℓ2
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = dataclasses.replace(TINY, l2=0.05, datasets=("breast_cancer",), seeds=(0,))
+    ens = sc.measure(cfg, "cpu")["runs"]
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        one_by_one = sc.measure(cfg, "cpu", executor=ex)["runs"]
+    without = sc.measure(dataclasses.replace(cfg, l2=0.0), "cpu")["runs"]
+    for a, b, c in zip(ens, one_by_one, without):
+        assert a["test_loss_line"] == pytest.approx(b["test_loss_line"], rel=1e-10)
+        assert a["shift_norm"] == pytest.approx(b["shift_norm"], rel=1e-10)
+        assert abs(a["shift_norm"] - c["shift_norm"]) > 1e-6
 
 
 @pytest.fixture(scope="module")

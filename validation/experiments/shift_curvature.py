@@ -5,7 +5,8 @@ train→test line fall as the SGD temperature rises.
 - **measure** (PyTorch), following SC §3 / App. F on a small scale: for every data set (names of
   :data:`numerics.datasets.DATASETS`: ``digits``, ``breast_cancer``, ``wine``, ``mnist1d``), temperature
   T = λ/B and seed, (1) SGD at T on a training subset of the data set (equal SDE time λ·steps for every T;
-  with ``l2 > 0`` every phase minimises U + (ℓ2/2)‖θ‖² and the line losses include that term);
+  with ``l2 > 0`` every phase minimises U + (ℓ2/2)‖θ‖² — ``weight_decay=l2`` of
+  :mod:`numerics.training` — and the line losses include that term);
   (2) from that point, full-batch gradient descent with a small step on the *train* set → θ^tr;
   (3) from the same point, the same on the *test* set → θ^test; (4) train and test losses on the
   line ``θ(α) = θ^tr + α (θ^test − θ^tr)``, α ∈ [−1, 2].
@@ -120,18 +121,6 @@ MAX_DETECTABLE_RHO = 0.5
 TRENDS = ("kappa_train", "kappa_test", "shift_curvature")
 
 
-def _penalty(model, l2: float):
-    """(ℓ2/2)‖θ‖² of ``model``'s parameters (a tensor; 0 without ℓ2)."""
-    return 0.5 * l2 * sum(p.pow(2).sum() for p in model.parameters())
-
-
-def _objective(model, loss_fn, l2: float):
-    """The loss the SGD and polish phases minimise for ``model``: ``loss_fn`` (+ (ℓ2/2)‖θ‖²)."""
-    if not l2:
-        return loss_fn
-    return lambda out, y: loss_fn(out, y) + _penalty(model, l2)
-
-
 def _line_losses(model, loss_fn, theta_a, theta_b, alphas, data, l2: float = 0.0):
     """Train and test losses on the line (:func:`numerics.interpolation.line_losses`), plus
     (ℓ2/2)‖θ(α)‖² when ``l2`` > 0."""
@@ -179,8 +168,7 @@ def _line(config, name, T, seed, model, ends, data, loss_fn):
 
 def _one(config, name, T, seed, data, dev, loss_fn, trained=None):
     """One run on data set ``name`` (``data[name]`` = (X_train, y_train, X_test, y_test, n_classes)):
-    trained alone (:func:`numerics.training.train_sgd`; the route of a sweep executor and of runs
-    with ℓ2), or — ``trained = (model, ends)``: its SGD end point and polished minima from the
+    trained alone (:func:`numerics.training.train_sgd`; the route of a sweep executor), or — ``trained = (model, ends)``: its SGD end point and polished minima from the
     ensembles of :func:`_batch` — finished (the losses on the line)."""
     import copy
 
@@ -194,15 +182,15 @@ def _one(config, name, T, seed, data, dev, loss_fn, trained=None):
     Xtr, ytr, Xte, yte = tensors
     model, gen = _start(config, seed, Xtr.shape[1], n_classes, dev)
     lr, B = config.learning_rate, config.batch_size(T)
-    bad = train_sgd(model, _objective(model, loss_fn, config.l2), Xtr, ytr, lr=lr, batch_size=B,
-                    steps=int(round(config.sde_time / lr)), generator=gen)
+    bad = train_sgd(model, loss_fn, Xtr, ytr, lr=lr, batch_size=B, steps=int(round(config.sde_time / lr)),
+                    generator=gen, weight_decay=config.l2)
     if bad is not None:
         raise _sgd_diverged(config, name, T, bad)
     ends = {}
     for part, (X, y) in (("train", (Xtr, ytr)), ("test", (Xte, yte))):
         m = copy.deepcopy(model)
-        bad = train_sgd(m, _objective(m, loss_fn, config.l2), X, y, lr=config.polish_lr, batch_size=X.shape[0],
-                        steps=config.polish_steps, generator=gen)
+        bad = train_sgd(m, loss_fn, X, y, lr=config.polish_lr, batch_size=X.shape[0], steps=config.polish_steps,
+                        generator=gen, weight_decay=config.l2)
         if bad is not None:
             raise _polish_diverged(part)
         ends[part] = parameters_to_vector(m.parameters()).detach().clone()
@@ -228,7 +216,7 @@ def _ensemble(config, name, items, data, dev, loss_fn):
     bad = train_sgd_ensemble(models, loss_fn, Xtr, ytr, lrs=[lr] * len(items),
                              batch_sizes=[config.batch_size(T) for T, _ in items],
                              steps=[int(round(config.sde_time / lr))] * len(items), generators=gens,
-                             per_sample_loss=per_sample)
+                             per_sample_loss=per_sample, weight_decay=config.l2)
     for (T, _), b in zip(items, bad):
         if b is not None:
             raise _sgd_diverged(config, name, T, b)
@@ -237,7 +225,7 @@ def _ensemble(config, name, items, data, dev, loss_fn):
         polished = [copy.deepcopy(m) for m in models]
         bad = train_sgd_ensemble(polished, loss_fn, X, y, lrs=[config.polish_lr] * len(items),
                                  batch_sizes=[X.shape[0]] * len(items), steps=[config.polish_steps] * len(items),
-                                 generators=gens, per_sample_loss=per_sample)
+                                 generators=gens, per_sample_loss=per_sample, weight_decay=config.l2)
         if any(b is not None for b in bad):
             raise _polish_diverged(part)
         for end, m in zip(ends, polished):
@@ -250,12 +238,7 @@ def _batch(config, items, data, dev, loss_fn):
     """Every run of ``items`` (``(dataset, T, seed)``), results yielded in item order: one ensemble
     per data set (:func:`_ensemble`; each run's initialisation and minibatches — its generator's
     draws, in the same order — are the ones :func:`_one` would use, so a run's result is the same
-    up to rounding). With ℓ2 (which :func:`numerics.training.train_sgd_ensemble` does not take) the
-    runs are trained one by one (:func:`_one`)."""
-    if config.l2:
-        for name, T, seed in items:
-            yield _one(config, name, T, seed, data, dev, loss_fn)
-        return
+    up to rounding)."""
     done, nxt = {}, 0
     for name in dict.fromkeys(n for n, _, _ in items):  # data sets in order of first appearance
         idx = [i for i, it in enumerate(items) if it[0] == name]
