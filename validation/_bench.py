@@ -312,7 +312,9 @@ class StationaryCovariancePart:
 @dataclass(frozen=True)
 class Line:
     """The train→test line (SC App. F): ``alphas``, ``train_loss``, ``test_loss`` on θ^tr + α s,
-    ``shift_norm`` ‖s‖, the fits (:class:`numerics.interpolation.LineFit` as ``fit``) and the exact
+    ``shift_norm`` ‖s‖, where each loss is lowest on the grid (``train_argmin_alpha``, ideally 0;
+    ``test_argmin_alpha``, ideally 1 — else the polishes stopped short of the minima: raise
+    ``polish_steps``), the full-batch gradient norms at θ^tr and θ^test, the fits (:class:`numerics.interpolation.LineFit` as ``fit``) and the exact
     forms ``quadratic_form_test`` = sᵀC^test s (test Hessian at θ^test) and ``quadratic_form_train`` =
     sᵀC^tr s (train Hessian at θ^tr)."""
 
@@ -320,6 +322,10 @@ class Line:
     train_loss: np.ndarray
     test_loss: np.ndarray
     shift_norm: float
+    train_argmin_alpha: float
+    test_argmin_alpha: float
+    gradient_norm_train: float
+    gradient_norm_test: float
     fit: object
     quadratic_form_test: float
     quadratic_form_train: float
@@ -341,7 +347,8 @@ class Line:
         ax.axvline(1, color="grey", lw=0.5)
         ax.set_xlabel("α (0: train min, 1: test min)")
         ax.set_ylabel("loss")
-        ax.set_title(f"train→test line, ‖s‖ = {self.shift_norm:.3g}")
+        ax.set_title(f"train→test line, ‖s‖ = {self.shift_norm:.3g}; minima at α = {self.train_argmin_alpha:.2g}, "
+                     f"{self.test_argmin_alpha:.2g}", fontsize=9)
         ax.legend(fontsize=7)
         return fig
 
@@ -453,6 +460,7 @@ def summary_table(d: dict) -> str:
         ("SC.B2: ‖Laplace − Lyapunov‖/‖Lyapunov‖", f(b2["relative_difference"]) if b2["available"] else
          f"n/a ({b2['reason'][:40]})"),
         ("shift ‖s‖", f(ln["shift_norm"])),
+        ("line minima at α (want 0, 1)", f"{f(ln['train_argmin_alpha'])}, {f(ln['test_argmin_alpha'])}"),
         ("κ_test fit / sᵀC_test s", f"{f(ln['fit']['kappa_test'])} / {f(ln['quadratic_form_test'])}"),
         ("SC.eq4: U_test(θ_tr) measured", f(eq4["measured"])),
         ("SC.eq4: depth + ½sᵀCs (Hessian)", f"{f(eq4['predicted'])} (rel. err {f(eq4['relative_error'])})"),
@@ -466,7 +474,7 @@ def summary_table(d: dict) -> str:
 # the entry point
 # --------------------------------------------------------------------------------------------
 def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: int = 2,
-          n_bootstrap: int = 50, polish_lr: float = 0.05, polish_steps: int = 500, line_points: int = 31,
+          n_bootstrap: int = 50, polish_lr=0.05, polish_steps: int = 1500, line_points: int = 31,
           seed: int = 0, threads="auto") -> BenchResult:
     """Measure the SGD theory's quantities on ``model`` as given (module docstring).
 
@@ -481,7 +489,12 @@ def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: 
     params : None (every trainable parameter) or a list of parameter names / tensors: the subspace.
     k : subspace dimension (top-k Hessian eigenpairs; must be < p); ``n_random`` random subspaces
         and ``n_bootstrap`` bootstrap replicates for the curl; ``polish_lr``, ``polish_steps``: the
-        full-batch descents to θ^tr and θ^test (:func:`numerics.interpolation.polish`);
+        full-batch descents to θ^tr and θ^test (:func:`numerics.interpolation.polish`; defaults: those of
+        the ``shift_curvature`` experiment, 0.05 × 1500; ``polish_lr="auto"`` takes 1/λ_max of the train
+        Hessian at θ, half the stability limit of gradient descent). How far the polishes go changes the
+        line's numbers — a deeper test polish on a net that can fit its test set drives U^test(θ^test)
+        and C^test towards 0 — so ``line.train_argmin_alpha``/``test_argmin_alpha`` and the gradient norms
+        are reported with them;
         ``line_points`` (3j + 1) on α ∈ [−1, 2]; ``seed`` for Lanczos, subspaces and bootstrap.
     threads : CPU intra-op threads while measuring (restored afterwards; ignored on a GPU): ``"auto"``
         uses one thread for models up to :data:`SMALL_MODEL_P` parameters (small models gain nothing
@@ -503,9 +516,10 @@ def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: 
     seed = _int(seed, "seed", 0)
     if (line_points - 1) % 3:
         raise BenchError(f"line_points must be 3j + 1 (so that α = 0 and α = 1 lie on the grid); got {line_points}")
-    if isinstance(polish_lr, (str, bytes, bool)) or not (isinstance(polish_lr, (int, float)) and polish_lr > 0
-                                                          and math.isfinite(polish_lr)):
-        raise BenchError(f"polish_lr must be a positive number; got {polish_lr!r}")
+    if not (isinstance(polish_lr, str) and polish_lr == "auto") and (
+            isinstance(polish_lr, (str, bytes, bool)) or not (isinstance(polish_lr, (int, float)) and polish_lr > 0
+                                                             and math.isfinite(polish_lr))):
+        raise BenchError(f"polish_lr must be 'auto' or a positive number; got {polish_lr!r}")
     m, names = _select(model, params)
     dev, losses = _check_inputs(m, loss_fn, Xtr, ytr, Xte, yte)
     p = sum(q.numel() for q in m.parameters() if q.requires_grad)
@@ -517,7 +531,7 @@ def bench(model, loss_fn, train, test, *, T, params=None, k: int = 8, n_random: 
         n_threads = None
     else:
         n_threads = _int(threads, "threads", 1)
-    settings = {"n_random": n_random, "n_bootstrap": n_bootstrap, "polish_lr": float(polish_lr),
+    settings = {"n_random": n_random, "n_bootstrap": n_bootstrap, "polish_lr": polish_lr,
                 "polish_steps": polish_steps, "line_points": line_points, "seed": seed}
     if n_threads is None or dev.type != "cpu":
         return _measure(m, names, loss_fn, Xtr, ytr, Xte, yte, dev, losses, p, T, k, settings, t0)
@@ -577,6 +591,12 @@ def _measure(m, names, loss_fn, Xtr, ytr, Xte, yte, dev, losses, p, T, k, settin
 
     # --- the train→test line (SC App. F) and SC.eq4 ---
     gen = torch.Generator(device=dev).manual_seed(seed)
+    if polish_lr == "auto":
+        if not eig.values[0] > 0:
+            raise BenchError(f"the train Hessian at θ has no positive eigenvalue (λ_max = {eig.values[0]:.3g}): "
+                             f"pass polish_lr explicitly")
+        polish_lr = 1.0 / float(eig.values[0])
+        settings = {**settings, "polish_lr": polish_lr}
     th_tr = I.polish(m, loss_fn, Xtr, ytr, lr=polish_lr, steps=polish_steps, generator=gen, name="train")
     th_te = I.polish(m, loss_fn, Xte, yte, lr=polish_lr, steps=polish_steps, generator=gen, name="test")
     alphas = np.linspace(-1.0, 2.0, line_points)
@@ -585,8 +605,15 @@ def _measure(m, names, loss_fn, Xtr, ytr, Xte, yte, dev, losses, p, T, k, settin
     s = th_te - th_tr
     q_test = I.hessian_quadratic_form(m, loss_fn, Xte, yte, th_te, s)
     q_train = I.hessian_quadratic_form(m, loss_fn, Xtr, ytr, th_tr, s)
-    line = Line(alphas=alphas, train_loss=np.asarray(lines["train"]), test_loss=np.asarray(lines["test"]),
-                shift_norm=float(s.norm()), fit=fit, quadratic_form_test=q_test, quadratic_form_train=q_train)
+    tr_line, te_line = np.asarray(lines["train"]), np.asarray(lines["test"])
+
+    def grad_norm(theta, X, y):
+        return float(torch.linalg.vector_norm(HessianOperator(I.with_parameters(m, theta), loss_fn, X, y).gradient()))
+
+    line = Line(alphas=alphas, train_loss=tr_line, test_loss=te_line, shift_norm=float(s.norm()),
+                train_argmin_alpha=float(alphas[int(np.argmin(tr_line))]),
+                test_argmin_alpha=float(alphas[int(np.argmin(te_line))]),
+                gradient_norm_train=grad_norm(th_tr, Xtr, ytr), gradient_norm_test=grad_norm(th_te, Xte, yte), fit=fit, quadratic_form_test=q_test, quadratic_form_train=q_train)
     predicted, half = I.shift_curvature_prediction(fit.test_loss_at_test_min, q_test)
     meas = fit.test_loss_at_train_min
     eq4 = TestLossDecomposition(measured=meas, depth=fit.test_loss_at_test_min, shift_curvature=half,
@@ -683,6 +710,9 @@ def run_cli(args) -> int:
     os.close(fd)
     try:
         result.plot().savefig(tmp, format="png", dpi=90)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as open() would give, not mkstemp's 0o600
         os.replace(tmp, paths[1])
     finally:
         if os.path.exists(tmp):
@@ -730,8 +760,8 @@ def add_parser(sub) -> None:
     b.add_argument("--T", type=positive_float, default=None,
                    help="The SGD temperature λ/B the model was trained at (default: the factory's third value).")
     b.add_argument("--k", type=whole, default=8, help="Subspace dimension (top-k Hessian eigenpairs; default 8).")
-    b.add_argument("--polish-steps", type=whole, default=500,
-                   help="Full-batch descent steps to the train and test minima (default 500).")
+    b.add_argument("--polish-steps", type=whole, default=1500,
+                   help="Full-batch descent steps (step 0.05) to the train and test minima (default 1500).")
     b.add_argument("--out", default="runs/bench",
                    help="The output folder (default runs/bench); a non-empty folder is written into only with --force.")
     b.add_argument("--force", action="store_true", help="Replace bench.json / bench.png in a non-empty --out.")

@@ -84,6 +84,7 @@ def test_bench_on_an_inline_model(measured):
     else:
         assert "strict minimum" in r.sc_b2.reason
     assert r.line.alphas.shape == r.line.train_loss.shape == (13,)
+    assert r.line.train_argmin_alpha in r.line.alphas and r.line.gradient_norm_test >= 0
     # SC.eq3/eq4 bookkeeping: depth + ½ sᵀCs, the Hessian form and the line fit side by side
     e = r.sc_eq4
     assert e.predicted == pytest.approx(e.depth + 0.5 * r.line.quadratic_form_test, rel=1e-12)
@@ -100,8 +101,10 @@ def test_bench_on_an_inline_model(measured):
 
 def test_params_restrict_the_subspace():
     model, loss, train, test = _trained()
-    res = bench(model, loss, train, test, T=0.01, params=[model.head.weight, "head.bias"], **FAST)
+    fast = {**FAST, "polish_lr": "auto"}
+    res = bench(model, loss, train, test, T=0.01, params=[model.head.weight, "head.bias"], **fast)
     assert res.parameters == ("head.weight", "head.bias") and res.p == 18
+    assert res.settings["polish_lr"] == pytest.approx(1 / res.spectra.hessian[0], rel=1e-12)
     assert model.w1.requires_grad  # the caller's flags are untouched
 
 
@@ -131,6 +134,8 @@ def test_typed_errors_for_bad_inputs():
     _expect("empty", model, loss, (X[:0], y[:0]), test, T=0.01)
     _expect("pair", model, loss, X, test, T=0.01)
     _expect("k = ", model, loss, train, test, T=0.01, k=500)
+    _expect("polish_lr", model, loss, train, test, T=0.01, polish_lr="fast")
+    _expect("line_points", model, loss, train, test, T=0.01, line_points=12)
     _expect("targets|loss_fn", model, loss, (X, y + 10), test, T=0.01)
     frozen = Tiny().requires_grad_(False)
     _expect("requires_grad=False everywhere", frozen, loss, train, test, T=0.01)
