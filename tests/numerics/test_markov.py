@@ -471,3 +471,27 @@ def test_relaxation_time_beyond_resolution_is_inf_not_a_random_number():
     assert not r.resolved and math.isinf(r.steps)
     ok = relaxation_time(np.array([[0.9, 0.1], [0.1, 0.9]]))
     assert ok.resolved and abs(ok.steps - (-1 / math.log(0.8))) < 1e-9
+
+
+def test_gaussian_lattice_window_equals_the_full_range_law():
+    """The Gaussian lattice law is evaluated on each row's μ ± 9σ window only; on a grid where σ varies
+    20-fold it equals the law evaluated on the common padded range (the previous computation) point by
+    point: same kept points, values to round-off."""
+    from scipy.special import ndtr
+
+    rng = np.random.default_rng(3)
+    n, N, B, L = 40, 30, 2, 400
+    scale = np.linspace(0.5, 10.0, n)[:, None]
+    U = 50.0 + scale * rng.standard_normal((n, N))
+    U -= np.floor(U.min(axis=1))[:, None]
+    ri, vv, pv = mk._gaussian_lattice_pmf(U, B, N, True, L)
+    mean, sd = U.mean(axis=1) * B, np.sqrt(U.var(axis=1) * B)
+    pad = int(math.ceil(9 * sd.max())) + 1
+    q = np.arange(-pad, L + pad + 1) - 0.5
+    pmf = np.diff(ndtr((q[None, :] - mean[:, None]) / sd[:, None]), axis=1)
+    pmf = np.where(pmf > 1e-15, pmf, 0.0)
+    pmf /= pmf.sum(axis=1, keepdims=True)
+    r_ref, c_ref = np.nonzero(pmf)
+    assert np.array_equal(ri, r_ref) and np.array_equal(vv, c_ref - pad)
+    np.testing.assert_allclose(pv, pmf[r_ref, c_ref], rtol=1e-12, atol=0)
+    assert np.bincount(ri, weights=pv, minlength=n) == pytest.approx(np.ones(n), abs=1e-12)
