@@ -30,6 +30,10 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _where(phase: str) -> str:
+    return "initialisation" if phase == "init" else f"after {phase.split('_', 1)[1]} SGD steps"
+
+
 @check("DT.eq7", name="trained_nets_noise_covariance_vs_hessian")
 def trained_nets_noise_covariance_vs_hessian():
     """Per-sample gradient covariance vs Hessian in the top Hessian eigenbasis of every trained net."""
@@ -76,16 +80,20 @@ def trained_nets_noise_covariance_vs_hessian():
             f"distribution, not the training labels)",
             evidence={"c_fit_range": [e["c_fit_min"], e["c_fit_max"]], "fit": fit,
                       "train_loss_range": tr["train_loss_range"]}))
-    init = m["summary"].get("init")
-    if init is not None:
-        ie = init["eq7"]
+    for ph in m["phases"]:
+        if ph == "trained":
+            continue
+        away = m["summary"][ph]
+        ie = away["eq7"]
         findings.append(Finding(
             "note",
-            f"away from minima (initialisation, {init['n_points']} nets): Pearson log min {ie['pearson_log_min']:.3f}, "
-            f"median {ie['pearson_log_median']:.3f}; c {_fmt(ie['c_fit_min'])}–{_fmt(ie['c_fit_max'])}; "
-            f"{ie['n_within_tolerance']}/{init['n_points']} within the tolerance (DT §2 says the relation still "
-            f"approximately holds for randomly initialised networks)",
-            evidence={"pearson_log_min": ie["pearson_log_min"], "pearson_log_median": ie["pearson_log_median"],
+            f"away from minima ({_where(ph)}, {away['n_points']} nets, training loss "
+            f"{_fmt(away['train_loss_range'][0])}–{_fmt(away['train_loss_range'][1])}): Pearson log min "
+            f"{ie['pearson_log_min']:.3f}, median {ie['pearson_log_median']:.3f}; c {_fmt(ie['c_fit_min'])}–"
+            f"{_fmt(ie['c_fit_max'])}; {ie['n_within_tolerance']}/{away['n_points']} within the tolerance"
+            + (" (DT §2 says the relation still approximately holds for randomly initialised networks)"
+               if ph == "init" else ""),
+            evidence={"phase": ph, "pearson_log_min": ie["pearson_log_min"], "pearson_log_median": ie["pearson_log_median"],
                       "c_fit_range": [ie["c_fit_min"], ie["c_fit_max"]]}))
     agrees = bool(e["all_within_tolerance"]) and n > 0
     if agrees:
@@ -127,18 +135,20 @@ def trained_nets_commutator_consistent_with_zero():
         f"(SC states A1 as an assumption).",
         evidence={"top_floor_range": [c["top"]["min_noise_floor"], c["top"]["max_noise_floor"]],
                   "random_floor_range": [c["random"]["min_noise_floor"], c["random"]["max_noise_floor"]]})]
-    init = m["summary"].get("init")
-    if init is not None:
-        ic = init["curl"]
+    for ph in m["phases"]:
+        if ph == "trained":
+            continue
+        away = m["summary"][ph]
+        ic, na = away["curl"], away["n_points"]
         findings.append(Finding(
             "note",
-            f"positive control away from minima (initialisation, {init['n_points']} nets, where ∂U ≠ 0 and [C, H] is "
-            f"no longer the curl): top-k c {_fmt(ic['top']['min_value'])}–{_fmt(ic['top']['max_value'])} against "
-            f"floors {_fmt(ic['top']['min_noise_floor'])}–{_fmt(ic['top']['max_noise_floor'])}, resolved above the "
-            f"floor on {init['n_points'] - ic['top']['n_consistent_with_zero']}/{init['n_points']} "
-            f"(random subspaces: {init['n_points'] - ic['random']['n_consistent_with_zero']}/{init['n_points']}) — "
-            f"the diagnostic does detect a non-commuting C and H when the floor is low",
-            evidence={"top_value_range": [ic["top"]["min_value"], ic["top"]["max_value"]],
+            f"away from minima, a control ({_where(ph)}, {na} nets, where ∂U ≠ 0 and [C, H] is no longer the "
+            f"curl): top-k c {_fmt(ic['top']['min_value'])}–{_fmt(ic['top']['max_value'])} against floors "
+            f"{_fmt(ic['top']['min_noise_floor'])}–{_fmt(ic['top']['max_noise_floor'])}, resolved above the floor on "
+            f"{na - ic['top']['n_consistent_with_zero']}/{na} (random subspaces: "
+            f"{na - ic['random']['n_consistent_with_zero']}/{na}) — the diagnostic detects a non-commuting C and H "
+            f"where its floor is low",
+            evidence={"phase": ph, "top_value_range": [ic["top"]["min_value"], ic["top"]["max_value"]],
                       "top_floor_range": [ic["top"]["min_noise_floor"], ic["top"]["max_noise_floor"]],
                       "min_margin_se": ic["top"]["min_margin_se"]}))
     agrees = bool(tr["all_consistent_with_zero"]) and n > 0
