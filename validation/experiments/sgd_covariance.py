@@ -569,10 +569,11 @@ EXPERIMENT = Experiment(
     name="sgd_covariance", claims=("SC.B2.cov", "SC.B2.bias"), config_type=SgdCovarianceConfig,
     SMALL=SMALL, FULL=FULL, GPU=GPU, measure=measure, predict=lambda cfg, raw: predict(cfg), compare=compare,
     record_stem="sgd_covariance",
-    estimates={"small": {"cpu": 8, "gpu": 5}, "full": {"cpu": 240, "gpu": 60}, "gpu": {"cpu": 7200, "gpu": 180}},
+    estimates={"small": {"cpu": 10, "gpu": 5}, "full": {"cpu": 220, "gpu": 60}, "gpu": {"cpu": 14400, "gpu": 180}},
     description="Stationary covariance and mean offset of minibatch SGD around the strict minimum of ℓ2-regularised "
-                "logistic regression (breast cancer, p = 31): measured covariance vs (T/2)C⁻¹D, the continuous and the "
-                "discrete Lyapunov solutions; measured mean and mode offsets vs (T/2)C⁻¹∂·D and ½C⁻¹∂³U:Σ.",
+                "logistic regression (breast cancer, p = 31), and of a small tanh MLP on wine in its top-k Hessian "
+                "subspace: measured covariance vs (T/2)C⁻¹D, the continuous and the discrete Lyapunov solutions; "
+                "measured mean and mode offsets vs (T/2)C⁻¹∂·D and ½C⁻¹∂³U:Σ.",
     summary=_summary, inputs=source_file(__file__), work=_work)
 
 
