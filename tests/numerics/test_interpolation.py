@@ -82,9 +82,21 @@ def test_line_fit_reproduces_the_experiment_arithmetic():
         I.line_fit(np.linspace(0.05, 2, 31), runs[0]["train_loss_line"], runs[0]["test_loss_line"])
 
 
-def test_line_losses_are_the_experiment_losses():
-    from validation.experiments.shift_curvature import _line_losses
+def _line_losses(model, loss_fn, theta_a, theta_b, alphas, data):
+    """The shift_curvature experiment's line losses as committed before they moved here (bc6b76d)."""
+    from torch.nn.utils import vector_to_parameters
 
+    Xtr, ytr, Xte, yte = data
+    tr, te = [], []
+    with torch.no_grad():
+        for a in alphas:
+            vector_to_parameters(theta_a + float(a) * (theta_b - theta_a), model.parameters())
+            tr.append(float(loss_fn(model(Xtr), ytr)))
+            te.append(float(loss_fn(model(Xte), yte)))
+    return tr, te
+
+
+def test_line_losses_are_the_experiment_losses():
     model, X, y = _tiny()
     ta = I.flat_parameters(model)
     tb = ta + 0.1 * torch.randn(ta.shape, dtype=ta.dtype, generator=torch.Generator().manual_seed(3))
