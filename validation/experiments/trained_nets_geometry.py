@@ -146,11 +146,13 @@ FULL = TrainedNetsGeometryConfig()
 SMALL = TrainedNetsGeometryConfig(datasets=("wine", "breast_cancer"), n_train=(64, 96), hidden=8, seeds=(0,),
                                   batch_size=16, checkpoints=(0, 400), k_top=6, k_random=4, trace_probes=8,
                                   curl_k=4, curl_n_random=3, n_bootstrap=40)
-#: GPU version (sized for ≤ 3 min on one H100/H200 — an untested guess until a GPU record exists): wider
-#: nets, most of each data set, two step sizes, an intermediate checkpoint, bigger subspaces and bootstrap
-GPU = TrainedNetsGeometryConfig(n_train=(1257, 398, 124, 4000), hidden=64, lrs=(0.05, 0.1),
-                                checkpoints=(0, 500, 10000), k_top=40, k_random=16, trace_probes=50, curl_k=16,
-                                n_bootstrap=200)
+#: GPU version (sized for ≤ 3 min on one H100/H200 — an untested guess until a GPU record exists): most of each
+#: data set, wider nets, two step sizes, an intermediate checkpoint, bigger subspaces. The curl's bootstrap runs on
+#: the CPU (:func:`numerics.curl.commutator_in_subspace` works in float64 there: ~N·p·curl_k·n_bootstrap flops per
+#: subspace) and ℓ2 training takes one ensemble call per step, so both are kept moderate.
+GPU = TrainedNetsGeometryConfig(n_train=(1257, 398, 124, 4000), hidden=32, lrs=(0.05, 0.1),
+                                checkpoints=(0, 300, 6000), k_top=40, k_random=16, trace_probes=50, curl_k=8,
+                                n_bootstrap=100)
 
 
 # --------------------------------------------------------------------------------------------------
