@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 TITLE = "Stationary covariance and offset of SGD at a strict minimum, measured (SC.B2.cov, SC.B2.bias)"
-ORDER = 73
+ORDER = 74
 
 
 def _figure(ev, path: Path) -> None:
