@@ -86,7 +86,7 @@ display(Markdown(
     f"Top-$k$ Hessian subspace: {cu.top:.3g} ± {cu.top_stderr:.2g} (noise floor {cu.top_noise_floor:.3g}, "
     f"consistent with zero: {cu.top_consistent_with_zero}); random subspaces: {cu.random:.3g} "
     f"(floor {cu.random_noise_floor:.3g}). ‖∂U‖ / rms‖gᵢ − ḡ‖ = {cu.gradient_norm_ratio:.3g} "
-    f"(≪ 1: close enough to a minimum for the reduction)."))
+    f"(the reduction to $D^{{-1}}H$ needs this ≪ 1, i.e. θ near a minimum)."))
 
 # %% [markdown]
 # **SC.B2.cov.** In the top-$k$ subspace the stationary covariance predicted at leading order,
