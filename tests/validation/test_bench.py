@@ -99,6 +99,28 @@ def test_bench_on_an_inline_model(measured):
     assert len(fig.axes) == 6
 
 
+def test_bench_numbers_match_exact_hessian_and_full_covariance(measured):
+    """Spectra, DT.eq7's constant and SC.B2 re-derived from the dense Hessian and covariance (p = 43)."""
+    from numerics.gradstats import exact_hessian, gradient_covariance
+    from numerics.lyapunov import continuous_lyapunov_covariance
+
+    model, _, r = measured
+    loss = torch.nn.functional.cross_entropy
+    X, y = _data(60, 1)
+    H = exact_hessian(model, loss, X, y).numpy()
+    D = gradient_covariance(model, loss, X, y).matrix.numpy()
+    lam, U = np.linalg.eigh(H)
+    lam, U = lam[::-1][:3], U[:, ::-1][:, :3]
+    np.testing.assert_allclose(r.spectra.hessian, lam, rtol=1e-8)
+    np.testing.assert_allclose(r.spectra.noise, np.linalg.eigvalsh(D)[::-1][:3], rtol=1e-8)
+    Dk = U.T @ D @ U  # the eigenvector signs cancel in the diagonal and in ⟨D_k, H_k⟩
+    np.testing.assert_allclose(r.spectra.noise_in_hessian_basis, np.diag(Dk), rtol=1e-6, atol=1e-12)
+    assert r.dt_eq7.constant == pytest.approx(np.sum(np.diag(Dk) * lam) / np.sum(lam**2), rel=1e-6)
+    if r.sc_b2.available:
+        S = continuous_lyapunov_covariance(np.diag(lam), Dk, 0.01)
+        assert np.linalg.norm(np.diag(r.sc_b2.lyapunov) - np.diag(S)) <= 1e-6 * np.linalg.norm(S)
+
+
 def test_params_restrict_the_subspace():
     model, loss, train, test = _trained()
     fast = {**FAST, "polish_lr": "auto"}
