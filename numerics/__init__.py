@@ -20,6 +20,8 @@ the papers' synthetic losses and presets                :mod:`numerics.landscape
 SGD training of small networks, sharpness               :mod:`numerics.training`
 D(θ), HVPs, Lanczos, Hutchinson for any nn.Module       :mod:`numerics.gradstats`
 SC.A1 on trained nets (commutator [D, H], curl of V)    :mod:`numerics.curl`
+SC §3/App. F train→test line, fits, sᵀCs (SC.eq3)       :mod:`numerics.interpolation`
+DT.eq7 (D ≈ cH), SC.B2.cov in a k-subspace              :mod:`numerics.noise_curvature`
 torch device policy (``device="auto"``)                 :mod:`numerics.devices`
 ======================================================  ==========================================
 
@@ -74,6 +76,11 @@ _API = {
                   "exact_hessian", "random_subspace", "projected_hessian"),
     "curl": ("CurlError", "commutator_ratio", "CurlEstimate", "commutator_in_subspace", "projected_commutator",
              "MinimumCurl", "minimum_curl", "DriftJacobian", "drift_jacobian", "QuadraticModel", "quadratic_loss"),
+    "interpolation": ("InterpolationError", "PolishDivergedError", "QuadraticFit", "LineFit", "flat_parameters",
+                      "with_parameters", "polish", "line_losses", "symmetrised_quadratic_fit", "line_fit",
+                      "hessian_quadratic_form", "shift_curvature_prediction"),
+    "noise_curvature": ("NoiseCurvatureError", "NotAStrictMinimumError", "NoiseHessianAlignment",
+                        "noise_hessian_alignment", "StationaryCovariance", "stationary_covariance"),
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 

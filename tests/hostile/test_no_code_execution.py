@@ -389,6 +389,12 @@ NOT_APPLICABLE = {
     "numerics.gradient_noise": ALL_NAMES,  # torch models and tensors only
     "numerics.gradstats": ALL_NAMES,  # torch models, tensors and whole numbers only
     "numerics.curl": ALL_NAMES,  # torch models, tensors, arrays and floats only
+    "numerics.interpolation": ALL_NAMES,  # torch models, tensors, float arrays and numbers only
+    "numerics.noise_curvature": ALL_NAMES,  # numeric arrays (text/object dtypes refused) and a float T
+    # a model, tensors and numbers; `--model module:factory` is split into identifiers and imported,
+    # never evaluated (tests/validation/test_bench.py feeds it code)
+    "validation._bench": ALL_NAMES,
+    "numerics.lyapunov": ALL_NAMES,  # NumPy arrays, floats and callables; strings refused with TypeError (its tests)
     "numerics.reference_quadrature": {},
     "numerics.datasets": {"DATASETS": "data", "Dataset": "result type",
                           "DatasetError": "error type", "DatasetUnavailableError": "error type",
