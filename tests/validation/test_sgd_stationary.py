@@ -51,6 +51,16 @@ def test_small_end_to_end(small_record):
         # the exact chain is the closest prediction (up to the sampling floor)
         assert r["tv"]["chain"] <= r["tv"]["diffusion"] + r["tv_floor"]
     assert len(met["invariance"]) == len(cfg.invariance_temperatures)
+    # the invariance test: one entry per test temperature, the predicted O(λ) statistic and (when ≥ 2 pairs
+    # were usable) a permutation p-value in (0, 1] with a positive resolution
+    assert set(met["invariance_test"]) == {str(t) for t in cfg.invariance_test_temperatures}
+    for d in met["invariance_test"].values():
+        assert d["batches"] == list(cfg.invariance_test_batches)
+        assert d["predicted_statistic"]["chain"] is not None and d["predicted_statistic"]["chain"] > 0
+        if "test" in d:
+            assert 0 < d["test"]["p_value"] <= 1 and d["test"]["resolution"] > 0
+            assert d["passes"] == bool(d["premise_holds"] and d["n_usable_pairs"] >= 3 and not d["unusable"]
+                                       and not d["rejected"])
     # transients: the first-passage time in λ·steps is the exact chain's to sampling error (5 SE + 5 %:
     # the chain is discretised on the histogram's cells) and each time is within 25 % of the diffusion limit
     for d in met["transients"].values():
@@ -72,6 +82,32 @@ def test_compare_rederives_committed_record():
     cfg = exp.config_from_dict(rec["config"])
     metrics = exp.compare(cfg, rec["prediction"], rec["raw"])
     _close(rec["metrics"], metrics)
+
+
+def test_permutation_test_keeps_its_level_and_rejects_a_real_difference():
+    """Replicates of one law: p is not small; a shift of 0.05 of the mass between two bins: rejected at
+    the smallest p the permutations allow; the resolution (null median) falls like 1/sqrt(samples)."""
+    rng = np.random.default_rng(3)
+    law = np.full(16, 1 / 16)
+    moved = law.copy()
+    moved[3] += 0.05
+    moved[9] -= 0.05
+
+    def reps(p, n, R=8):
+        return rng.multinomial(n, p, size=R) / n
+
+    same = ss.permutation_test([reps(law, 4000) for _ in range(3)], n_permutations=999, seed=0)
+    assert same["p_value"] > 0.01
+    diff = ss.permutation_test([reps(law, 4000), reps(moved, 4000)], n_permutations=999, seed=0)
+    assert diff["p_value"] == pytest.approx(1 / 1000) and diff["statistic"] > diff["null_q99"]
+    coarse = ss.permutation_test([reps(law, 1000) for _ in range(2)], n_permutations=999, seed=0)["resolution"]
+    fine = ss.permutation_test([reps(law, 16000) for _ in range(2)], n_permutations=999, seed=0)["resolution"]
+    assert 2.5 < coarse / fine < 6.5  # ≈ 4 = sqrt(16)
+    # re-derivable: the same seed gives the same p-value
+    g = [reps(law, 4000) for _ in range(2)]
+    assert ss.permutation_test(g, n_permutations=200, seed=5) == ss.permutation_test(g, n_permutations=200, seed=5)
+    with pytest.raises(ValueError, match=">= 2 groups"):
+        ss.permutation_test([reps(law, 100)], n_permutations=100, seed=0)
 
 
 def test_predictions_are_probability_laws_and_edge_is_the_barrier():
@@ -97,6 +133,13 @@ def test_predictions_are_probability_laws_and_edge_is_the_barrier():
     ({"hist_range": [1.0, -1.0]}, "hi > lo"),
     ({"n_samples": 7}, "even"),
     ({"transient_batches": [1, 1, 2]}, ">= 3 distinct"),
+    ({"invariance_test_batches": [1, 2]}, ">= 3 distinct"),
+    ({"invariance_test_control_batch": 3}, "control"),
+    ({"replicates": 2}, "replicates"),
+    ({"replicates": 4, "invariance_test_chains": 512}, "cannot reach"),
+    ({"invariance_test_chains": 100}, "64·replicates"),
+    ({"alpha": 0.7}, "alpha"),
+    ({"invariance_test_temperatures": [0.02]}, ">= 2"),
     ({"bogus": 1}, "unknown field"),
 ])
 def test_hostile_config_is_refused(change, words):

@@ -23,6 +23,10 @@ def _rl(vs, nd=3):
     return [_r(v, nd) for v in vs]
 
 
+def _lam(v):
+    return "none in range" if v is None else _r(v)
+
+
 def _evidence():
     return _E.experiment_evidence("sgd_stationary")
 
@@ -161,21 +165,28 @@ def sgd_basin_occupancy_vs_exact_and_laplace_weights():
 
 @check("SC.eq10", name="sgd_temperature_invariance_and_breaking_point")
 def sgd_temperature_invariance_and_breaking_point():
-    """At fixed T = λ/B, (λ, B) pairs give approximately the same stationary law (SC.eq10: with
-    t' = λt only T remains) "as long as the diffusion approximation holds" and the simple T
-    dependence breaks down at large λ (both in SC's text around eq. 10); raising λ at fixed T finds
-    where they stop agreeing, compared with the first-order modified equation and the discrete-time
-    chain.
+    """At fixed T = λ/B, (λ, B) pairs give the same stationary law (SC.eq10: with t' = λt only T
+    remains) "as long as the diffusion approximation holds", and the simple T dependence breaks down
+    at large λ (both in SC's text around eq. 10). At fixed T the step cumulants per unit time,
+    T^{k−1}κ_k, depend on T only; pairs differ only through the O(λ) terms of the modified equation
+    (λU″ …), which the exact chain and the modified equation predict.
 
-    Agreement (the printed, approximate claim): at every T, the pairs whose λ lies below the
-    breaking λ that the modified equation *predicts* (where the O(λ) change of the law stays below
-    the TV tolerance; a theory number, not fitted to the measurement) agree with the smallest-λ law
-    within TV 0.02 beyond the sampling floor, and there are ≥ 2 of them. The stricter reading —
-    equal laws within sampling error (3 SE of the floor), ≥ 3 pairs per T — is reported beside it as
-    a finding: with 10⁵ chains the O(λ) dependence is resolved."""
+    Agreement — a test that can pass or fail, its regime fixed by theory before measuring: at each
+    T ∈ ``invariance_test_temperatures`` (≥ 2), ≥ 3 pairs B ∈ ``invariance_test_batches`` (λ = T·B),
+    each run as independent replicates; (1) premise: the O(λ) difference the exact chain and the
+    modified equation predict between the pairs (the test statistic evaluated on the predicted laws)
+    is at most half the sampling resolution (the permutation null's median) — otherwise the test is
+    outside its regime and the check does not pass; (2) the k-sample permutation test (largest TV
+    between the pairs' mean histograms, replicate labels permuted) does not reject at α; (3) power:
+    the same test rejects every control pair (B = ``invariance_test_control_batch``) whose O(λ)
+    difference the chain predicts to be ≥ 2× the resolution, and there is at least one; (4) a breaking λ is measured at ≥ 2 temperatures on the 10⁵-chain
+    ladders (first λ whose law is TV 0.02 beyond the floor from the smallest-λ law), reported beside
+    the modified equation's and the chain's λ*. The strict reading at 10⁵ chains (every pair within
+    3 SE of the floor) is reported as a finding: at that resolution the O(λ) dependence is seen."""
     ev = _evidence()
     met, cfg = ev.metrics, ev.config
     inv = met["invariance"]
+    tests = met["invariance_test"]
     per_T = {}
     for key, d in inv.items():
         per_T[key] = {
@@ -185,42 +196,72 @@ def sgd_temperature_invariance_and_breaking_point():
             "agrees": [p.get("agrees") for p in d["points"]],
             "diverged": d["diverged_lrs"],
             "n_agreeing_pairs": d["n_agreeing_pairs"],
+            "n_within_tv_tolerance": d["n_within_tolerance"],
             "breaking_lr_measured": _r(d["breaking_lr_measured"]),
             "breaking_lr_modified_equation": _r(d["breaking_lr_modified"]),
             "breaking_lr_discrete_chain": _r(d["breaking_lr_chain"]),
             "predicted_tv_modified_equation": _rl([p["predicted_tv_to_ref_modified"] for p in d["points"]]),
             "predicted_tv_discrete_chain": _rl([p["predicted_tv_to_ref_chain"] for p in d["points"]]),
         }
-    tol = met["tv_tolerance"]
+    test_T = {}
+    for key, d in tests.items():
+        t = d.get("test", {})
+        c = d.get("control", {})
+        test_T[key] = {
+            "pairs": list(zip(d["lrs"], d["batches"])), "usable_pairs": d["n_usable_pairs"],
+            "unusable_lrs": d["unusable"],
+            "predicted_statistic": {k: _r(v, 4) for k, v in d["predicted_statistic"].items()},
+            "statistic": _r(t.get("statistic"), 4), "resolution": _r(t.get("resolution"), 4),
+            "p_value": _r(t.get("p_value"), 4), "premise_holds": d.get("premise_holds"),
+            "rejected": d.get("rejected"), "passes": d["passes"],
+            "control": {"lr": c.get("lr"), "batch": c.get("batch"), "diverged": c.get("diverged", False),
+                        "statistic": _r(c.get("test", {}).get("statistic"), 4),
+                        "resolution": _r(c.get("test", {}).get("resolution"), 4),
+                        "p_value": _r(c.get("test", {}).get("p_value"), 4),
+                        "predicted_chain": _r(c.get("predicted_statistic", {}).get("chain"), 4),
+                        "predicted_resolved": c.get("predicted_resolved"), "rejected": c.get("rejected")},
+            "has_power": d["has_power"]}
     strict_ok = len(inv) >= 2 and all(d["n_agreeing_pairs"] >= 3 for d in inv.values())
-    ok = len(inv) >= 2
-    for key, d in inv.items():
-        per_T[key]["n_within_tv_tolerance"] = d["n_within_tolerance"]
-        lam = d["breaking_lr_modified"]
-        below = [p for p in d["points"] if lam is None or p["lr"] < lam]
-        good = [p for p in below if p.get("tv_beyond_floor") is not None and p["tv_beyond_floor"] <= tol]
-        per_T[key]["pairs_below_predicted_breaking_lr"] = [p["lr"] for p in below]
-        per_T[key]["n_of_them_within_tv_tolerance"] = len(good)
-        ok &= len(below) >= 2 and len(good) == len(below)
-    metrics = {"source": ev.source, "per_T": per_T,
-               "tolerance": f"approximate claim: every pair below the modified equation's breaking λ within TV {tol} "
-                            f"beyond the floor (>= 2 per T); strict reading: TV ≤ floor + 3 SE for >= 3 pairs per T; "
-                            f"breaking λ: TV − floor > {tol}",
-               "strict_within_sampling_error_3_pairs_per_T": bool(strict_ok)}
+    breaking = [d for d in inv.values() if d["breaking_lr_measured"] is not None]
+    powered = [d["has_power"] for d in tests.values() if d["has_power"] is not None]
+    ok = (len(tests) >= 2 and all(d["passes"] for d in tests.values()) and bool(powered) and all(powered)
+          and len(breaking) >= 2)
+    metrics = {"source": ev.source, "invariance_test": test_T, "alpha": cfg.alpha, "per_T": per_T,
+               "tolerance": f"per T: predicted O(λ) statistic ≤ ½ the permutation null's median (premise), >= 3 pairs, "
+                            f"p >= α = {cfg.alpha:g} (k-sample permutation test, {cfg.replicates} replicates of "
+                            f"{cfg.invariance_test_chains // cfg.replicates} chains per pair), every control predicted resolved (≥ 2× resolution) rejected, >= 1 such; "
+                            f"breaking λ (TV − floor > {met['tv_tolerance']:g}) measured at >= 2 T",
+               "strict_within_sampling_error_3_pairs_per_T_at_full_chains": bool(strict_ok)}
     from validation.experiments.sgd_stationary import _crossing
 
     for key, d in inv.items():  # the same crossing on the raw TV (no floor subtracted), like the predictions'
         pts = d["points"]
         raw_tv = [p.get("tv_to_ref") if p["usable"] else (1.0 if p["diverged"] else None) for p in pts]
         per_T[key]["breaking_lr_measured_raw_tv"] = _r(_crossing([p["lr"] for p in pts], raw_tv, met["tv_tolerance"]))
-    found = [d for d in inv.values() if d["breaking_lr_measured"] is not None]
+    found = breaking
+    tol = met["tv_tolerance"]
     findings = []
+    for key, d in test_T.items():
+        if not d["passes"] or d["has_power"] is False:
+            why = ("outside its regime: the predicted O(λ) statistic "
+                   f"{max(v for v in d['predicted_statistic'].values() if v is not None):.4f} exceeds half the "
+                   f"resolution {d['resolution']}" if d["premise_holds"] is False else
+                   f"unusable pairs (burn-in < 6 relaxation times or diverged) at λ = {d['unusable_lrs']}"
+                   if d["unusable_lrs"] else f"rejected, p = {d['p_value']} < α = {cfg.alpha:g}"
+                   if d["rejected"] else "the control pair, predicted resolved, was not rejected: the test has no "
+                   "power here" if d["has_power"] is False else "fewer than 3 usable pairs")
+            findings.append(Finding("note", f"invariance test at T = {key}: {why}", evidence=d))
+    if not powered:
+        findings.append(Finding("note", "no control pair was predicted to be resolved (≥ 2× the resolution): the "
+                                        "test's power is not demonstrated", evidence=test_T))
     if not strict_ok:
         findings.append(Finding(
-            "note", "the strict reading (equal laws within sampling error) is not met: at 10⁵ chains per pair only "
+            "note", f"at the full chain count ({cfg.n_chains} chains per pair) the strict reading (equal laws within "
+                    "sampling error) does not hold: only "
                     + "; ".join(f"{d['n_agreeing_pairs']} of {len(d['points'])} pairs at T = {d['T']:g}" for d in inv.values())
-                    + " agree within 3 SE of the floor (the smallest-λ reference itself): SGD's stationary law depends on λ "
-                      "at fixed T at O(λ), as the modified equation and the exact chain predict; within TV "
+                    + " agree within 3 SE of the floor (the smallest-λ reference itself): at that resolution SGD's stationary "
+                      "law is seen to depend on λ at fixed T at O(λ), as the modified equation and the exact chain "
+                      "predict — outside the regime of the invariance test; within TV "
                     + f"{tol:g} beyond the floor: "
                     + "; ".join(f"{d['n_within_tolerance']} pairs at T = {d['T']:g}" for d in inv.values()),
             evidence={k: {"tv_to_smallest_lr": v["tv_to_smallest_lr"], "floor": v["floor"]} for k, v in per_T.items()}))
@@ -266,11 +307,16 @@ def sgd_temperature_invariance_and_breaking_point():
                         + ", ".join("—" if p["chain_time"] is None else f"{p['chain_time']:.3f}" for p in pts)
                         + f"; diffusion limit {pts[0]['diffusion_time']:.3f}",
                 evidence=metrics["transient_first_passage_time"][key]))
-    detail = (f"stationary histograms of SGD at fixed T = λ/B ({ev.source}, {cfg.n_chains} chains per pair): "
-              + "; ".join(f"T = {d['T']:g}: the {len(per_T[str(d['T'])]['pairs_below_predicted_breaking_lr'])} pairs "
-                          f"below the modified equation's breaking λ {_r(d['breaking_lr_modified'])} are within TV "
-                          f"{tol:g} of the smallest-λ law ({per_T[str(d['T'])]['n_of_them_within_tv_tolerance']} "
-                          f"agree), {d['n_agreeing_pairs']} of {len(d['points'])} within sampling error; measured "
-                          f"breaking λ* ≈ {_r(d['breaking_lr_measured'])} (chain {_r(d['breaking_lr_chain'])})"
-                          for d in inv.values()))
+    detail = ("temperature invariance of SGD's stationary law, tested in the regime where the predicted O(λ) "
+              f"difference is below the sampling resolution ({ev.source}; {cfg.replicates} replicates × "
+              f"{cfg.invariance_test_chains // cfg.replicates} chains per pair, α = {cfg.alpha:g}): "
+              + "; ".join(f"T = {k}: {len(d['pairs'])} pairs λ = {', '.join(f'{lr:g}' for lr, _ in d['pairs'])}, "
+                          f"max TV {d['statistic']} vs resolution {d['resolution']} (predicted O(λ) "
+                          f"{d['predicted_statistic']['chain']}), p = {d['p_value']}"
+                          f"{' — rejected' if d['rejected'] else ''}; control λ = {d['control']['lr']:g}: p = "
+                          f"{d['control']['p_value']}{' (rejected)' if d['control']['rejected'] else ' (NOT rejected)'}"
+                          for k, d in test_T.items())
+              + f". Breaking point at {cfg.n_chains} chains: "
+              + "; ".join(f"T = {d['T']:g}: λ* ≈ {_lam(d['breaking_lr_measured'])} measured, modified equation "
+                          f"{_lam(d['breaking_lr_modified'])}, chain {_lam(d['breaking_lr_chain'])}" for d in inv.values()))
     return Verdict.measured(detail, metrics=metrics, agrees=bool(ok), findings=tuple(findings))
