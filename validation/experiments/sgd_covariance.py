@@ -362,8 +362,11 @@ def measure(config: SgdCovarianceConfig, device="auto", *, progress: bool = Fals
                         "chain_steps": n_steps * config.mlp_n_chains}
 
             mlp_runs.append(cached(checkpoint, ["mlp_run", r], one_mlp))
+    # VᵀDV in the basis the chains were projected on (an eigenvector's sign is arbitrary — and the tanh MLP's
+    # symmetries make sign conventions tie-prone — so the basis-dependent matrix travels with the raw moments)
+    mlp_D_sub = (mp["V"].T @ mp["D"] @ mp["V"]).tolist() if config.mlp_lrs else None
     return {**device_fields(dev), "theta_tr": th.tolist(), "grad_norm_at_theta_tr": float(np.linalg.norm(st["grad"])),
-            "runs": runs, "mlp_grad_norm": mlp_grad_norm, "mlp_runs": mlp_runs}
+            "runs": runs, "mlp_grad_norm": mlp_grad_norm, "mlp_D_subspace": mlp_D_sub, "mlp_runs": mlp_runs}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -394,7 +397,7 @@ def predict(config: SgdCovarianceConfig) -> dict:
         Ds = V.T @ Dm @ V
         L = np.diag(mp["eigenvalues"])
         mlp = {"p": int(Cm.shape[0]), "k": config.mlp_k, "eigenvalues": mp["eigenvalues"].tolist(),
-               "D_subspace": Ds.tolist(), "C_eigenvalue_range": mp["C_eigenvalue_range"],
+               "D_subspace_diagonal": np.diag(Ds).tolist(), "C_eigenvalue_range": mp["C_eigenvalue_range"],
                "commutator_relative_subspace": float(np.linalg.norm(L @ Ds - Ds @ L) / (np.linalg.norm(L) * np.linalg.norm(Ds))),
                "commutator_relative_full": float(np.linalg.norm(Cm @ Dm - Dm @ Cm) / (np.linalg.norm(Cm) * np.linalg.norm(Dm)))}
     return {"theta_tr": th.tolist(), "C": C.tolist(), "D": D.tolist(), "div_D": st["div_D"].tolist(),
@@ -502,7 +505,7 @@ def compare(config: SgdCovarianceConfig, prediction: dict, raw: dict) -> dict:
         # the top-k eigen-subspace is invariant under C: the projected covariance solves the k-dim Lyapunov
         # equations with C = diag(eigenvalues) and VᵀDV exactly (continuous and discrete)
         Lm = np.diag(prediction["mlp"]["eigenvalues"])
-        Dm = np.asarray(prediction["mlp"]["D_subspace"], float)
+        Dm = np.asarray(raw["mlp_D_subspace"], float)  # in the basis of the raw moments (see measure)
         for run in raw["mlp_runs"]:
             lr, B, T = run["lr"], run["batch_size"], run["T"]
             mom = ChainMoments.from_dict(run["moments"])
