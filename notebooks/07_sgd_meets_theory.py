@@ -98,10 +98,12 @@ plt.xlabel("T = λ/B"); plt.ylabel("right-basin occupancy"); plt.legend(fontsize
 it = met["invariance_test"]
 for key, d in it.items():
     t, c = d.get("test", {}), d.get("control", {})
-    print(f"T = {key}: pairs λ = {d['lrs']}, predicted O(λ) max TV {d['predicted_statistic']}, "
+    ps = {k: round(v, 4) for k, v in d["predicted_statistic"].items() if v is not None}
+    print(f"T = {key}: pairs λ = {d['lrs']}, predicted O(λ) max TV {ps}, "
           f"measured {t.get('statistic', float('nan')):.4f}, resolution {t.get('resolution', float('nan')):.4f}, "
           f"p = {t.get('p_value', float('nan')):.3f}, premise {d.get('premise_holds')}, passes {d['passes']}; "
-          f"control λ = {c.get('lr')}: p = {c.get('test', {}).get('p_value')}, rejected {c.get('rejected')}")
+          f"control λ = {c.get('lr')}: p = {c.get('test', {}).get('p_value', float('nan')):.4f}, "
+          f"rejected {c.get('rejected')}")
 runs_T = [r for r in ev.raw.get("invariance_test", []) if not r["diverged"]]
 fig, axes = plt.subplots(1, len(it), figsize=(5.5 * len(it), 3.4), squeeze=False)
 for ax, (key, d) in zip(axes[0], it.items()):
@@ -135,9 +137,20 @@ for ax, (key, d) in zip(axes[0], inv.items()):
     ax.set(title=f"T = {key} ({cfg.n_chains} chains per pair)", xlabel="λ (B = λ/T)", ylabel="TV")
     ax.legend(fontsize=7)
 plt.tight_layout(); plt.show()
+def fmt(v):
+    return "none in range" if v is None else f"{v:.3f}"
+
+
 for key, d in inv.items():
-    print(f"T = {key}: breaking λ* measured {d['breaking_lr_measured']:.3f}, modified equation "
-          f"{d['breaking_lr_modified']}, chain {d['breaking_lr_chain']}")
+    print(f"T = {key}: breaking λ* measured {fmt(d['breaking_lr_measured'])}, modified equation "
+          f"{fmt(d['breaking_lr_modified'])}, chain {fmt(d['breaking_lr_chain'])}")
+
+# %% [markdown]
+# Read together: where the predicted $O(\lambda)$ difference is below the resolution, the pairs are
+# one law within sampling error (and the control, whose difference is predicted to be resolved, is
+# rejected: the test has power). At 10⁵ chains per pair the same $O(\lambda)$ dependence is resolved,
+# and the exact discrete-time chain predicts it to the sampling floor, while the first-order modified
+# equation under-predicts it beyond $\lambda pprox 0.1$.
 
 # %% [markdown]
 # ## A tiny live run
