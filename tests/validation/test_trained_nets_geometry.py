@@ -29,11 +29,12 @@ def test_small_end_to_end(small_record):
     assert cfg == SMALL
     assert_tree_close(json.loads(json.dumps(compare(cfg, rec["prediction"], rec["raw"]))), rec["metrics"])
     m = rec["metrics"]
-    assert m["phases"] == ["init", "trained"]
+    assert m["phases"] == ["init", "trained", "model_labels"]
     n_nets = len(SMALL.datasets) * len(SMALL.weight_decays) * len(SMALL.seeds) * len(SMALL.lrs)
     assert m["n_nets"] == n_nets and m["n_diverged"] == 0
-    for ph in m["phases"]:
+    for ph in ("init", "trained"):
         assert m["summary"][ph]["n_points"] == n_nets
+    assert m["summary"]["model_labels"]["n_points"] == len(SMALL.datasets)  # one control net per data set
     # SGD reached low training loss, far below the initial one
     assert m["summary"]["trained"]["train_loss_range"][1] < 0.1 < m["summary"]["init"]["train_loss_range"][0]
     for run in rec["raw"]["runs"]:
@@ -56,7 +57,7 @@ def test_full_record_rederived():
 def _point(lam, C, Cr, Hr, curl=None):
     return {"eigenvalues": list(lam), "cov_top": np.asarray(C).tolist(), "cov_random": np.asarray(Cr).tolist(),
             "hess_random": np.asarray(Hr).tolist(), "trace_C": float(np.trace(C)), "trace_H": float(np.sum(lam)),
-            "train_loss": 0.01, "gradient_norm_ratio": 0.01,
+            "train_loss": 0.01, "gradient_norm_ratio": 0.01, "n_samples": 100,
             "curl": curl or {"top": {"value": 0.01, "stderr": 0.002, "noise_floor": 0.02},
                              "random": {"values": [0.03, 0.05], "noise_floors": [0.04, 0.04], "bootstrap_se": 0.003}}}
 
@@ -79,6 +80,28 @@ def test_point_metrics_on_exact_proportional_covariance():
     assert e["within_tolerance"]  # 2 is the upper end of [0.5, 2]
     worse = point_metrics(SMALL, _point(lam, np.diag(0.01 * lam), Hr, Hr))["eq7"]
     assert worse["pearson_log"] == pytest.approx(1.0, abs=1e-12) and not worse["within_tolerance"]
+
+
+def test_well_specified_model_gives_c_near_one():
+    """The positive control of DT.eq7's premise: labels drawn from the net's own softmax, measured at that
+    net (the true parameter) — the Fisher identity holds and the measured C is H (c ≈ 1, same shape),
+    while nothing but the labels differs from the trained-net measurement."""
+    from validation.experiments.trained_nets_geometry import _point
+
+    torch.manual_seed(0)
+    from numerics.training import mlp
+
+    net = mlp(8, 5, 3)
+    with torch.no_grad():
+        net[4].weight.mul_(3.0)
+        net[4].bias.mul_(3.0)
+    g = torch.Generator().manual_seed(1)
+    X = 2 * torch.randn(4000, 5, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        y = torch.multinomial(torch.softmax(net(X), 1), 1, generator=g).squeeze(1)
+    e = point_metrics(SMALL, _point(SMALL, net, 0.0, X, y, X[:10], y[:10], 0))["eq7"]
+    assert 0.85 < e["c_fit"] < 1.15 and 0.85 < e["trace_ratio"] < 1.15
+    assert e["pearson_log"] > 0.99 and e["within_tolerance"]
 
 
 def test_curl_estimates_follow_minimum_curl_rules():

@@ -35,7 +35,9 @@ curl at a minimum)? One training pass serves both claims.
   tolerance was fixed *before* any record was seen and is part of the config
   (``eq7_min_pearson``, ``[eq7_ratio_low, eq7_ratio_high]``), applied to every trained net; and
   ``log c_fit`` against ``log`` training loss over the trained nets (cross-entropy's empirical Fisher
-  shrinks with the loss faster than the Hessian). SC.A1: per point the commutator, its floor, its
+  shrinks with the loss faster than the Hessian). The control phase ``model_labels`` (config
+  ``model_label_control``) measures a trained net with labels drawn from its own softmax: there the
+  Fisher identity holds and C ≈ H should come out with c ≈ 1. SC.A1: per point the commutator, its floor, its
   margin over the floor in SE, and whether every trained net is consistent with zero; the
   initialisation points are the positive control (the diagnostic resolves c there).
 
@@ -68,7 +70,10 @@ class TrainedNetsGeometryConfig:
 
     ``datasets`` and ``n_train`` are parallel (training-set size per data set, split by
     ``load_dataset(name, n_train, seed)``); ``checkpoints``: SGD steps at which the geometry is
-    measured, increasing, the first may be 0 (initialisation), the last is the trained point."""
+    measured, increasing, the first may be 0 (initialisation), the last is the trained point;
+    ``model_label_control``: also measure the first ℓ2-free net of each data set at its trained θ with
+    the training labels replaced by draws from the net's own softmax (phase ``"model_labels"``: a
+    well-specified model at its true parameter, where the Fisher identity behind DT.eq7 holds)."""
 
     datasets: tuple[str, ...] = ("digits", "breast_cancer", "wine", "mnist1d")
     n_train: tuple[int, ...] = (512, 400, 128, 1000)
@@ -89,6 +94,7 @@ class TrainedNetsGeometryConfig:
     eq7_min_pearson: float = 0.9
     eq7_ratio_low: float = 0.5
     eq7_ratio_high: float = 2.0
+    model_label_control: bool = True
 
     def __post_init__(self):
         from numerics.datasets import DATASETS
@@ -338,6 +344,16 @@ def _group(config, name: str, n_train: int, wd: float, dev, progress: bool) -> l
             if progress:
                 print(f"  {name} ℓ2={wd:g} seed={seed} λ={run['lr']:g} {config.phase(step)}: loss "
                       f"{pt['train_loss']:.3g}, curl(top) {pt['curl']['top']['value']:.3g}", flush=True)
+    if config.model_label_control and not wd and runs[0]["diverged_at"] is None:
+        # the control: the same θ, labels drawn from the net's own predictive distribution
+        net, seed = nets[0], members[0][0]
+        with torch.no_grad():
+            prob = torch.softmax(net(X), dim=1).to("cpu")
+        y_model = torch.multinomial(prob, 1, generator=torch.Generator().manual_seed(40_000 + seed)).squeeze(1).to(dev)
+        pt = _point(config, net, 0.0, X, y_model, Xte, yte, seed)
+        runs[0]["points"].append({"phase": "model_labels", "step": done, **pt})
+        if progress:
+            print(f"  {name} seed={seed} model labels: loss {pt['train_loss']:.3g}", flush=True)
     return runs
 
 
@@ -422,6 +438,9 @@ def point_metrics(config: TrainedNetsGeometryConfig, pt: dict, constant: float =
     curl = curl_estimates(pt["curl"])
     return {
         "train_loss": pt["train_loss"], "gradient_norm_ratio": pt["gradient_norm_ratio"],
+        # N × mean loss: at a confident point about the number of samples whose label surprises the net — the
+        # rare samples that carry the empirical Fisher's O(loss) part (≪ 1: the sample has none of them)
+        "n_times_loss": pt["n_samples"] * pt["train_loss"],
         "eq7": {"pearson_log": r_log, "c_fit": c_fit, "n_directions": int(pos.sum()),
                 "spread_log10": float(np.log10(lam[pos].max() / lam[pos].min())) if pos.sum() >= 2 else 0.0,
                 "log10_ratio_sd": float(np.std(logr) / math.log(10)) if len(logr) >= 2 else 0.0,
