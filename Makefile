@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: venv test report ledger readme bench mutation clean constraints gpu gpu-check
+.PHONY: venv test report ledger readme bench mutation clean constraints gpu gpu-check gpu-wheels
 
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -82,8 +82,16 @@ BUDGET_S ?= 480
 OUT ?= validation/data
 # the tree on the GPU machine is a copy without .git: pass GIT_COMMIT=<hash> so records name their commit
 GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+# Packages the GPU machine lacks (it has no network): `make gpu-wheels` here saves their wheels in
+# .whl/ (git-ignored; carry it: run(carry=[".whl"])); `make gpu` installs them into /tmp/site first.
+GPU_WHEELS ?= mnist1d==0.0.2.post1
+gpu-wheels:
+	mkdir -p .whl && $(PYTHON) -m pip download --no-deps --only-binary=:all: -d .whl $(GPU_WHEELS)
+
 gpu:
-	SGDSM_GIT_COMMIT=$(GIT_COMMIT) PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --no-progress
+	if [ -d .whl ]; then $(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+	  --upgrade --target /tmp/site .whl/*.whl; fi
+	SGDSM_GIT_COMMIT=$(GIT_COMMIT) PYTHONPATH=.:/tmp/site $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --no-progress
 
 gpu-check:
 	PYTHONPATH=. $(GPU_PYTHON) -m validation run --all --preset $(PRESET) --device $(DEVICE) --out "$(OUT)" --budget-s $(BUDGET_S) --dry-run
