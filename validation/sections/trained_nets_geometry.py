@@ -145,10 +145,12 @@ def build(outdir: Path) -> str:
               "error: near an interpolating minimum C/H → 0 with the loss."
               + (" Control (triangles in the figure): the same trained θ with labels drawn from the net's own softmax — "
                  "a well-specified model at its true parameter — gives "
-                 + "; ".join(f"{p['dataset']} c {_g(p['eq7']['c_fit'])} (N·loss {p['n_times_loss']:.3g})"
+                 + "; ".join(f"{p['dataset']} c {_g(p['eq7']['c_fit'])}, Tr C/Tr H {_g(p['eq7']['trace_ratio'])} "
+                             f"(N·loss {p['n_times_loss']:.3g})"
                              for p in m["points"] if p["phase"] == "model_labels")
-                 + ": C ≈ H comes back only where N·loss ≫ 1, i.e. where the sample holds the rare surprising labels "
-                   "that carry the Fisher's O(loss) part." if "model_labels" in m["summary"] else ""),
+                 + ": the sample C approaches H only as N·loss grows — the Fisher's O(loss) part is carried by the "
+                   "rare samples whose label surprises the net, and N·loss counts them." if "model_labels" in m["summary"]
+                 else ""),
               "",
               f"**Finding (SC.A1).** At the trained points the commutator is within its noise floor on "
               f"{tr['curl']['top']['n_consistent_with_zero']}/{tr['n_points']} nets (top-k) and "
