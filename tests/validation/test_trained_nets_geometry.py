@@ -10,7 +10,7 @@ import torch
 from tests._compare import assert_tree_close
 from validation.experiments.trained_nets_geometry import (EXPERIMENT, FULL, SMALL, L2Objective,
                                                           TrainedNetsGeometryConfig, compare, curl_estimates,
-                                                          objective, point_metrics, predict, train_l2_steps)
+                                                          objective, point_metrics, predict)
 from validation.records import DATA_DIR, read_record
 
 RECORD = DATA_DIR / "trained_nets_geometry_cpu.json"
@@ -117,9 +117,9 @@ def test_curl_estimates_follow_minimum_curl_rules():
     assert not curl_estimates(raw)["top"]["consistent_with_zero"]
 
 
-def test_l2_steps_equal_the_l2_objective_route():
-    """train_l2_steps (plain steps of λ/a, then θ ← aθ) is exact ℓ2 SGD: the same parameters as the
-    ensemble's vmap route on the ℓ2 objective, to rounding."""
+def test_weight_decay_equals_the_l2_objective_route():
+    """The ensemble's weight_decay (the route the experiment trains with ℓ2) is exact ℓ2 SGD: the same
+    parameters as the ensemble's vmap route on the L2Objective the measurements use, to rounding."""
     from numerics.training import mlp, sgd_index_stream, train_sgd_ensemble
 
     X = torch.randn(40, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
@@ -132,7 +132,10 @@ def test_l2_steps_equal_the_l2_objective_route():
         torch.manual_seed(s)
         nets_b.append(mlp(6, 5, 3))
     streams = [sgd_index_stream(40, 8, 30, torch.Generator().manual_seed(10 + s)) for s in range(2)]
-    assert train_l2_steps(nets_a, X, y, lrs=lrs, weight_decay=wd, index_streams=streams) == [None, None]
+    import torch.nn.functional as F
+
+    assert train_sgd_ensemble(nets_a, F.cross_entropy, X, y, lrs=lrs, batch_sizes=[8, 8], steps=[30, 30],
+                              index_streams=streams, weight_decay=wd) == [None, None]
     train_sgd_ensemble([L2Objective(n) for n in nets_b], objective(wd), X, y, lrs=lrs, batch_sizes=[8, 8],
                        steps=[30, 30], index_streams=streams, method="vmap")
     for a, b in zip(nets_a, nets_b):

@@ -6,8 +6,8 @@ curl at a minimum)? One training pass serves both claims.
   (weight decay; 0 = none), seed and step size λ, a tanh MLP (:func:`numerics.training.mlp`, two
   hidden layers of ``hidden`` units) trained by plain minibatch SGD at T = λ/B — the members of a
   (data set, ℓ2) group trained together by :func:`numerics.training.train_sgd_ensemble`. With ℓ2
-  the objective is ``U + (ℓ2/2)‖θ‖²`` in training (:func:`train_l2_steps`: exact ℓ2 SGD on the
-  ensemble's batched-matmul route) *and* in every measurement: the Hessian is that of the net
+  the objective is ``U + (ℓ2/2)‖θ‖²`` in training (the ensemble's ``weight_decay``: exact ℓ2 SGD on
+  its batched-matmul route) *and* in every measurement: the Hessian is that of the net
   wrapped in :class:`L2Objective` (its output carries ‖θ‖² of the parameters it is called with, so
   the penalty follows ``functional_call``) and includes ``ℓ2·I``; the per-sample gradients gain the
   common ``ℓ2·θ``, which leaves C unchanged. At every
@@ -60,7 +60,7 @@ import numpy as np
 from validation.experiments._protocol import Experiment, source_file
 
 __all__ = ["TrainedNetsGeometryConfig", "SMALL", "FULL", "GPU", "EXPERIMENT", "L2Objective", "objective", "measure",
-           "predict", "compare", "point_metrics", "curl_estimates", "train_l2_steps", "run"]
+           "predict", "compare", "point_metrics", "curl_estimates", "run"]
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def _point(config, net, wd: float, X, y, Xte, yte, seed: int) -> dict:
         data_loss = float(F.cross_entropy(logits, y))
         acc = float((logits.argmax(1) == y).double().mean())
         test_acc = float((net(Xte).argmax(1) == yte).double().mean())
-    op = hessian_operator(L2Objective(net), objective(wd), X, y, method="double_backward")
+    op = hessian_operator(L2Objective(net), objective(wd), X, y)  # kept-graph products (the default)
     eig = top_hessian_eigenpairs(op, config.k_top, tol=config.lanczos_tol, seed=seed)
     U = torch.from_numpy(np.ascontiguousarray(eig.vectors)).to(X.device, X.dtype)
     ce = F.cross_entropy
@@ -264,44 +264,13 @@ def _point(config, net, wd: float, X, y, Xte, yte, seed: int) -> dict:
                                 "bootstrap_se": float(np.std(boot, ddof=1))}}}
 
 
-def train_l2_steps(nets, X, y, *, lrs, weight_decay: float, index_streams) -> list:
-    """SGD with ℓ2 on the batched-matmul route of :func:`numerics.training.train_sgd_ensemble`, one
-    step per call: with ``a = 1 − λ·wd``, a plain step of size ``λ/a`` followed by ``θ ← aθ`` is
-    ``θ − λ(∂L_B + wd·θ)`` exactly — minibatch SGD on ``U + (wd/2)‖θ‖²`` (the :class:`L2Objective`
-    route gives the same parameters to rounding, several times slower). ``index_streams[m]``: member
-    m's (steps, B) minibatch indices. Returns, per member, ``None`` or the first step whose loss was
-    not finite."""
-    import torch
-    import torch.nn.functional as F
-
-    from numerics.training import train_sgd_ensemble
-
-    facs = [1.0 - lr * weight_decay for lr in lrs]
-    if any(f <= 0 for f in facs):
-        raise ValueError(f"λ·wd must be < 1 for every member; got λ = {lrs}, wd = {weight_decay}")
-    steps = int(index_streams[0].shape[0])
-    bad = [None] * len(nets)
-    for t in range(steps):
-        res = train_sgd_ensemble(nets, F.cross_entropy, X, y, lrs=[lr / f for lr, f in zip(lrs, facs)],
-                                 batch_sizes=[s.shape[1] for s in index_streams], steps=[1] * len(nets),
-                                 index_streams=[s[t:t + 1] for s in index_streams])
-        with torch.no_grad():
-            for m, (net, f, r) in enumerate(zip(nets, facs, res)):
-                if r is not None and bad[m] is None:
-                    bad[m] = t
-                if bad[m] is None:
-                    for prm in net.parameters():
-                        prm.mul_(f)
-    return bad
-
-
 def _group(config, name: str, n_train: int, wd: float, dev, progress: bool) -> list:
     """Every (seed, λ) net of one (data set, ℓ2) pair, trained together, measured at each checkpoint.
 
     Each member's minibatch stream for all its steps is drawn up front
-    (:func:`numerics.training.sgd_index_stream`), so the checkpoints cut one SGD run; without ℓ2 the
-    nets train on the batched-matmul route of :func:`numerics.training.train_sgd_ensemble`, with ℓ2
-    by :func:`train_l2_steps` (exact ℓ2 SGD, one ensemble step per call)."""
+    (:func:`numerics.training.sgd_index_stream`), so the checkpoints cut one SGD run; the nets train
+    together on the batched-matmul route of :func:`numerics.training.train_sgd_ensemble`, ℓ2 by its
+    ``weight_decay`` (θ − λ(∂L_B + wd·θ), as ``torch.optim.SGD``)."""
     import torch
     import torch.nn.functional as F
 
@@ -327,11 +296,8 @@ def _group(config, name: str, n_train: int, wd: float, dev, progress: bool) -> l
     for step in config.checkpoints:
         if step > done:
             part = [s[done:step] for s in streams]
-            if wd:
-                bad = train_l2_steps(nets, X, y, lrs=lrs, weight_decay=wd, index_streams=part)
-            else:
-                bad = train_sgd_ensemble(nets, F.cross_entropy, X, y, lrs=lrs, batch_sizes=[s.shape[1] for s in part],
-                                         steps=[step - done] * len(nets), index_streams=part)
+            bad = train_sgd_ensemble(nets, F.cross_entropy, X, y, lrs=lrs, batch_sizes=[s.shape[1] for s in part],
+                                     steps=[step - done] * len(nets), index_streams=part, weight_decay=wd)
             for run, b in zip(runs, bad):
                 if b is not None and run["diverged_at"] is None:
                     run["diverged_at"] = done + b
