@@ -186,7 +186,8 @@ SMALL = SGDStationaryConfig(n_chains=2000, burn_in_time=30.0, window_time=20.0, 
                             invariance_test_temperatures=(0.05, 0.04), replicates=6, invariance_test_chains=384, invariance_test_control_batch=4,
                             invariance_test_burn_in_time=40.0, invariance_test_window_time=10.0,
                             n_permutations=500)
-#: one H100/H200, about 2–3 min (untested: no GPU in this session): 10⁶ chains, longer windows, a finer B ladder
+#: one H100/H200, about 2–3 min (untested: no GPU in this session): 10⁶ chains, longer windows, a finer B ladder;
+#: the invariance test keeps FULL's size — its regime is set by the resolution (more chains would resolve the O(λ) terms)
 GPU = SGDStationaryConfig(n_chains=1_000_000, burn_in_time=80.0, window_time=100.0, cells_per_bin=16,
                           invariance_batches=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12))
 
