@@ -85,7 +85,7 @@ FULL = MemorizationConfig(learning_rates=(0.02, 0.05, 0.1, 0.2, 0.4), batch_size
 #: the GPU version (a guess, untested: no GPU was lent when it was sized; about 2–3 min on one
 #: H100/H200): MNIST-1D with the MLP and the 1-D CNN beside digits, 5 seeds
 GPU = MemorizationConfig(learning_rates=(0.01, 0.02, 0.05, 0.1, 0.2, 0.4), batch_sizes=(16, 32, 64, 128),
-                         seeds=(0, 1, 2, 3, 4), epochs=300, eval_every=4, channels=16,
+                         seeds=(0, 1, 2, 3, 4), epochs=300, eval_every=4, channels=32,
                          setups=("digits/mlp", "mnist1d/mlp", "mnist1d/cnn1d"))
 
 #: TF's own runs (§4.3, MNIST MLP) used η ∈ {0.005, …, 0.1} and S ∈ {50, …, 1000}, i.e.

@@ -29,7 +29,7 @@ def _figure(runs: list[dict], setups: list[str], path: Path) -> None:
                 continue
             c = cmap(lrs.index(r["lr"]) / max(len(lrs) - 1, 1))
             m = markers[bss.index(r["batch_size"]) % len(markers)]
-            row[0].semilogx(r["T"], r["test_loss"], m, color=c, ms=5, alpha=0.8)
+            row[0].loglog(r["T"], r["test_loss"], m, color=c, ms=5, alpha=0.8)
             if r["sharpness"] > 0:  # (a non-positive top eigenvalue: not at a minimum, left out)
                 row[1].loglog(r["T"], r["sharpness"], m, color=c, ms=5, alpha=0.8)
             row[2].loglog(r["T"], max(r["train_loss"], 1e-6), m, color=c, ms=5, alpha=0.8)
