@@ -21,8 +21,8 @@ any v, and it carries a circulating current.
   and the best zero-curl density ``exp(−½θᵀKθ)`` — K symmetric, the ρ-weighted least-squares fit of
   ∂φ = −Kθ to the J = 0 field ``−(2/T)D⁻¹∂U`` (``KC + CK = AC + CAᵀ``, A = (2/T)Σ⁻¹H, C the solver's
   covariance) — and the density with the curl simply dropped (K = sym A), all aggregated to the
-  histogram's cells. (The solver's own ``detailed_balance_distance`` best fit is recorded as
-  ``solver_best_fit_l1``: its gauge is ill-determined where ρ ≈ 0, see the report); and the exact Gaussian laws: the continuous Lyapunov covariance
+  histogram's cells. (The solver's own ``detailed_balance_distance`` best fit — φ free on the grid,
+  ρ-weighted — is recorded as ``solver_best_fit_l1``: the same distance as the quadratic fit's to ~0.002); and the exact Gaussian laws: the continuous Lyapunov covariance
   (``HC + CH = T·Σ``) and SGD's discrete-time one (``C = (I − λH)C(I − λH) + λ²Σ/B``).
 * **compare** (pure) — TV distances of the SGD histogram to the FP steady state, to the best
   zero-curl density and to the discrete-time Gaussian, each against the sampling TV; the current:

@@ -105,8 +105,8 @@ def build(outdir: Path) -> str:
               f"**Finding.** The curl is real and measured: SGD's law is the FP non-equilibrium steady state "
               f"(TV {tv['sgd_vs_fp']:.3f}) and not the best zero-curl law (TV {tv['sgd_vs_zero_curl']:.3f}); the chains "
               f"circulate as the solver predicts ({c['circulation_measured'] / c['circulation_predicted']:.3f} of its "
-              "circulation). The solver's built-in best J = 0 fit (FokkerPlanckSolver.detailed_balance_distance) is "
-              f"farther: TV {m['solver_best_fit_l1'] / 2:.3f} to the steady state (L1 {m['solver_best_fit_l1']:.2f}) against "
-              f"{tv['fp_vs_zero_curl']:.3f} for the quadratic fit — its ρ-weighted fit of φ on the grid leaves φ free where "
-              "ρ ≈ 0, so exp(φ) can put mass at the box edges; the quadratic fit has no such freedom."]
+              "circulation). The solver's built-in best J = 0 fit on the grid (FokkerPlanckSolver."
+              f"detailed_balance_distance) agrees with the quadratic fit: TV {m['solver_best_fit_l1'] / 2:.3f} to the "
+              f"steady state (L1 {m['solver_best_fit_l1']:.3f}) against {tv['fp_vs_zero_curl']:.3f} for the quadratic fit: "
+              "no zero-curl density, quadratic or free on the grid, comes close to SGD's law."]
     return "\n".join(lines)
