@@ -100,7 +100,7 @@ def build(outdir: Path) -> str:
                      f"{e['lyapunov_continuous']:.3f} | {e['lyapunov_discrete']:.3f} | {o['cov_sampling_floor']:.3f} |")
     lines += ["", "Offsets (relative Euclidean error; floor of the mode estimate in brackets):", "",
               "| T | λ | mean vs (T/2)C⁻¹∂·D | mean vs ½C⁻¹∂³U:Σ | mode vs (T/2)C⁻¹∂·D | mode vs predicted mode | "
-              "|θ^tr − E θ| | |(T/2)C⁻¹∂·D| |",
+              "‖θ^tr − E θ‖ | ‖(T/2)C⁻¹∂·D‖ |",
               "|---|---|---|---|---|---|---|---|"]
     for o in m["runs"]:
         f, fl = o["offset_relative_error"], o["offset_sampling_floor"]
@@ -127,7 +127,7 @@ def build(outdir: Path) -> str:
     lines += ["", f"![covariance and offsets](figures/{fig_path.name})", "",
               f"**Findings.** (1) The measured covariance is the Lyapunov solution (CΣ + ΣC = TD, or its discrete-time "
               f"form), not the printed (T/2)C⁻¹D: on a real model C and D need not commute. Its error beyond the "
-              f"floor grows with T (log–log slope {ts['cov_excess_slope_in_T_discrete']}) — the O(T) anharmonic "
+              f"floor grows with T (log–log slope {ts['cov_excess_slope_in_T_discrete']:.2f}) — the O(T) anharmonic "
               f"terms the leading-order claim leaves out. (2) At fixed T = {m['lambda_sweep']['T']:g} the continuous "
               "solution's error grows with λ and the discrete one's does not: SGD's time step. (3) The mean of the "
               f"iterates moves by ½C⁻¹(∂³U : Σ) (slope in T {m['mean_offset_slope_in_T']:.2f}), not by the printed "
