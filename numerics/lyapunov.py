@@ -312,7 +312,7 @@ class ChainMoments:
         cov = 0.5 * (cov + cov.T)
         mode = None
         if self.W is not None:
-            mode = mode_from_moments(m, M2, self.s3[idx].sum(0) / n, self.sq[idx].sum() / n, self.W, cov)
+            mode = mode_from_moments(m, M2, self.s3[idx].sum(0) / n, self.sq[idx].sum() / n, self.W)
         return {"mean": m, "cov": cov, "mode": mode, "n": n}
 
     def jackknife(self, stat) -> tuple[float | np.ndarray, float | np.ndarray]:
@@ -326,16 +326,16 @@ class ChainMoments:
         return full, se
 
 
-def mode_from_moments(mean, second_raw, third_w, q_mean, W, cov=None) -> np.ndarray:
+def mode_from_moments(mean, second_raw, third_w, q_mean, W) -> np.ndarray:
     """The mode of a weakly non-Gaussian density from raw moments of δ: ``mode = m − ½ κ3 : Σ⁻¹`` with the
     contraction ``(κ3 : W)_i = E[e_i eᵀWe]``, ``e = δ − m``, evaluated with ``W ≈ Σ⁻¹`` (module docstring):
     ``E[e_i eᵀWe] = E[δ_i q] − 2 (M2 W m)_i − m_i E[q] + 2 m_i mᵀWm``, ``q = δᵀWδ``, ``M2 = E[δδᵀ]``.
     ``third_w = E[δ q]``, ``q_mean = E[q]``. Leading order in the cubic part of −log ρ; using a predicted
     ``W`` for Σ⁻¹ changes the result at the next order."""
-    m = np.asarray(mean, float)
-    M2 = np.asarray(second_raw, float)
-    W = np.asarray(W, float)
-    k3w = np.asarray(third_w, float) - 2 * M2 @ W @ m - m * float(q_mean) + 2 * m * float(m @ W @ m)
+    m = _numeric(mean, "mean")
+    M2 = _numeric(second_raw, "second_raw")
+    W = _numeric(W, "W")
+    k3w = _numeric(third_w, "third_w") - 2 * M2 @ W @ m - m * float(q_mean) + 2 * m * float(m @ W @ m)
     return m - 0.5 * k3w
 
 
