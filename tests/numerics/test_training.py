@@ -343,7 +343,7 @@ def test_cnn1d_ensemble_member_equals_train_sgd(weight_decay=0.01):
         assert bad == [None] * len(setups)
         for net, ref in zip(nets, alone):
             for a, b in zip(net.parameters(), ref.parameters()):
-                assert float((a - b).abs().max()) < 1e-10 * max(1.0, float(b.abs().max()))
+                assert float((a - b).detach().abs().max()) < 1e-10 * max(1.0, float(b.detach().abs().max()))
     assert not torch.equal(nets[0][1].weight, models[0][1].weight)  # it did train
 
 
