@@ -488,11 +488,15 @@ def ledger(ids=None, *, progress: bool = False, jobs: int | None = 1) -> list[Cl
 # parallel runs
 # --------------------------------------------------------------------------------------------------
 #: Scheduling hint for parallel runs, with no effect on any result: the check modules that take
-#: longest (live network training, large symbolic derivations — per-check ``seconds`` of
-#: ``python -m validation claims --json``), longest first. Their tasks start first, so that no long
-#: task starts last while the other workers idle; modules not listed follow, most checks first.
-LONG_MODULES_FIRST = ("effective_potential", "temperature_scan", "shift_curvature", "laplace", "laplace_2d",
-                      "gradient_noise", "test_loss", "synthetic", "free_energy")
+#: longest (live network training and live small runs, large symbolic derivations — per-module sums of
+#: the checks' ``seconds`` in ``python -m validation claims --json --jobs 1``), longest first: the
+#: longest-processing-time-first rule, so that no long task starts last while the other workers idle;
+#: modules not listed follow, most checks first. Re-measured for issue 9 point 4 (2026-12-01, CPU
+#: seconds per module; ``benchmarks/bench_ledger.py`` reports them as ``serial_module_seconds``).
+LONG_MODULES_FIRST = ("sgd_escape_discrete", "effective_potential", "gradient_noise", "sgd_covariance",
+                      "laplace_2d", "test_loss", "synthetic", "temperature_scan", "shift_curvature", "laplace",
+                      "free_energy", "kramers_moyal", "escape", "temperature", "reparametrization",
+                      "escape_rates", "memorization")
 
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

@@ -51,3 +51,22 @@ def test_is_zero_and_cache():
     assert cached_simplify(sp.cos(x) ** 2 + sp.sin(x) ** 2) == 1
     with pytest.raises(TypeError):
         cached_simplify(sp.Matrix([x]))
+
+
+def test_common_denominator_fast_path_proves_only_true_identities():
+    """issue 9 point 4: ``_cached_simplify`` first tries the expanded numerator over a common
+    denominator on assumption-free symbols; a zero there is a proof, anything else goes to simplify
+    with the assumptions (which alone prove log(xy) = log x + log y for positive x, y)."""
+    from theory import identity as I
+
+    x, y = sp.symbols("x y", positive=True)
+    f = sp.Function("f")
+    assert I._zero_over_common_denominator((x**2 - 1) / (x - 1) - (x + 1))
+    assert I._zero_over_common_denominator(sp.exp(x) * (1 / x + 1 / y) - sp.exp(x) * (x + y) / (x * y))
+    assert I._zero_over_common_denominator(f(x).diff(x) * (x + 1) - f(x).diff(x) * x - f(x).diff(x))
+    assert not I._zero_over_common_denominator(x / (x + 1) - 1)
+    assumption_dependent = sp.log(x * y) - sp.log(x) - sp.log(y)
+    assert not I._zero_over_common_denominator(assumption_dependent)
+    assert I._cached_simplify(assumption_dependent) == 0
+    assert check_zero(assumption_dependent).exact
+    assert not I._zero_over_common_denominator(sp.Integral(x, (x, 0, 1)) - sp.Rational(1, 2))
