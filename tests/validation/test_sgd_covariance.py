@@ -82,8 +82,12 @@ def test_checks_and_section(tmp_path, small_record):
     v = sgd_covariance_stationary_covariance()
     assert v.verdict in ("measured", "fails")
     assert v.metrics["commutator_relative"] > 0.01
-    w = sgd_covariance_offsets()
+    w = sgd_covariance_offsets()  # not a ledger check (the mode is not resolved): its findings ride on SC.B2.cov's
     assert w.verdict in ("measured", "fails")
+    assert any(f.summary.startswith("[SC.B2.bias") for f in v.findings)
+    from validation.ledger import checks_for
+
+    assert "sgd_covariance_offsets" not in {c.key.rsplit(".", 1)[-1] for c in checks_for("SC.B2.bias")}
     md = section.build(tmp_path)
     assert "Lyapunov" in md and "figures/" in md
     assert list((tmp_path / "figures").glob("sgd_covariance*.png"))

@@ -8,11 +8,12 @@ small preset run live beside it). The symbolic checks of ``laplace.py`` stay; th
   ``Σ = (T/2)(∂²v)⁻¹`` takes; it equals the printed ``(T/2)C⁻¹D`` iff C and D commute, which the
   zero-curl Assumption SC.A1 implies). On this real model C and D do not commute — a finding with the
   printed form's measured error.
-* ``SC.B2.bias`` — the measured offset of the mean of the iterates, θ^tr − E θ (the b that SC.eq4's
-  test-loss cross term needs), is O(T) and equals the printed ``(T/2)C⁻¹∂·D``. The printed b is the
-  offset of the *mode* of the zero-curl steady state; the mean moves by ½C⁻¹∂³U:Σ, another O(T)
-  vector — the corrected form, a finding with its measured agreement; the mode estimated from the
-  first three moments is reported with its leading-order prediction (``numerics.lyapunov.mode_offset``).
+* ``SC.B2.bias`` — no measured check: the printed b is the offset of the *mode* of the zero-curl
+  steady state (RND App. B's μ_k minimises g̃), which three moments do not resolve here. What the runs
+  do measure — the mean of the iterates, θ^tr − E θ (the b that SC.eq4's test-loss cross term uses),
+  is O(T) but moves by ½C⁻¹∂³U:Σ, not by the printed b — is reported as findings on the SC.B2.cov
+  check (:func:`sgd_covariance_offsets`), with the mode estimate and its leading-order prediction
+  (``numerics.lyapunov.mode_offset``).
 
 Agreement rules: :mod:`validation.experiments.sgd_covariance` (fixed before the FULL record).
 """
@@ -91,13 +92,20 @@ def sgd_covariance_stationary_covariance():
             evidence=metrics["mlp_top_k"]))
     summary = (f"measured SGD covariance = Lyapunov solution within {e['lyapunov_continuous']:.3f} at T = {cold['T']:g}; "
                f"printed (T/2)C⁻¹D off by {e['printed']:.2f} (C, D do not commute: SC.A1 fails on this model)")
+    offsets = sgd_covariance_offsets()
+    findings += [Finding(f.kind, "[SC.B2.bias / SC.eq4, from the same runs] " + f.summary, printed=f.printed,
+                         corrected=f.corrected, evidence=f.evidence) for f in offsets.findings]
     return Verdict.measured(detail, metrics=metrics, agrees=agrees, findings=findings, summary=summary)
 
 
-@check("SC.B2.bias", name="sgd_covariance_offsets")
 def sgd_covariance_offsets():
     """Measured offsets of the mean and of the mode of the SGD iterates vs the printed bias and the
-    leading-order predictions."""
+    leading-order predictions — NOT a ledger check: the printed b is the offset of the mode μ_k
+    (RND App. B defines μ_k as the minimum of g̃), the mean is another quantity, and the mode estimated
+    from three moments is not trusted here, so nothing measured here decides the printed claim (the
+    symbolic checks of laplace.py judge it). Its findings are attached to the SC.B2.cov check, whose
+    experiment measured them; the returned Verdict ("measured" when the mean's offset agrees with the
+    printed b, else "fails") describes the mean-offset comparison only."""
     ev = _E.experiment_evidence("sgd_covariance")
     m = ev.metrics
     runs = m["runs"]
