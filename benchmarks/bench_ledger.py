@@ -30,6 +30,8 @@ The machine may be shared: ``os.getloadavg`` is recorded before and after each p
 (≤ 30 s on 2 cores) is judged also from ``serial CPU seconds / 2`` — what a perfectly balanced
 2-worker run on an idle machine would take — and from ``simulated_wall_s_on_idle_cpus`` (the serial
 run's startup plus its per-module seconds scheduled as the ledger schedules them).
+The serial run's per-module and (15 largest) per-check seconds are recorded (``serial_module_seconds``,
+``serial_top_check_seconds``): in one process on an idle CPU they are CPU seconds.
 
 Usage: ``python benchmarks/bench_ledger.py [--repeat K] [--ledger-repeat L] [--jobs N] [--skip-ledger]
 [--out PATH] [--force]``.  Writes ``benchmarks/results/bench_ledger.json`` with provenance
@@ -211,6 +213,15 @@ def _module_seconds(data) -> dict:
     return out
 
 
+def _check_seconds(data) -> dict:
+    """Per check, its ``seconds`` in a ledger's JSON (each check once)."""
+    out = {}
+    for claim in data:
+        for chk in claim.get("checks", []):
+            out.setdefault(chk["check"], float(chk["seconds"]))
+    return out
+
+
 def simulated_makespan(module_seconds: dict, jobs: int) -> float:
     """Wall seconds of the checks on ``jobs`` idle CPUs: the module tasks, in the ledger's schedule
     (``validation.ledger._schedule_key``), each to the first free worker."""
@@ -233,6 +244,7 @@ def bench_ledger(repeat: int, jobs: int) -> dict:
     runs: dict = {"serial": [], "parallel": []}
     outputs: dict = {}
     per_module: list = []
+    per_check: list = []
     for k in range(repeat):
         order = ("serial", "parallel") if k % 2 == 0 else ("parallel", "serial")
         for name in order:
@@ -241,6 +253,7 @@ def bench_ledger(repeat: int, jobs: int) -> dict:
             runs[name].append({"wall_s": wall, "cpu_s": cpu, "getloadavg_before": la})
             if name == "serial":
                 mods = _module_seconds(json.loads(out))
+                per_check.append(_check_seconds(json.loads(out)))
                 runs[name][-1]["checks_s"] = sum(mods.values())
                 per_module.append(mods)
             outputs.setdefault(name, []).append(_strip_seconds(out))
@@ -266,6 +279,8 @@ def bench_ledger(repeat: int, jobs: int) -> dict:
         "serial_cpu_s_over_2": None if serial_cpu is None else serial_cpu / 2,
         "serial_module_seconds": {m.rsplit(".", 1)[-1]: round(v, 3) for m, v in
                                   sorted(mods.items(), key=lambda kv: -kv[1])},
+        "serial_top_check_seconds": {k.split(".", 2)[-1]: round(v, 3) for k, v in
+                                     sorted(per_check[fastest].items(), key=lambda kv: -kv[1])[:15]},
         "serial_startup_s": startup,
         "simulated_wall_s_on_idle_cpus": {
             "explanation": "startup (serial wall − Σ check seconds, fastest serial run) + the module tasks "

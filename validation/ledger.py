@@ -493,10 +493,10 @@ def ledger(ids=None, *, progress: bool = False, jobs: int | None = 1) -> list[Cl
 #: longest-processing-time-first rule, so that no long task starts last while the other workers idle;
 #: modules not listed follow, most checks first. Re-measured for issue 9 point 4 (2026-12-01, CPU
 #: seconds per module; ``benchmarks/bench_ledger.py`` reports them as ``serial_module_seconds``).
-LONG_MODULES_FIRST = ("sgd_escape_discrete", "effective_potential", "gradient_noise", "sgd_covariance",
-                      "laplace_2d", "test_loss", "synthetic", "temperature_scan", "shift_curvature", "laplace",
-                      "free_energy", "kramers_moyal", "escape", "temperature", "reparametrization",
-                      "escape_rates", "memorization")
+LONG_MODULES_FIRST = ("sgd_stationary", "sgd_escape_discrete", "effective_potential", "gradient_noise", "laplace",
+                      "laplace_2d", "sgd_covariance", "synthetic", "test_loss", "free_energy", "kramers_moyal", "escape",
+                      "temperature_scan", "shift_curvature", "reparametrization", "temperature", "escape_rates",
+                      "memorization", "sgd_curl")
 
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
