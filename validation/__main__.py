@@ -17,6 +17,12 @@ def _claims(args) -> int:
     from . import ledger as L
 
     progress = args.progress if args.progress is not None else sys.stdout.isatty()
+    if args.live:  # the worker processes inherit it
+        import os
+
+        from validation.evidence.experiments import LIVE_ENV
+
+        os.environ[LIVE_ENV] = "1"
     statuses = L.ledger(args.ids or None, progress=progress, jobs=args.jobs)
     if args.json:
         print(L.ledger_json(statuses))
@@ -255,6 +261,9 @@ def main(argv=None) -> int:
                    help="Worker processes for the checks (default: one per CPU); the checks of one module "
                         "run in one process, sharing its caches. --jobs 1 runs them in this process. The "
                         "output is the same for any N.")
+    c.add_argument("--live", action="store_true",
+                   help="Also run each experiment's small preset live beside its committed record and quote it in "
+                        "the checks' metrics (verdicts rest on the records either way; adds ~40 s of CPU).")
     c.set_defaults(func=_claims)
 
     r = sub.add_parser("report", help="write the report (ledger, notebooks, figures)")

@@ -170,3 +170,18 @@ def test_evidence_metrics_are_rederived_not_copied():
     tf = ev.range("TF")
     assert tf is not None and tf.report["n_inside"] + tf.report["n_beyond"] == len(rec["raw"]["runs"])
     assert tf.metrics is not None and tf.metrics["n_runs"] <= tf.report["n_inside"]
+
+
+def test_live_small_runs_are_opt_in(monkeypatch):
+    """Beside a committed record the live small run is off unless asked for (claims --live sets the
+    environment switch its worker processes inherit); checks then quote LIVE_OFF, never a stale value."""
+    calls = []
+    monkeypatch.setattr(E, "live_small_record", lambda n: calls.append(n) or {"metrics": {"x": 1}})
+    ev = E.experiment_evidence("sgd_curl")
+    assert ev.record is not None
+    monkeypatch.delenv(E.LIVE_ENV, raising=False)
+    assert ev.live_metrics is None and E.live_part(ev, lambda live: live["x"]) == E.LIVE_OFF and not calls
+    monkeypatch.setenv(E.LIVE_ENV, "1")
+    assert E.live_runs_enabled() and E.live_part(ev, lambda live: live["x"]) == 1 and calls == ["sgd_curl"]
+    monkeypatch.setenv(E.LIVE_ENV, "0")
+    assert not E.live_runs_enabled()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from validation.evidence import experiments as _E
 from validation.evidence.experiments import escape_rates_evidence
 from validation.ledger import Verdict, check
 
@@ -32,8 +33,8 @@ def sgd_escape_log_rate_is_linear():
                                           for n, m in sweeps.items()},
         "tolerance": met["pearson_tolerance"],
         "n_runs_per_point": cfg.n_runs,
-        "live_small_pearson_r": {n: round(m["measured"]["pearson_r"], 4)
-                                 for n, m in ev.live_metrics["sweeps"].items()},
+        "live_small_pearson_r": _E.live_part(ev, lambda live: {n: round(m["measured"]["pearson_r"], 4)
+                                                              for n, m in live["sweeps"].items()}),
     }
     worst = min(m["measured"]["pearson_r"] for m in sweeps.values())
     detail = (f"real minibatch SGD on the {cfg.dim}-D Styblinski–Tang per-sample loss "
@@ -85,9 +86,9 @@ def sgd_escape_time_vs_diffusion_theory():
                "control_gaussian_noise": control,
                "tolerance": "|log10 ratio| < 0.48 (factor 3), slope ratio in (0.5, 1.5); control 4 SE + 3 %",
                "prediction": ev.prediction["model"],
-               "live_small_log10_measured_over_predicted_steps": {
+               "live_small_log10_measured_over_predicted_steps": _E.live_part(ev, lambda live: {
                    n: _rounded(m["log10_ratio_measured_over_predicted"], 1)
-                   for n, m in ev.live_metrics["sweeps"].items()}}
+                   for n, m in live["sweeps"].items()})}
     detail = ("real SGD escape iterations vs the exact mean first-passage time of the diffusion limit "
               f"(T = η/B, D = Var_x ∂L; {ev.source}). Gaussian-noise control: ratio {control['ratio']}; DT's "
               f"Styblinski–Tang setting (x ∼ N(0,1), ∂L cubic in x): worst |log10 ratio| = {worst:.1f}, "

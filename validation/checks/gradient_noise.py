@@ -8,6 +8,7 @@ The verdict is computed on DT's range B ≥ 16 (:data:`validation.experiments.gr
 smaller batches are a finding (``validation/checks/README.md``)."""
 from __future__ import annotations
 
+from validation.evidence import experiments as _E
 from validation.evidence.experiments import gradient_noise_evidence
 from validation.experiments.gradient_noise import KURTOSIS_Z_TOLERANCE, PAPER_RANGE
 from validation.ledger import Finding, Verdict, check
@@ -35,7 +36,7 @@ def minibatch_noise_is_gaussian_for_large_batches():
         "max_abs_excess_kurtosis_trained": {f"B={B}": round(v, 2) for B, v in
                                             trained["max_abs_excess_kurtosis"].items()},
         "trained_accuracy": round(acc, 3),
-        "live_small_ks_norm_distance": _live_ks(ev.live_metrics),
+        "live_small_ks_norm_distance": _E.live_part(ev, _live_ks),
     }
     batches = [int(B) for B in init["ks_norm_distance"]]
     inside, beyond = PAPER_RANGE.split(batches)
@@ -84,8 +85,8 @@ def minibatch_cumulant_law_measured():
     z = {name: {f"B={B}": round(v, 2) for B, v in m["kurtosis_median_abs_z"].items()}
          for name, m in met.items()}
     ok = all(m["kurtosis_law_ok"] for m in met.values())
-    live_z = {name: {f"B={B}": round(v, 2) for B, v in m["kurtosis_median_abs_z"].items()}
-              for name, m in ev.live_metrics.items()}
+    live_z = _E.live_part(ev, lambda live: {name: {f"B={B}": round(v, 2) for B, v in m["kurtosis_median_abs_z"].items()}
+                                            for name, m in live.items()})
     return Verdict.measured(
         "median |measured − predicted| excess kurtosis of minibatch noise along principal/random "
         f"directions, in standard errors (tolerance {KURTOSIS_Z_TOLERANCE:g}), B ≥ "

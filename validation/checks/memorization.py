@@ -65,7 +65,7 @@ def _label(m, usable, ok) -> str:
 @check("TF.4.3")
 def equal_memorisation_generalises_better_at_high_T():
     ev = _E.experiment_evidence("memorization")
-    cfg, m_all, source, live = ev.config, ev.metrics, ev.source, ev.live_metrics
+    cfg, m_all, source = ev.config, ev.metrics, ev.source
     r = ev.range("TF")
     m_paper, paper_range = (None, None) if r is None else (r.metrics, r.report)
     m = m_paper if m_paper is not None else m_all
@@ -88,7 +88,8 @@ def equal_memorisation_generalises_better_at_high_T():
                                                for lv, e in ma["per_level"].items()},
                                  "final_val_spearman_T": ma["final_val_spearman_T"]}
                             for su, ma in setup_metrics(m_all).items()},
-               "live_small": {lv: {k: e.get(k) for k in ("rho", "p", "n_reached")} for lv, e in live["per_level"].items()}}
+               "live_small": _E.live_part(ev, lambda live: {lv: {k: e.get(k) for k in ("rho", "p", "n_reached")}
+                                                            for lv, e in live["per_level"].items()})}
     detail = (f"Nets with {100 * cfg.label_noise:.0f}% random training labels, plain SGD on a (λ, B) grid for "
               f"{cfg.epochs} epochs ({source}); {scope}: validation accuracy when the noisy-train accuracy first "
               f"reaches each level, Spearman with T, per setup. " + " | ".join(lines))

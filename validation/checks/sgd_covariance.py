@@ -45,8 +45,8 @@ def sgd_covariance_stationary_covariance():
                "runs": per_run,
                "lambda_sweep": {"T": ls["T"], "lr": ls["lr"], "continuous": [_r(v) for v in ls["lyapunov_continuous"]],
                                 "discrete": [_r(v) for v in ls["lyapunov_discrete"]]},
-               "live_small_discrete_error": [_r(o["cov_relative_error"]["lyapunov_discrete"])
-                                             for o in ev.live_metrics["runs"]]}
+               "live_small_discrete_error": _E.live_part(ev, lambda live: [
+                   _r(o["cov_relative_error"]["lyapunov_discrete"]) for o in live["runs"]])}
     mlp = m.get("mlp_runs") or []
     metrics["mlp_top_k"] = [{"lr": o["lr"], "B": o["batch_size"], "T": o["T"],
                              **{k: _r(v) for k, v in o["cov_relative_error"].items()}, "floor": _r(o["cov_sampling_floor"])}

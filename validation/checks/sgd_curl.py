@@ -36,7 +36,7 @@ def sgd_curl_stationary_law_vs_fp_and_zero_curl():
                "tv_excess_over_sampling": {k: round(v, 4) for k, v in m["tv_excess_over_sampling"].items()},
                "tolerance": m["tv_tolerance"], "commutator_norm_HD_minus_DH": round(m["commutator_norm"], 4),
                "fp_current_relative": round(m["fp_current_relative"], 4), "converged": m["converged"],
-               "live_small_tv": {k: round(v, 4) for k, v in ev.live_metrics["tv"].items()}}
+               "live_small_tv": E.live_part(ev, lambda live: {k: round(v, 4) for k, v in live["tv"].items()})}
     agrees = bool(m["fp_within_tolerance"] and m["fp_closer_than_zero_curl"] and m["converged"])
     detail = (f"SGD on ½θᵀHθ + x·θ, H = diag({cfg.h1:g}, {cfg.h2:g}), Cov x = [[1, {cfg.c:g}], [{cfg.c:g}, 1]] "
               f"(‖HD − DH‖ = {m['commutator_norm']:.2f}; T = {m['T']:g}; {ev.source}): TV to the FP steady state "
@@ -59,8 +59,8 @@ def sgd_curl_current_measured():
                "flux_relative_l2_sampling": round(c["relative_l2_sampling"], 4),
                "flux_correlation": round(c["correlation"], 4), "cells": c["cells"],
                "tolerances": {"circulation_rel": CIRCULATION_REL_TOL, "min_correlation": MIN_CORRELATION, "min_z": MIN_Z},
-               "live_small_circulation": [ev.live_metrics["current"]["circulation_measured"],
-                                          ev.live_metrics["current"]["circulation_predicted"]]}
+               "live_small_circulation": E.live_part(ev, lambda live: [live["current"]["circulation_measured"],
+                                                                        live["current"]["circulation_predicted"]])}
     agrees = bool(abs(c["circulation_z_vs_zero"]) >= MIN_Z and rel <= CIRCULATION_REL_TOL
                   and c["correlation"] >= MIN_CORRELATION)
     detail = (f"probability current of SGD measured from the chains (displacement/λ binned at step midpoints; "

@@ -51,7 +51,7 @@ def sgd_escape_discrete_chain_matches_simulator():
         "log10_chain_over_gaussian_chain": {k: _r(v, 2) for k, v in s["log10_chain_over_chain_gaussian_range"].items()},
         "log10_gaussian_chain_over_diffusion": {k: _r(v, 2)
                                                 for k, v in s["log10_chain_gaussian_over_diffusion_range"].items()},
-        "live_small_settings_chain_within_tol": ev.live_metrics["summary"]["n_settings_chain_within_tol"],
+        "live_small_settings_chain_within_tol": E.live_part(ev, lambda live: live["summary"]["n_settings_chain_within_tol"]),
     }
     agrees = s["n_settings_chain_within_tol"] >= MIN_SETTINGS
     findings = (

@@ -41,9 +41,9 @@ from validation.ledger import Finding, Verdict, check
 
 
 def _evidence():
-    """(the evidence, metrics deciding the verdict, their source, live small metrics)."""
+    """(the evidence, metrics deciding the verdict, their source)."""
     ev = _E.experiment_evidence("temperature_scan")
-    return ev, ev.metrics, ev.source, ev.live_metrics
+    return ev, ev.metrics, ev.source
 
 
 def _in_range(ev, name):
@@ -99,7 +99,7 @@ def _scan_summary(su, m) -> str:
 
 @check("SC.fig5", "RND.fig1")
 def test_loss_depends_on_temperature():
-    ev, m, src, live = _evidence()
+    ev, m, src = _evidence()
     m_paper, paper_range = _in_range(ev, "SC_RND")
     findings = []
     m_all = m
@@ -131,8 +131,8 @@ def test_loss_depends_on_temperature():
                                   if "max_train_loss" in mm},
                "train_loss_tolerance": m.get("train_loss_tolerance"),
                "diverged_runs": {su: mm.get("diverged_runs", []) for su, mm in setup_metrics(m).items()},
-               "live_small": {"test_loss_fit": _fit_summary(live["test_loss"]),
-                              "max_train_loss": round(live["max_train_loss"], 4)}}
+               "live_small": _E.live_part(ev, lambda lv: {"test_loss_fit": _fit_summary(lv["test_loss"]),
+                                                            "max_train_loss": round(lv["max_train_loss"], 4)})}
     detail = (f"Plain SGD on a (λ, B) grid at equal SDE time λ·steps, per setup ({src}); a setup agrees when its test "
               f"loss depends on (λ, B) only through T and falls with T where the train loss is near 0. "
               + " | ".join(lines))
@@ -186,7 +186,7 @@ def _breaking_summary(su, ms) -> tuple[str, dict]:
 
 @check("TF.4.1")
 def sharpness_falls_with_lr_over_batch():
-    ev, m, src, live = _evidence()
+    ev, m, src = _evidence()
     m_paper, paper_range = _in_range(ev, "TF")
     findings, scope = [], "all runs"
     m_all = m
@@ -225,8 +225,8 @@ def sharpness_falls_with_lr_over_batch():
     metrics = {"source": src, "scope": scope, "p_value_threshold": P_VALUE, "setups": per_setup,
                "breaking_lr_whole_scan": breaking,
                "diverged_runs": {su: mm.get("diverged_runs", []) for su, mm in setup_metrics(m_all).items()},
-               "live_small": {"log_sharpness_fit": _fit_summary(live["log_sharpness"]),
-                              "equal_T_f_test": live["log_sharpness_equal_T_f_test"]}}
+               "live_small": _E.live_part(ev, lambda lv: {"log_sharpness_fit": _fit_summary(lv["log_sharpness"]),
+                                                            "equal_T_f_test": lv["log_sharpness_equal_T_f_test"]})}
     detail = (f"Top Hessian eigenvalue of the full training loss after SGD ({src}; {scope}), per setup; a setup "
               "agrees when the sharpness falls with T and equal-T cells differ no more than seeds do. "
               + " | ".join(lines))

@@ -10,7 +10,9 @@ raw runs by the experiment's pure ``compare`` (and its prediction by ``predict``
 the file. Without any committed record the evidence is the small preset run live on the CPU.
 
 Beside the record, :attr:`ExperimentEvidence.live_metrics` is the small preset run live on the CPU
-(computed on first use and cached: the ledger checks quote it, the report does not need it).
+(computed on first use and cached) when live runs are on (:func:`live_runs_enabled`:
+``python -m validation claims --live``); the checks quote it through :func:`live_part`, the report does
+not need it.
 
 Papers' ranges: for the experiments whose claim the paper measured on a known range of
 T = λ/B (``PAPER_RANGES``), the evidence also holds the metrics of the record's runs inside each
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 __all__ = ["RecordRef", "RangeEvidence", "ExperimentEvidence", "choose_record", "experiment_evidence",
-           "live_small_record", "escape_rates_evidence", "gradient_noise_evidence", "temperature_scan_evidence",
+           "live_small_record", "live_runs_enabled", "live_part", "LIVE_ENV", "LIVE_OFF", "escape_rates_evidence", "gradient_noise_evidence", "temperature_scan_evidence",
            "shift_curvature_evidence", "memorization_evidence"]
 
 
@@ -77,8 +79,11 @@ class ExperimentEvidence:
         return live_small_record(self.experiment)
 
     @property
-    def live_metrics(self) -> dict:
-        """The live small run's metrics."""
+    def live_metrics(self) -> dict | None:
+        """The live small run's metrics — ``None`` when live runs are off (:func:`live_runs_enabled`)
+        and a committed record is the evidence (without a record the evidence *is* the live run)."""
+        if self.record is not None and not live_runs_enabled():
+            return None
         return self.live_record["metrics"]
 
     def range(self, name: str) -> RangeEvidence | None:
@@ -110,6 +115,28 @@ def choose_record(experiment) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+#: environment switch for the live small runs beside committed records (inherited by the ledger's
+#: worker processes): ``python -m validation claims --live`` sets it
+LIVE_ENV = "SGDSM_LIVE_SMALL"
+#: what a check quotes instead of a live small run's numbers when live runs are off
+LIVE_OFF = "not run (python -m validation claims --live runs each experiment's small preset beside its record)"
+
+
+def live_runs_enabled() -> bool:
+    """Whether checks run and quote each experiment's small preset live beside its committed record
+    (``SGDSM_LIVE_SMALL=1``; off by default: the verdicts rest on the records, the test suite runs
+    every small preset live, and the live runs were ~40 % of the ledger's CPU time)."""
+    import os
+
+    return os.environ.get(LIVE_ENV, "") not in ("", "0")
+
+
+def live_part(ev: "ExperimentEvidence", quote):
+    """``quote(live small metrics)`` for a check's metrics when live runs are on, else :data:`LIVE_OFF`."""
+    live = ev.live_metrics
+    return LIVE_OFF if live is None else quote(live)
 
 
 @functools.lru_cache(maxsize=None)
