@@ -204,11 +204,6 @@ def _fokker_planck(r: dict) -> list[Headline]:
             out.append(Headline("bench_fokker_planck",
                                 f"steady state vs fplanck, {row['problem']}, {row['cells']} cells (×)",
                                 row["speedup"]["fplanck_solve_over_ours_solve"], targets[key]))
-            if row["speedup"].get("fplanck_solve_over_ours_pardiso_solve") is not None:
-                out.append(Headline("bench_fokker_planck",
-                                    f"steady state (method='pardiso', optional MKL) vs fplanck, {row['problem']}, "
-                                    f"{row['cells']} cells (×)",
-                                    row["speedup"]["fplanck_solve_over_ours_pardiso_solve"], targets[key]))
     for problem, exps in r.get("scaling_exponents", {}).items():
         out.append(Headline("bench_fokker_planck", f"solve-time scaling exponent, {problem} (ours)", exps["ours"]))
     for row in r.get("propagate", []):

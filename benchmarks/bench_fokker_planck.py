@@ -145,15 +145,6 @@ def _problem(name: str, n: int):
     return ours, theirs, exact_density
 
 
-def _pardiso_available() -> bool:
-    """Whether the optional MKL PARDISO backend (``pypardiso``, ``pip install -e '.[fast]'``) imports."""
-    try:
-        import pypardiso  # noqa: F401
-    except (ImportError, OSError):
-        return False
-    return True
-
-
 def _previous_steady_state(solver) -> np.ndarray:
     """The solve this issue replaced: one row of A replaced by the (dense) normalisation row,
     ``spsolve`` with its default ordering."""
@@ -204,10 +195,8 @@ def _exponent(cells, seconds):
 
 def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: int) -> dict:
     make_ours, make_theirs, exact_density = _problem(name, n)
-    t = {k: [] for k in ("ours_setup", "ours_solve", "ours_solve_cpu", "ours_pardiso_solve", "previous_solve",
-                         "fplanck_setup", "fplanck_solve", "fplanck_solve_cpu", "fplanck_null_vector_solve")}
-    pardiso = _pardiso_available() and name.startswith("2d")
-    pd_rho = None
+    t = {k: [] for k in ("ours_setup", "ours_solve", "ours_solve_cpu", "previous_solve", "fplanck_setup",
+                         "fplanck_solve", "fplanck_solve_cpu", "fplanck_null_vector_solve")}
     fp_error = None
     ours = theirs = rho = fp_rho = nv_rho = prev = None
     with _numpy_product_alias():
@@ -219,12 +208,6 @@ def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: in
                 raise rho
             t["ours_solve"].append(w)
             t["ours_solve_cpu"].append(c)
-            if pardiso:  # the optional MKL PARDISO backend on the same pinned system
-                ours.steady_state(method="pardiso")  # MKL's one-time load and thread start-up
-                pd_rho, w, _ = _timed(lambda: ours.steady_state(method="pardiso"), batch_seconds=BATCH_SECONDS)
-                if isinstance(pd_rho, Exception):
-                    raise pd_rho
-                t["ours_pardiso_solve"].append(w)
             if ours.grid.size <= previous_max_cells:
                 prev, w, _ = _timed(lambda: _previous_steady_state(ours))
                 t["previous_solve"].append(w)
@@ -253,14 +236,12 @@ def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: in
                     "fplanck_solve_over_ours_solve_cpu": ratio(med["fplanck_solve_cpu"], med["ours_solve_cpu"]),
                     "fplanck_null_vector_over_ours": ratio(med["fplanck_null_vector_solve"], med["ours_solve"]),
                     "previous_over_ours": ratio(med["previous_solve"], med["ours_solve"]),
-                    "fplanck_solve_over_ours_pardiso_solve": ratio(med["fplanck_solve"], med["ours_pardiso_solve"]),
                     "fplanck_setup_plus_solve_over_ours": ratio(
                         None if med["fplanck_solve"] is None else med["fplanck_setup"] + med["fplanck_solve"],
                         med["ours_setup"] + med["ours_solve"])},
         "fplanck_steady_state_error": fp_error,
         "l1_vs_closed_form": {"ours": l1_distance(g, rho, exact),
                               "ours_previous": None if prev is None else l1_distance(g, prev, exact),
-                              "ours_pardiso": None if pd_rho is None else l1_distance(g, pd_rho, exact),
                               "fplanck": None if fp_rho is None else l1_distance(g, to_density(fp_rho), exact),
                               "fplanck_null_vector": None if nv_rho is None else l1_distance(g, to_density(nv_rho), exact)},
         "ours_residual": ours.generator_residual(rho),
@@ -273,8 +254,6 @@ def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: in
         got = entry["speedup"]["fplanck_solve_over_ours_solve"]
         entry["target_speedup"] = target
         entry["meets_target"] = None if got is None else bool(got >= target)
-        got_pd = entry["speedup"]["fplanck_solve_over_ours_pardiso_solve"]
-        entry["meets_target_with_pardiso"] = None if got_pd is None else bool(got_pd >= target)
     return entry
 
 
@@ -326,8 +305,7 @@ def run_benchmark(*, repeat: int = 3, quick: bool = False, blas_threads: int = 0
             results += rows
             cells = [r["cells"] for r in rows]
             exponents[name] = {k: _exponent(cells, [r["seconds_median"][key] for r in rows])
-                               for k, key in (("ours", "ours_solve"), ("ours_pardiso", "ours_pardiso_solve"),
-                                              ("fplanck", "fplanck_solve"),
+                               for k, key in (("ours", "ours_solve"), ("fplanck", "fplanck_solve"),
                                               ("fplanck_null_vector", "fplanck_null_vector_solve"),
                                               ("ours_previous", "previous_solve"))}
             print(f"  scaling exponents (time ∝ cells^k): {exponents[name]}", flush=True)
@@ -356,9 +334,6 @@ def run_benchmark(*, repeat: int = 3, quick: bool = False, blas_threads: int = 0
                                    "until it has run that long, and its median counts as that repetition"},
             "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
             "targets": {f"{k[0]}@{k[1]}": v for k, v in TARGETS.items()},
-            "pardiso": {"available": _pardiso_available(),
-                        "note": "ours_pardiso: steady_state(method='pardiso'), the optional Intel MKL PARDISO "
-                                "backend (pip install -e '.[fast]'), factorised afresh each call; 'auto' uses SuperLU"},
             "steady_state": results, "scaling_exponents": exponents, "propagate": propagate,
             "steady_state_one_blas_thread": single}
 
@@ -379,9 +354,7 @@ def _row_line(r) -> str:
     return (f"{r['problem']:>22} {r['cells']:>7} cells | ours {f(m['ours_solve'])} s (setup {f(m['ours_setup'])}) | "
             f"fplanck {f(m['fplanck_solve'])} s (setup {f(m['fplanck_setup'])}) | null-vector {f(m['fplanck_null_vector_solve'])} s"
             f" | previous {f(m['previous_solve'])} s | ×{f(sp_['fplanck_solve_over_ours_solve'])} "
-            + (f"(PARDISO {f(m['ours_pardiso_solve'])} s ×{f(sp_['fplanck_solve_over_ours_pardiso_solve'])}) "
-               if m.get("ours_pardiso_solve") else "")
-            + f"(cpu ×{f(sp_['fplanck_solve_over_ours_solve_cpu'])}) | L1 ours {f(r['l1_vs_closed_form']['ours'])} "
+            f"(cpu ×{f(sp_['fplanck_solve_over_ours_solve_cpu'])}) | L1 ours {f(r['l1_vs_closed_form']['ours'])} "
             f"fplanck {f(r['l1_vs_closed_form']['fplanck'])}"
             + (f" | fplanck error: {r['fplanck_steady_state_error']}" if r["fplanck_steady_state_error"] else ""))
 

@@ -764,25 +764,6 @@ class FokkerPlanckSolver:
             ) from exc
         return lu.solve(rhs)
 
-    def _solve_pinned_pardiso(self, k: int) -> np.ndarray:
-        """The pinned system by Intel MKL PARDISO (``pypardiso``, optional: ``pip install pypardiso``
-        or the ``fast`` extra): a multithreaded supernodal LU with a nested-dissection ordering, the
-        factorisation done afresh on every call (a new solver object: pypardiso's module-level
-        solver would reuse the factors of an equal matrix)."""
-        try:
-            import pypardiso
-        except ImportError as exc:
-            raise FokkerPlanckError(
-                "method='pardiso' needs the optional pypardiso package (Intel MKL PARDISO): "
-                "pip install pypardiso, or pip install -e '.[fast]'; method='splu' needs nothing") from exc
-        M, rhs = self._pinned_system(k)
-        solver = pypardiso.PyPardisoSolver()
-        try:
-            x = solver.solve(M.tocsr(), rhs)
-        finally:
-            solver.free_memory(everything=True)
-        return np.asarray(x, dtype=float).ravel()
-
     def generator_residual(self, rho) -> float:
         """Relative residual of the steady-state equation, ``Σ|Aρ| / Σ(|A| |ρ|)``: ~1e-16 for a
         solution exact to round-off, independent of the normalisation of ρ."""
@@ -811,10 +792,7 @@ class FokkerPlanckSolver:
           ``log ρ`` is a cumulative sum — O(n), no pin, no solve, no round-off growth with n);
           ``"banded"`` (1-D: the pinned tridiagonal system by LAPACK's banded LU in O(n), periodic
           axes too); ``"splu"`` (SuperLU with the minimum-degree ordering of Aᵀ + A, any
-          dimension); ``"pardiso"`` (the same pinned system by Intel MKL PARDISO through the optional
-          ``pypardiso`` package — ~10× SuperLU at 256², equal to it within the residual check;
-          never chosen by ``"auto"``, so results do not depend on what is installed);
-          ``"auto"``: zero-flux, banded (periodic 1-D) or splu (2-D and up).
+          dimension); ``"auto"``: zero-flux, banded (periodic 1-D) or splu (2-D and up).
 
         Checks after the solve: finite values, the relative residual :meth:`generator_residual`
         ≤ 1e-10, and — when the generator is an M-matrix (:attr:`is_m_matrix`, e.g. diagonal D),
@@ -831,7 +809,7 @@ class FokkerPlanckSolver:
                                         "the steady state has J = 0 on every face); use 'banded' or 'splu'")
             psi = self.log_density_estimate().ravel()
             x = np.exp(psi - psi.max())
-        elif method in ("banded", "splu", "pardiso") and k is None:
+        elif method in ("banded", "splu") and k is None:
             k = self._pin_cell(None)
         if method == "banded":
             if g.ndim != 1:
@@ -840,11 +818,8 @@ class FokkerPlanckSolver:
             x = self._solve_pinned_banded(k)
         elif method == "splu":
             x = self._solve_pinned_splu(k)
-        elif method == "pardiso":
-            x = self._solve_pinned_pardiso(k)
         elif method != "zero-flux":
-            raise FokkerPlanckError(f"unknown method {method!r}; use 'auto', 'zero-flux', 'banded', 'splu' or "
-                                    "'pardiso'")
+            raise FokkerPlanckError(f"unknown method {method!r}; use 'auto', 'zero-flux', 'banded' or 'splu'")
         mass = float(np.sum(x)) * g.cell_volume
         if not (np.all(np.isfinite(x)) and np.isfinite(mass) and mass > 0):
             raise FokkerPlanckError(
@@ -970,8 +945,7 @@ class FokkerPlanckSolver:
 
         J = 0 means ``∂ log ρ = g := −(2/T) D⁻¹ (∂U + (T/2)∂·D)``. The best J = 0 candidate is
         ``exp(φ)`` with φ the weighted least-squares fit of face differences ``φ_R − φ_L ≈ g_i h_i``,
-        face weight ``(ρ_face + ε·max ρ)/h_i²`` (ε = ``DETAILED_BALANCE_WEIGHT_FLOOR``; the 1/h_i² makes the
-        objective ``E_ρ|∂φ − g|²`` whatever the spacings) and the gauge fixed
+        face weight ``ρ_face + ε·max ρ`` (ε = ``DETAILED_BALANCE_WEIGHT_FLOOR``) and the gauge fixed
         by ``φ = 0`` at the most probable cell. The ρ weight makes the fit judge g where the density
         lives; the floor keeps φ determined where ρ ≈ 0 — there it integrates g (the drift's own
         log-gradient), so exp(φ) decays into the empty region instead of taking an arbitrary value
@@ -1003,16 +977,12 @@ class FokkerPlanckSolver:
             cols += [Rf, Lf]
             vals += [np.ones(nf), -np.ones(nf)]
             target.append(gv[:, i] * g.spacing[i])
-            # a face row's residual is a φ difference: /h_i makes it a derivative, so the objective is
-            # Σ_faces ρ vol |∂_iφ − g_i|² ≈ E_ρ|∂φ − g|² on any spacing (unequal h_i included)
-            rho_face = np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0)
-            weights.append((rho_face * g.cell_volume / g.spacing[i] ** 2,
-                            np.full(nf, g.cell_volume / g.spacing[i] ** 2)))
+            weights.append(np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0) * g.cell_volume)
             nrow += nf
         G = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(nrow, g.size))
-        w_rho = np.sqrt(np.concatenate([wr for wr, _ in weights]))
-        floor = DETAILED_BALANCE_WEIGHT_FLOOR * max(float(np.max(rf)), 0.0) * np.concatenate([wf for _, wf in weights])
+        w_rho = np.sqrt(np.concatenate(weights))
+        floor = DETAILED_BALANCE_WEIGHT_FLOOR * max(float(np.max(rf)), 0.0) * g.cell_volume
         w = np.sqrt(w_rho**2 + floor)
         y = np.concatenate(target)
         # fix the gauge (φ is defined up to a constant): φ = 0 at the most probable cell

@@ -652,23 +652,3 @@ def test_detailed_balance_fit_with_curl_is_the_weighted_quadratic_projection():
     assert db.log_density_residual > 0.1  # the curl part of g is not small
     assert l1_distance(g, db.best_fit_density, fit) < 0.02
     assert l1_distance(g, rho, fit) > 0.1  # and the fit is not the steady state itself
-
-
-def test_pardiso_method_equals_splu_or_names_the_install(monkeypatch):
-    """method='pardiso' (optional Intel MKL PARDISO) solves the same pinned system as 'splu'; without
-    pypardiso it is a typed error naming the install, and 'auto' never picks it."""
-    s2 = FokkerPlanckSolver(Grid.box([(-2, 2), (-2, 2)], cells=(24, 20)), T=0.6,
-                            grad_U=lambda u, v: np.stack([u + 0.5 * v, 0.5 * u + 2 * v]), D=[[1.0, 0.0], [0.0, 0.4]])
-    ref = s2.steady_state(method="splu")
-    try:
-        import pypardiso  # noqa: F401
-    except (ImportError, OSError):
-        pass
-    else:
-        np.testing.assert_allclose(s2.steady_state(method="pardiso"), ref, rtol=1e-7, atol=1e-12 * ref.max())
-    import sys
-
-    monkeypatch.setitem(sys.modules, "pypardiso", None)  # as if it were not installed
-    with pytest.raises(FokkerPlanckError, match="pip install pypardiso"):
-        s2.steady_state(method="pardiso")
-    np.testing.assert_allclose(s2.steady_state(), ref, rtol=1e-12)
