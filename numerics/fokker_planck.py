@@ -945,7 +945,8 @@ class FokkerPlanckSolver:
 
         J = 0 means ``∂ log ρ = g := −(2/T) D⁻¹ (∂U + (T/2)∂·D)``. The best J = 0 candidate is
         ``exp(φ)`` with φ the weighted least-squares fit of face differences ``φ_R − φ_L ≈ g_i h_i``,
-        face weight ``ρ_face + ε·max ρ`` (ε = ``DETAILED_BALANCE_WEIGHT_FLOOR``) and the gauge fixed
+        face weight ``(ρ_face + ε·max ρ)/h_i²`` (ε = ``DETAILED_BALANCE_WEIGHT_FLOOR``; the 1/h_i² makes the
+        objective ``E_ρ|∂φ − g|²`` whatever the spacings) and the gauge fixed
         by ``φ = 0`` at the most probable cell. The ρ weight makes the fit judge g where the density
         lives; the floor keeps φ determined where ρ ≈ 0 — there it integrates g (the drift's own
         log-gradient), so exp(φ) decays into the empty region instead of taking an arbitrary value
@@ -977,12 +978,16 @@ class FokkerPlanckSolver:
             cols += [Rf, Lf]
             vals += [np.ones(nf), -np.ones(nf)]
             target.append(gv[:, i] * g.spacing[i])
-            weights.append(np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0) * g.cell_volume)
+            # a face row's residual is a φ difference: /h_i makes it a derivative, so the objective is
+            # Σ_faces ρ vol |∂_iφ − g_i|² ≈ E_ρ|∂φ − g|² on any spacing (unequal h_i included)
+            rho_face = np.maximum(0.5 * (rf[Lf] + rf[Rf]), 0.0)
+            weights.append((rho_face * g.cell_volume / g.spacing[i] ** 2,
+                            np.full(nf, g.cell_volume / g.spacing[i] ** 2)))
             nrow += nf
         G = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(nrow, g.size))
-        w_rho = np.sqrt(np.concatenate(weights))
-        floor = DETAILED_BALANCE_WEIGHT_FLOOR * max(float(np.max(rf)), 0.0) * g.cell_volume
+        w_rho = np.sqrt(np.concatenate([wr for wr, _ in weights]))
+        floor = DETAILED_BALANCE_WEIGHT_FLOOR * max(float(np.max(rf)), 0.0) * np.concatenate([wf for _, wf in weights])
         w = np.sqrt(w_rho**2 + floor)
         y = np.concatenate(target)
         # fix the gauge (φ is defined up to a constant): φ = 0 at the most probable cell
