@@ -75,7 +75,7 @@ SEED = 0
 K_PROJ = 16
 TRAIN_STEPS = 300
 EPSILONS = (1e-3, 1e-5)
-OURS_SETTINGS = [{"tol": tol, "ncv": ncv, "method": m} for m in ("jvp", "double_backward")
+OURS_SETTINGS = [{"tol": tol, "ncv": ncv, "method": m} for m in ("kept_graph", "jvp", "double_backward")
                  for tol in (1e-1, 1e-2, 1e-3, 1e-4, 1e-6) for ncv in (3, 4, 6, 8, None)]
 PYHESSIAN_SETTINGS = [{"tol": tol} for tol in (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 1e-7, 1e-8)]
 CE = torch.nn.functional.cross_entropy
