@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests._compare import assert_tree_close
+from tests._experiments import small_record_checked
 from validation.experiments.sgd_escape_discrete import (DATASETS, DW_SWEEPS, EXPERIMENT, FULL, SMALL, ST_SWEEPS,
                                                         SgdEscapeDiscreteConfig, compare, dataset,
                                                         dt_slope_interval, predict)
@@ -17,17 +18,11 @@ RECORD = DATA_DIR / "sgd_escape_discrete_cpu.json"
 
 @pytest.fixture(scope="module")
 def small_record():
-    from validation.evidence.experiments import live_small_record
-
-    return live_small_record("sgd_escape_discrete")
+    return small_record_checked("sgd_escape_discrete")  # SMALL, metrics re-derived from raw + prediction
 
 
 def test_small_end_to_end(small_record):
     rec = small_record
-    cfg = EXPERIMENT.config_from_dict(rec["config"])
-    assert cfg == SMALL
-    # compare() is pure: the metrics come back from raw + prediction
-    assert_tree_close(json.loads(json.dumps(compare(cfg, rec["prediction"], rec["raw"]))), rec["metrics"])
     s = rec["metrics"]["summary"]
     assert s["n_points"] == 3 * 3 * len(SMALL.datasets) + 3 * 2
     # the exact chain reproduces the simulator's escape times (20 % at 400 chains: SE ≈ 5 %)
