@@ -63,15 +63,13 @@ def _square(M, name: str) -> np.ndarray:
 
 
 def _temperature(T) -> float:
-    if isinstance(T, (str, bytes, bool)):
-        raise NoiseCurvatureError(f"T must be a positive number; got {T!r}")
+    """T as a float (:func:`numerics.stationary.check_temperature`), its error re-raised as NoiseCurvatureError."""
+    from numerics.stationary import TemperatureError, check_temperature
+
     try:
-        T = float(T)
-    except (TypeError, ValueError) as exc:
-        raise NoiseCurvatureError(f"T must be a positive number; got {T!r}") from exc
-    if not (math.isfinite(T) and T > 0):
-        raise NoiseCurvatureError(f"T must be a positive, finite temperature (λ/B); got {T}")
-    return T
+        return check_temperature(T)
+    except TemperatureError as exc:
+        raise NoiseCurvatureError(str(exc)) from None
 
 
 @dataclass(frozen=True)

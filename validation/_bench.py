@@ -83,15 +83,13 @@ def _pair(data, name):
 
 
 def _temperature(T) -> float:
-    if isinstance(T, (str, bytes, bool)) or T is None:
-        raise BenchError(f"T must be a positive number (the SGD temperature λ/B the model was trained at); got {T!r}")
+    """T as a float (:func:`numerics.stationary.check_temperature`), its error re-raised as BenchError."""
+    from numerics.stationary import TemperatureError, check_temperature
+
     try:
-        T = float(T)
-    except (TypeError, ValueError) as exc:
-        raise BenchError(f"T must be a positive number (λ/B); got {T!r}") from exc
-    if not (math.isfinite(T) and T > 0):
-        raise BenchError(f"T must be a positive, finite temperature λ/B (learning rate / batch size); got {T}")
-    return T
+        return check_temperature(T)
+    except TemperatureError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def _int(value, name, low):
