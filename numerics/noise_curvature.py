@@ -23,7 +23,6 @@ per-sample gradient covariance block ``D_k = Bᵀ D B``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
