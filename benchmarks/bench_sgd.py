@@ -364,7 +364,7 @@ STREAMS = {
     **{f"rng_reject10_{b.lower()}": (True, f"raw {b} words, four 16-bit lanes each masked to 10 bits, lanes ≥ N "
                                            f"redrawn (draw_reject10) — exact") for b in ("SFC64", "PCG64")},
 }
-#: streams measured only when torch.compile works (``compile=True``)
+#: streams measured only when torch.compile works (``torch_compile=True``)
 OPTIONAL_STREAMS = {
     "rng_torch_compiled_philox": (False, "torch.randint under torch.compile (inductor: Philox4_32 per element, a "
                                          "64-bit word mod N: relative bias 5e-17)"),
@@ -425,8 +425,8 @@ def floor_calls(data, *, chains, steps, seed) -> dict:
 
 # --------------------------------------------------------------------------------------------------
 def run_benchmark(*, chains: int = 100_000, steps: int = 40, repeat: int = 5, seed: int = 0,
-                  compile: bool = True, floor: bool = True) -> dict:
-    """Every variant, interleaved (``compile=False``: no torch.compile variant; ``floor=False``: no
+                  torch_compile: bool = True, floor: bool = True) -> dict:
+    """Every variant, interleaved (``torch_compile=False``: no torch.compile variant; ``floor=False``: no
     stream / gather / update variants, so no any-stream roofline)."""
     if repeat < 3:
         raise ValueError("repeat must be >= 3 (medians of at least 3 repetitions)")
@@ -443,7 +443,7 @@ def run_benchmark(*, chains: int = 100_000, steps: int = 40, repeat: int = 5, se
         grad = compile_per_sample_gradient(loss, x, th, device="cpu")
         data = _data(seed)
         t0 = time.perf_counter()
-        compiled, compile_note = make_compiled(grad, data) if compile else (None, "not run (compile=False)")
+        compiled, compile_note = make_compiled(grad, data) if torch_compile else (None, "not run (torch_compile=False)")
         compile_s = None
         if compiled is not None:
             try:
@@ -465,10 +465,10 @@ def run_benchmark(*, chains: int = 100_000, steps: int = 40, repeat: int = 5, se
         }
         if compiled is not None:
             calls["torch_compiled"] = lambda: run_torch_compiled(compiled, chains=chains, steps=steps, seed=seed)
-        rng_compile_note = "not run (compile=False or floor=False)"
+        rng_compile_note = "not run (torch_compile=False or floor=False)"
         if floor:
             calls.update(floor_calls(data, chains=chains, steps=steps, seed=seed))
-            if compile:
+            if torch_compile:
                 rng_fn, rng_compile_note = make_compiled_randint(chains)
                 if rng_fn is not None:
                     calls["rng_torch_compiled_philox"] = lambda: run_compiled_randint(rng_fn, steps=steps, seed=seed,
@@ -663,7 +663,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if not out_is_usable(a.out, force=a.force):
         return 2
-    res = run_benchmark(chains=a.chains, steps=a.steps, repeat=a.repeat, seed=a.seed, compile=not a.no_compile,
+    res = run_benchmark(chains=a.chains, steps=a.steps, repeat=a.repeat, seed=a.seed, torch_compile=not a.no_compile,
                         floor=not a.no_floor)
     print(format_table(res))
     print(f"wrote {write_result(res, a.out, force=a.force)}")

@@ -92,7 +92,7 @@ def test_roofline_without_the_floor_keeps_the_rng_bound_keys():
 
 
 def test_tiny_run_has_every_variant_and_the_headlines(tmp_path):
-    res = BS.run_benchmark(chains=400, steps=2, repeat=3, compile=False)
+    res = BS.run_benchmark(chains=400, steps=2, repeat=3, torch_compile=False)
     rates = res["chain_steps_per_s"]
     for v in (*BS.STREAMS, *BS.RAW_FLOORS, *BS.GATHER_MEANS, "update_elementwise", "floor_pipeline",
               "simulator", "torch_loop", "numpy_loop"):
