@@ -257,6 +257,15 @@ def _sgd(r: dict) -> list[Headline]:
         out.append(Headline("bench_sgd", "cap on simulate_sgd vs the naive PyTorch loop set by drawing the "
                                           "same random numbers (RNG bound / loop, ×)",
                             roof["max_simulator_over_torch_loop_at_the_rng_bound"]))
+        anyx = roof.get("any_exact_stream")  # results before 3162d1f have none
+        if anyx is not None:
+            out.append(Headline("bench_sgd", "cap on any simulator vs the naive PyTorch loop with the cheapest exact "
+                                              "random stream measured + gather + update (×)",
+                                anyx["max_simulator_over_torch_loop"]))
+            floor = roof["information_floor"]["with_gather_mean_and_update"]
+            out.append(Headline("bench_sgd", "cap on any simulator vs the naive PyTorch loop at the information "
+                                              "floor (raw random bits + gather + update, ×)",
+                                floor["max_simulator_over_torch_loop"]))
     return out
 
 
