@@ -340,3 +340,67 @@ def test_moments_equal_backpack_variance():
     for centred in (True, False):
         mom = gn.per_sample_gradient_moments(model, F.cross_entropy, X, y, centred=centred)
         _assert_rel(mom.variance, var_bp, rel=1e-10)
+
+
+@pytest.mark.parametrize("arch", list(LINEAR_STACKS))
+def test_small_problem_matrix_moments_equal_the_per_layer_route(arch, monkeypatch):
+    """per_sample_gradient_moments on a small Linear stack (N·p ≤ _MATRIX_MOMENTS_MAX: one (N, p)
+    matrix, blocks as its views, whole-matrix moments) equals the per-layer delta route to 1e-12."""
+    model = LINEAR_STACKS[arch]()
+    X, y = _data("class")
+    p = sum(v.numel() for v in model.parameters() if v.requires_grad)
+    assert X.shape[0] * p <= gn._MATRIX_MOMENTS_MAX
+    for centred in (True, False):
+        small = gn.per_sample_gradient_moments(model, F.cross_entropy, X, y, centred=centred)
+        with monkeypatch.context() as m:
+            m.setattr(gn, "_MATRIX_MOMENTS_MAX", 0)
+            ref = gn.per_sample_gradient_moments(model, F.cross_entropy, X, y, centred=centred)
+        assert small.centred == ref.centred == centred
+        assert list(small.blocks) == list(ref.blocks)
+        for k, b in small.blocks.items():
+            assert b.shape == ref.blocks[k].shape
+            _assert_rel(b, ref.blocks[k])
+        _assert_rel(small.mean, ref.mean)
+        _assert_rel(small.variance, ref.variance)
+        assert len({b.untyped_storage().data_ptr() for b in small.blocks.values()}) == 1  # views of one matrix
+        assert len({b.untyped_storage().data_ptr() for b in ref.blocks.values()}) > 1 or len(ref.blocks) == 1
+
+
+CE_OUTPUT_STACKS = {
+    "logistic regression": lambda: _mlp(nn.Linear(6, 4)),
+    "activation after the last Linear": lambda: _mlp(nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 4), nn.Tanh()),
+    "last Linear frozen": lambda: _frozen_last(_mlp(nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 4))),
+}
+
+
+def _frozen_last(model):
+    model[-1].requires_grad_(False)
+    return model
+
+
+@pytest.mark.parametrize("arch", list(CE_OUTPUT_STACKS))
+def test_closed_form_cross_entropy_delta_equals_the_loop(arch):
+    """The Linear route's closed-form output delta softmax − e_y (plain cross-entropy) gives the
+    per-sample loop's gradients, whether or not the output is a trainable Linear's."""
+    model = CE_OUTPUT_STACKS[arch]()
+    X, y = _data("class")
+    ref = _loop_gradients(model, F.cross_entropy, X, y)
+    _assert_rel(per_sample_gradients(model, F.cross_entropy, X, y, method="linear"), ref)
+    _assert_rel(per_sample_gradients(model, nn.CrossEntropyLoss(reduction="sum"), X, y, method="linear"), ref)
+    _assert_rel(per_sample_gradients(model, F.cross_entropy, X, y, method="vmap"), ref)
+
+
+def test_closed_form_cross_entropy_delta_only_for_plain_cross_entropy():
+    gen = torch.Generator().manual_seed(11)
+    out = torch.randn(23, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = torch.randint(0, 4, (23,), generator=gen)
+    assert bool((y == 0).any()) and bool((y == 2).any())  # the ignored labels below occur
+    ref, = torch.autograd.grad(F.cross_entropy(out, y, reduction="none").sum(), out)
+    for loss in (F.cross_entropy, nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="sum", ignore_index=7)):
+        _assert_rel(gn._cross_entropy_output_delta(loss, out, y), ref)
+    not_plain = [(nn.CrossEntropyLoss(label_smoothing=0.1), y), (nn.CrossEntropyLoss(reduction="none"), y),
+                 (nn.CrossEntropyLoss(weight=torch.ones(4, dtype=torch.float64)), y), (F.mse_loss, y),
+                 (F.cross_entropy, y.to(torch.int32)), (F.cross_entropy, torch.where(y == 0, -100, y)),
+                 (nn.CrossEntropyLoss(ignore_index=2), y), (F.cross_entropy, out.detach().softmax(1))]
+    for loss, target in not_plain:
+        assert gn._cross_entropy_output_delta(loss, out, target) is None
