@@ -36,7 +36,8 @@ central finite differences of D(θ) in the tests.
 
 :func:`sgd_chain_moments` runs many independent SGD chains at once (parameters stacked ``(K, p)``) and
 accumulates, after burn-in, the sums of ``δ``, ``δδᵀ`` and ``δ·(δᵀWδ)`` per group of chains
-(:class:`ChainMoments`): no trajectory is stored, and the groups (independent chains) give jackknife
+(:class:`ChainMoments`) — and, with ``observe``, the sum and the sum of squares of a scalar function of θ
+over the same sampled iterates (e.g. a held-out loss, for the test-loss average of SC.eq4): no trajectory is stored, and the groups (independent chains) give jackknife
 sampling errors that include the autocorrelation along each chain.
 """
 from __future__ import annotations
@@ -271,8 +272,10 @@ class ChainMoments:
     """Sums over the sampled iterates of ``G`` groups of independent chains, ``δ = θ − θ_ref``:
     ``s1`` (G, p) of δ, ``s2`` (G, p, p) of δδᵀ, ``s3`` (G, p) of ``δ·(δᵀWδ)``, ``sq`` (G,) of ``δᵀWδ``,
     ``count`` (G,) of samples; ``W`` (p, p) the weight of the cubic contraction (the inverse of a
-    predicted covariance; None: s3 = sq = 0). :meth:`estimates` turns a set of groups into the mean,
-    covariance and mode; :meth:`jackknife` gives their sampling errors."""
+    predicted covariance; None: s3 = sq = 0); optionally ``obs_sum`` and ``obs_sq`` (G,), the sums of an
+    observed scalar ``f(θ)`` and of ``f(θ)²`` over the same samples (None when nothing was observed; the
+    test-loss average of SC.eq4). :meth:`estimates` turns a set of groups into the mean, covariance, mode
+    (and the observable's mean and variance); :meth:`jackknife` gives their sampling errors."""
 
     s1: np.ndarray
     s2: np.ndarray
@@ -280,11 +283,17 @@ class ChainMoments:
     sq: np.ndarray
     count: np.ndarray
     W: np.ndarray | None
+    obs_sum: np.ndarray | None = None
+    obs_sq: np.ndarray | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "ChainMoments":
-        """Inverse of :meth:`to_dict` (``s2`` stored as the upper triangles ``s2_upper``, row by row)."""
+        """Inverse of :meth:`to_dict` (``s2`` stored as the upper triangles ``s2_upper``, row by row);
+        a dict without ``obs_sum``/``obs_sq`` (records written before ``observe`` existed) loads with None."""
         W = d.get("W")
+        o1, o2 = d.get("obs_sum"), d.get("obs_sq")
+        if (o1 is None) != (o2 is None):
+            raise LyapunovError("obs_sum and obs_sq come together: pass both or neither")
         s1 = np.asarray(d["s1"], float)
         G, k = s1.shape
         iu = np.triu_indices(k)
@@ -292,18 +301,24 @@ class ChainMoments:
         s2[:, iu[0], iu[1]] = np.asarray(d["s2_upper"], float)
         s2 = s2 + np.triu(s2, 1).transpose(0, 2, 1)
         return cls(s1, s2, np.asarray(d["s3"], float), np.asarray(d["sq"], float), np.asarray(d["count"], float),
-                   None if W is None else np.asarray(W, float))
+                   None if W is None else np.asarray(W, float), None if o1 is None else np.asarray(o1, float),
+                   None if o2 is None else np.asarray(o2, float))
 
     def to_dict(self) -> dict:
-        """JSON form (lists); the symmetric ``s2`` as its upper triangles (half the numbers)."""
+        """JSON form (lists); the symmetric ``s2`` as its upper triangles (half the numbers); ``obs_sum``
+        and ``obs_sq`` only when an observable was accumulated (the old form otherwise)."""
         k = self.s1.shape[1]
         iu = np.triu_indices(k)
-        return {"s1": self.s1.tolist(), "s2_upper": self.s2[:, iu[0], iu[1]].tolist(), "s3": self.s3.tolist(),
-                "sq": self.sq.tolist(), "count": self.count.tolist(), "W": None if self.W is None else self.W.tolist()}
+        d = {"s1": self.s1.tolist(), "s2_upper": self.s2[:, iu[0], iu[1]].tolist(), "s3": self.s3.tolist(),
+             "sq": self.sq.tolist(), "count": self.count.tolist(), "W": None if self.W is None else self.W.tolist()}
+        if self.obs_sum is not None:
+            d["obs_sum"], d["obs_sq"] = self.obs_sum.tolist(), self.obs_sq.tolist()
+        return d
 
     def estimates(self, keep=None) -> dict:
         """``mean`` (p,), ``cov`` (p, p) and ``mode`` (p,) of δ from the groups ``keep`` (all by default);
-        the mode by :func:`mode_from_moments` (None without W)."""
+        the mode by :func:`mode_from_moments` (None without W); ``obs_mean`` and ``obs_var`` of the
+        observable (None without one)."""
         idx = slice(None) if keep is None else np.asarray(keep)
         n = float(self.count[idx].sum())
         m = self.s1[idx].sum(0) / n
@@ -313,7 +328,11 @@ class ChainMoments:
         mode = None
         if self.W is not None:
             mode = mode_from_moments(m, M2, self.s3[idx].sum(0) / n, self.sq[idx].sum() / n, self.W)
-        return {"mean": m, "cov": cov, "mode": mode, "n": n}
+        obs_mean = obs_var = None
+        if self.obs_sum is not None:
+            obs_mean = float(self.obs_sum[idx].sum() / n)
+            obs_var = float(self.obs_sq[idx].sum() / n - obs_mean ** 2)
+        return {"mean": m, "cov": cov, "mode": mode, "n": n, "obs_mean": obs_mean, "obs_var": obs_var}
 
     def jackknife(self, stat) -> tuple[float | np.ndarray, float | np.ndarray]:
         """``(value, standard error)`` of ``stat(estimates)`` by the delete-one-group jackknife."""
@@ -341,7 +360,7 @@ def mode_from_moments(mean, second_raw, third_w, q_mean, W) -> np.ndarray:
 
 def sgd_chain_moments(minibatch_gradient, theta_ref, *, lr: float, batch_size: int, n_data: int, n_chains: int,
                       n_steps: int, burn_in: int, seed: int, groups: int = 16, thin: int = 1, W=None,
-                      project=None, replacement: bool = True, device="cpu", dtype=None) -> ChainMoments:
+                      project=None, replacement: bool = True, device="cpu", dtype=None, observe=None) -> ChainMoments:
     """Run ``n_chains`` independent SGD chains at once from ``theta_ref`` and accumulate the moments of
     ``δ = θ − θ_ref`` (projected: ``δ = (θ − θ_ref) @ project`` for a (p, k) basis) over steps
     ``burn_in < t ≤ n_steps`` (every ``thin``-th), per group of ``n_chains / groups`` chains.
@@ -349,7 +368,12 @@ def sgd_chain_moments(minibatch_gradient, theta_ref, *, lr: float, batch_size: i
     ``minibatch_gradient(theta, idx)``: theta (K, p) tensor, idx (K, B) int64 sample indices → the (K, p)
     minibatch mean gradients. Minibatches: ``torch.randint`` with replacement (``replacement=True``: the
     noise covariance is exactly D/B) or a random subset without replacement per chain and step. Seeded by
-    ``seed`` (one ``torch.Generator``). Raises :class:`SGDDivergedError` when the chains blow up."""
+    ``seed`` (one ``torch.Generator``). Raises :class:`SGDDivergedError` when the chains blow up.
+
+    ``observe(theta)``: optional, theta (K, p) tensor (the full parameters, not projected) → (K,) values of a
+    scalar ``f(θ)``, summed with their squares per group over the same sampled iterates as the moments
+    (``ChainMoments.obs_sum`` / ``obs_sq``; SC.eq4's ``E_ρ[U^test]`` with f a held-out loss). It does not
+    touch the random stream: the chains are the same with and without it."""
     import torch
 
     from numerics.devices import cpu_threads
@@ -375,13 +399,16 @@ def sgd_chain_moments(minibatch_gradient, theta_ref, *, lr: float, batch_size: i
     Wt = None if W is None else torch.as_tensor(_square(W, "W", k), dtype=dtype, device=dev)
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed))
+    if observe is not None and not callable(observe):
+        raise LyapunovError(f"observe must be a callable theta (K, p) -> (K,) values (or None); got {type(observe).__name__}")
     with cpu_threads(dev):
         return _run_chains(minibatch_gradient, ref, P, Wt, W, lr=lr, B=B, N=N, K=K, G=G, k=k, n_steps=n_steps,
-                           burn_in=burn_in, thin=thin, gen=gen, replacement=replacement, dev=dev, dtype=dtype)
+                           burn_in=burn_in, thin=thin, gen=gen, replacement=replacement, dev=dev, dtype=dtype,
+                           observe=observe)
 
 
 def _run_chains(minibatch_gradient, ref, P, Wt, W, *, lr, B, N, K, G, k, n_steps, burn_in, thin, gen, replacement,
-                dev, dtype) -> ChainMoments:
+                dev, dtype, observe=None) -> ChainMoments:
     import torch
 
     p = ref.shape[0]
@@ -391,6 +418,8 @@ def _run_chains(minibatch_gradient, ref, P, Wt, W, *, lr, B, N, K, G, k, n_steps
     s3 = torch.zeros((G, k), dtype=dtype, device=dev)
     sq = torch.zeros((G,), dtype=dtype, device=dev)
     count = torch.zeros((G,), dtype=dtype, device=dev)
+    o1 = torch.zeros((G,), dtype=dtype, device=dev) if observe is not None else None
+    o2 = torch.zeros((G,), dtype=dtype, device=dev) if observe is not None else None
     for t in range(1, n_steps + 1):
         if replacement:
             idx = torch.randint(N, (K, B), generator=gen, device=dev)
@@ -408,6 +437,14 @@ def _run_chains(minibatch_gradient, ref, P, Wt, W, *, lr, B, N, K, G, k, n_steps
                 q = ((dg @ Wt) * dg).sum(-1)
                 s3 += (dg * q.unsqueeze(-1)).sum(1)
                 sq += q.sum(1)
+            if observe is not None:
+                with torch.no_grad():
+                    v = torch.as_tensor(observe(theta), device=dev)
+                if tuple(v.shape) != (K,):
+                    raise LyapunovError(f"observe must return one value per chain, shape ({K},); got {tuple(v.shape)}")
+                vg = v.to(dtype).reshape(G, K // G)
+                o1 += vg.sum(1)
+                o2 += (vg * vg).sum(1)
             count += K // G
         if t % 200 == 0 or t == n_steps:
             if not bool(torch.isfinite(theta).all()):
@@ -416,4 +453,6 @@ def _run_chains(minibatch_gradient, ref, P, Wt, W, *, lr, B, N, K, G, k, n_steps
                                        "the diffusion approximation broke — lower lr")
     cpu = lambda x: x.detach().to("cpu", torch.float64).numpy()  # noqa: E731
     s1, s2, s3, sq, count = (cpu(x) for x in (s1, s2, s3, sq, count))
-    return ChainMoments(s1, s2, s3, sq, count, None if W is None else _square(W, "W", k))
+    if observe is not None:
+        o1, o2 = cpu(o1), cpu(o2)
+    return ChainMoments(s1, s2, s3, sq, count, None if W is None else _square(W, "W", k), o1, o2)

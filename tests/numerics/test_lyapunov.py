@@ -196,3 +196,40 @@ def test_chains_diverge_with_a_typed_error_and_check_arguments():
     with pytest.raises(LyapunovError, match="burn_in"):
         sgd_chain_moments(grad, np.zeros(2), lr=0.1, batch_size=2, n_data=len(x), n_chains=16, n_steps=40,
                           burn_in=40, seed=0, groups=2)
+
+
+def test_observe_accumulates_a_scalar_over_the_same_samples_as_the_moments():
+    """SC.eq4 support: an observed f(θ) = a·θ + θᵀMθ averages to a·m + Tr(M(Σ + mmᵀ)) over the same iterates
+    (exact up to rounding), the random stream is untouched, and the sums round-trip through to_dict."""
+    import torch
+
+    x, H, grad = _quadratic_chain_setup()
+    a = np.array([0.3, -1.1])
+    M = np.array([[2.0, 0.4], [0.4, 0.7]])
+    at, Mt = torch.as_tensor(a), torch.as_tensor(M)
+    kw = dict(lr=0.2, batch_size=4, n_data=len(x), n_chains=64, n_steps=120, burn_in=20, seed=3, groups=4, thin=3)
+    mom = sgd_chain_moments(grad, np.zeros(2), observe=lambda th: th @ at + ((th @ Mt) * th).sum(1), **kw)
+    plain = sgd_chain_moments(grad, np.zeros(2), **kw)
+    assert mom.s2 == pytest.approx(plain.s2, rel=1e-14, abs=1e-300) and plain.obs_sum is None
+    est = mom.estimates()
+    m = est["mean"]
+    want = a @ m + np.trace(M @ (est["cov"] + np.outer(m, m)))
+    assert est["obs_mean"] == pytest.approx(want, rel=1e-10, abs=1e-14)
+    assert est["obs_var"] >= 0 and plain.estimates()["obs_mean"] is None
+    v, se = mom.jackknife(lambda e: e["obs_mean"])
+    assert v == pytest.approx(est["obs_mean"], rel=1e-14) and se > 0
+    back = ChainMoments.from_dict(mom.to_dict())
+    assert back.obs_sum == pytest.approx(mom.obs_sum, rel=1e-15) and back.obs_sq == pytest.approx(mom.obs_sq, rel=1e-15)
+    old = plain.to_dict()                       # records written before `observe` existed still load
+    assert "obs_sum" not in old and ChainMoments.from_dict(old).obs_sum is None
+    with pytest.raises(LyapunovError, match="both or neither"):
+        ChainMoments.from_dict({**old, "obs_sum": [0.0] * 4})
+
+
+def test_observe_is_checked():
+    x, H, grad = _quadratic_chain_setup()
+    kw = dict(lr=0.1, batch_size=2, n_data=len(x), n_chains=16, n_steps=20, burn_in=5, seed=0, groups=2)
+    with pytest.raises(LyapunovError, match="one value per chain"):
+        sgd_chain_moments(grad, np.zeros(2), observe=lambda th: th, **kw)
+    with pytest.raises(LyapunovError, match="callable"):
+        sgd_chain_moments(grad, np.zeros(2), observe="th.sum()", **kw)
