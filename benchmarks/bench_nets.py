@@ -35,9 +35,10 @@ top Hessian eigenvalue — each against the tool a researcher would otherwise us
    backwards are inside one call (the loop itself is unchanged: one autograd backward per sample).
    Single calls of the temperature_scan MLP's routes vary ±30 % with the allocator's state (whether
    freshly allocated blocks need new pages, i.e. which route ran before): with one call per sample
-   its ours/BackPACK ratio came out 0.90×, 1.14× and 1.66× in three runs. The DT.fig1 MLP stays at
-   1.00–1.03× BackPACK however timed: parity (both routes write the same 276 MB of blocks to new
-   pages on every call). The routes run in a new seeded random order each round. The first call of
+   its ours/BackPACK ratio came out 0.90×, 1.14× and 1.66× in three runs (1.69–1.95× as now timed).
+   The DT.fig1 MLP stays at 0.999–1.03× BackPACK however timed: parity (both routes write the same
+   276 MB of blocks to new pages on every call), so its "at least as fast" verdict can flip from run
+   to run. The routes run in a new seeded random order each round. The first call of
    each sample is recorded too (``first_call_wall_s``, ratios ``*_first_call``): right after another
    route it pays cold caches, ~0.1–0.4 ms on this machine — most of a logistic-regression route's
    time, nothing for the MLPs.
@@ -49,12 +50,13 @@ top Hessian eigenvalue — each against the tool a researcher would otherwise us
    beside it and costs 3–9× more for the MLPs) + one (N, p) @ (p, k) matmul on existing data.
    ``loop_over_floor_cpu`` = loop / floor is then the largest ratio over the loop that any such route
    can reach here, and ``target_100x_reachable`` says whether that is ≥ 100. Measured (2 CPUs, load
-   ≈ 1, two runs): MLP 64-256-10 floor ≈ 31 ms write + 38–39 ms matmul ≈ 70 ms against a 0.51 s
-   loop — at most ~7×; MLP 64-32-32-10 ≈ 2.2–4.7 ms + 3.7–5.2 ms against 0.33 s — at most ~34–56×;
-   logistic regression ≈ 7 µs + 15 µs against 42 ms — at most ~1900×. So 100× the loop is out of
-   reach for both MLPs on this hardware whatever the route (their loop's N backwards cost only
-   ~7–56× the floor: per sample, the work is large against the Python overhead); only the logistic
-   regression can meet it, and does (steady state ~140×; its first calls ~80–100×).
+   ≈ 1, four runs): MLP 64-256-10 floor ≈ 31 ms write + 37–39 ms matmul ≈ 67–71 ms against a
+   0.50–0.53 s loop — at most ~7.5×; MLP 64-32-32-10 ≈ 2.1–4.7 ms + 3.5–5.2 ms against 0.33–0.35 s
+   — at most ~34–61×; logistic regression ≈ 7 µs + 15 µs against 42–45 ms — at most ~1900–2000×.
+   So 100× the loop is out of reach for both MLPs on this hardware whatever the route (their loop's
+   N backwards cost only ~7–61× the floor: per sample, the work is large against the Python
+   overhead); only the logistic regression can meet it, and does (steady state 139–154×; its first
+   calls, cold, ~80×: not met there).
 3. **Top Hessian eigenvalue to the same accuracy** — ``numerics.gradstats.top_hessian_eigenpairs``
    (Lanczos, ARPACK) against PyHessian's power iteration (``pyhessian.hessian(...).eigenvalues``) on
    the DT.fig1 MLP after ``TRAIN_STEPS`` SGD steps on 512 digits. The reference is our Lanczos at
