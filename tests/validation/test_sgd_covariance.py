@@ -1,5 +1,6 @@
 """sgd_covariance: SMALL end to end (live), the committed record re-derived, the model's derivatives,
-config validation, the checks and the report section."""
+config validation, SC.eq4's numeric right-hand side against the symbolic one, the checks and the report
+section."""
 import json
 
 import numpy as np
@@ -8,7 +9,8 @@ import pytest
 from tests._compare import assert_tree_close
 from tests._experiments import small_record_checked
 from validation.experiments.sgd_covariance import (EXPERIMENT, FULL, SMALL, SgdCovarianceConfig, compare,
-                                                   logistic_minimum, logistic_problem, logistic_statistics, predict)
+                                                   logistic_minimum, logistic_problem, logistic_statistics,
+                                                   logistic_test_loss, logistic_test_problem, predict, sc_eq4_rhs)
 from validation.records import DATA_DIR, read_record
 
 RECORD = DATA_DIR / "sgd_covariance_cpu.json"
@@ -28,6 +30,12 @@ def test_small_end_to_end(small_record):
         # the Lyapunov solution is much closer than the printed (T/2)C⁻¹D: C and D do not commute here
         assert e["lyapunov_discrete"] < 0.5 * e["printed"]
         assert 0.8 < o["cov_trace_ratio_to_discrete"] < 1.25
+        # SC.eq4: the observed held-out loss is the second-order expansion about θ^tr of the measured moments up
+        # to O(δ³) (SMALL: 0.5 %), so the observation and the moments see the same iterates
+        t = o["test_loss"]
+        assert t["T_part_measured"][0] > 0
+        assert abs(t["variants"]["local_expansion"]["T_part_relative_error"][0]) < 0.05
+    assert m["test_loss"]["n_test"] == 169 and m["test_loss"]["shift_norm"] > 0
 
 
 @pytest.mark.skipif(not RECORD.exists(), reason="no committed record yet")
@@ -63,8 +71,28 @@ def test_logistic_derivatives_by_finite_differences():
     assert st["third"](S) == pytest.approx(np.einsum("iab,ab->i", st["d3U"], S), abs=1e-14)
 
 
+def test_sc_eq4_rhs_is_the_symbolic_form_and_the_test_split_is_held_out():
+    """SC.eq4: the experiment's numeric right-hand side = theory.shift_curvature.test_loss_terms (same signs)."""
+    from theory.shift_curvature import test_loss_terms
+
+    C = np.array([[2.0, 0.3], [0.3, 0.7]])
+    s, b = np.array([0.4, -0.2]), np.array([0.05, 0.01])
+    S = np.array([[0.02, 0.004], [0.004, 0.01]])
+    sym = float(test_loss_terms(0.25, C.tolist(), s.tolist(), b.tolist(), S.tolist()).total)
+    assert sc_eq4_rhs(0.25, C, s, b, S) == pytest.approx(sym, rel=1e-12)
+    cfg = SgdCovarianceConfig(n_train=60)
+    X, y = logistic_problem(cfg)
+    Xt, yt = logistic_test_problem(cfg)
+    assert Xt.shape == (569 - 60, X.shape[1]) and set(np.unique(yt)) <= {-1.0, 1.0}
+    th = logistic_minimum(Xt, yt, cfg.alpha)
+    st = logistic_statistics(th, Xt, yt, cfg.alpha)
+    e = np.eye(X.shape[1])[0] * 1e-4                # the loss is the function whose gradient Newton zeroed
+    fd = (logistic_test_loss(th + e, Xt, yt, cfg.alpha) - logistic_test_loss(th - e, Xt, yt, cfg.alpha)) / 2e-4
+    assert abs(fd) < 1e-8 and np.linalg.norm(st["grad"]) < 1e-12
+
+
 @pytest.mark.parametrize("kw", [dict(alpha=0.0), dict(lrs=(0.1,), batch_sizes=(1, 2)), dict(n_chains=100, groups=8),
-                                dict(groups=1), dict(cov_tolerance=0.0), dict(dataset="wine"), dict(lrs=(-0.1,),
+                                dict(groups=1), dict(cov_tolerance=0.0), dict(eq4_tolerance=0.0), dict(dataset="wine"), dict(lrs=(-0.1,),
                                                                                                     batch_sizes=(1,))])
 def test_config_rejects_bad_values(kw):
     with pytest.raises(ValueError):
@@ -72,7 +100,8 @@ def test_config_rejects_bad_values(kw):
 
 
 def test_checks_and_section(tmp_path, small_record):
-    from validation.checks.sgd_covariance import sgd_covariance_offsets, sgd_covariance_stationary_covariance
+    from validation.checks.sgd_covariance import (sgd_covariance_offsets, sgd_covariance_stationary_covariance,
+                                                  sgd_covariance_test_loss_decomposition)
     from validation.sections import sgd_covariance as section
 
     v = sgd_covariance_stationary_covariance()
@@ -84,6 +113,10 @@ def test_checks_and_section(tmp_path, small_record):
     from validation.ledger import checks_for
 
     assert "sgd_covariance_offsets" not in {c.key.rsplit(".", 1)[-1] for c in checks_for("SC.B2.bias")}
+    u = sgd_covariance_test_loss_decomposition()
+    assert u.verdict in ("measured", "fails")
+    assert u.metrics["shift_norm"] > 0 and "measured_moments" in u.metrics["within_all_runs"]
+    assert "sgd_covariance_test_loss_decomposition" in {c.key.rsplit(".", 1)[-1] for c in checks_for("SC.eq4")}
     md = section.build(tmp_path)
-    assert "Lyapunov" in md and "figures/" in md
+    assert "Lyapunov" in md and "figures/" in md and "SC.eq4" in md
     assert list((tmp_path / "figures").glob("sgd_covariance*.png"))

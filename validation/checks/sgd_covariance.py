@@ -1,5 +1,6 @@
-"""The stationary covariance and offset of real SGD around a strict minimum (SC.B2.cov, SC.B2.bias),
-measured on ℓ2-regularised logistic regression (breast cancer, p = 31) and judged on the evidence of
+"""The stationary covariance and offset of real SGD around a strict minimum (SC.B2.cov, SC.B2.bias), and
+the test-loss average over its iterates (SC.eq4), measured on ℓ2-regularised logistic regression (breast
+cancer, p = 31) and judged on the evidence of
 :func:`validation.evidence.experiments.experiment_evidence` for ``sgd_covariance`` (the committed record
 of the largest device, metrics re-derived by :func:`validation.experiments.sgd_covariance.compare`; the
 small preset run live beside it). The symbolic checks of ``laplace.py`` stay; these add the measurement.
@@ -14,6 +15,10 @@ small preset run live beside it). The symbolic checks of ``laplace.py`` stay; th
   is O(T) but moves by ½C⁻¹∂³U:Σ, not by the printed b — is reported as findings on the SC.B2.cov
   check (:func:`sgd_covariance_offsets`), with the mode estimate and its leading-order prediction
   (``numerics.lyapunov.mode_offset``).
+* ``SC.eq4`` — the held-out loss averaged over the same iterates against U^test(θ^test) + ½Tr[ΣC^test] +
+  ½(s + b)ᵀC^test(s + b): its T-dependent part, with the measured Σ and b (the verdict), the Lyapunov Σ,
+  the printed b; the third-order term and the expansion about θ^tr locate a miss
+  (:func:`sgd_covariance_test_loss_decomposition`).
 
 Agreement rules: :mod:`validation.experiments.sgd_covariance` (fixed before the FULL record).
 """
@@ -162,4 +167,97 @@ def sgd_covariance_offsets():
     summary = (f"θ^tr − E θ is O(T) (slope {m['mean_offset_slope_in_T']:.2f}) but {f['mean_vs_printed']:.2f} (relative) "
                f"from the printed (T/2)C⁻¹∂·D ({cold['mean_offset_norm'][0] / cold['printed_bias_norm']:.2f}× its size); "
                f"it is ½C⁻¹∂³U:Σ within {f['mean_vs_mean_offset_discrete']:.2f} — the printed b is the mode's offset")
+    return Verdict.measured(detail, metrics=metrics, agrees=agrees, findings=findings, summary=summary)
+
+
+_EQ4_LABELS = {"measured_moments": "(a) measured Σ, measured b", "lyapunov_measured_mean": "(b) Lyapunov Σ, measured b",
+               "fully_predicted": "(c) Lyapunov Σ, printed b", "lyapunov_discrete_measured_mean": "(b′) discrete Lyapunov Σ",
+               "fully_predicted_discrete": "(c′) discrete Lyapunov Σ, printed b",
+               "measured_moments_cubic": "(a) + third-order term", "local_expansion": "expansion about θ^tr"}
+
+
+@check("SC.eq4", name="sgd_covariance_test_loss_decomposition")
+def sgd_covariance_test_loss_decomposition():
+    """SC.eq4 (RND eq. 5–6, one strict minimum) held against real SGD iterates: the held-out loss
+    averaged over the iterates of every run of ``sgd_covariance`` vs ``U_0 + ½Tr[ΣC^test] +
+    ½(s + b)ᵀC^test(s + b)``, its T-dependent part compared (the rule: the experiment's module docstring;
+    verdict = the form with the measured Σ and b within in every run)."""
+    ev = _E.experiment_evidence("sgd_covariance")
+    m = ev.metrics
+    tl = m.get("test_loss")
+    if tl is None:
+        raise RuntimeError("the sgd_covariance evidence has no observed test loss (a record written before "
+                           "sgd_chain_moments(observe=...)): re-run `python -m validation run sgd_covariance --full --force`")
+    runs = m["runs"]
+    tol = tl["tolerance"]
+    names = list(tl["within_all_runs"])
+    per_run = []
+    for o in runs:
+        t = o["test_loss"]
+        per_run.append({"lr": o["lr"], "B": o["batch_size"], "T": o["T"],
+                        "E_U_test": [_r(t["measured"][0], 7), _r(t["measured"][1], 7)],
+                        "T_part_measured": [_r(t["T_part_measured"][0], 7), _r(t["T_part_measured"][1], 7)],
+                        **{k: [_r(t["variants"][k]["T_part_relative_error"][0]), _r(t["variants"][k]["T_part_relative_error"][1])]
+                           for k in names}})
+    metrics = {"source": ev.source, "tolerance": tol, "shift_norm": _r(tl["shift_norm"]), "n_test": tl["n_test"],
+               "taylor_remainder_T_independent": _r(tl["taylor_remainder"], 7),
+               "T_part_slope_in_T": _r(tl["T_part_slope_in_T"], 3), "within_all_runs": tl["within_all_runs"],
+               "relative_error_of_T_part": per_run,
+               "live_small_measured_moments_error": _E.live_part(ev, lambda live: [
+                   _r(o["test_loss"]["variants"]["measured_moments"]["T_part_relative_error"][0])
+                   for o in live["runs"] if o.get("test_loss")])}
+    agrees = bool(tl["within_all_runs"]["measured_moments"])
+
+    def rng(k):
+        vals = [o["test_loss"]["variants"][k]["T_part_relative_error"][0] for o in runs]
+        return f"{min(vals):+.3f} … {max(vals):+.3f}"
+
+    def worst_se(k):
+        return max(o["test_loss"]["variants"][k]["T_part_relative_error"][1] for o in runs)
+
+    cold = min(runs, key=lambda o: o["T"])
+    hot = max(runs, key=lambda o: o["T"])
+    ratio = [abs(o["test_loss"]["variants"]["measured_moments"]["total_error"][0]) / o["test_loss"]["T_part_measured"][0]
+             for o in runs]
+    detail = (f"SGD on ℓ2 logistic regression (breast cancer, {ev.source}); U^test = the ℓ2 logistic loss on the "
+              f"{tl['n_test']} held-out samples, |s| = |θ^test − θ^tr| = {tl['shift_norm']:.3f}. The T-dependent part "
+              f"E[U^test] − U^test(θ^tr) (measured {cold['test_loss']['T_part_measured'][0]:.3g} at T = {cold['T']:g} … "
+              f"{hot['test_loss']['T_part_measured'][0]:.3g} at T = {hot['T']:g}, slope in T {tl['T_part_slope_in_T']:.2f}) "
+              f"against the form minus its T → 0 limit, relative error (measured − form)/form over the "
+              f"{len(runs)} runs: " + "; ".join(f"{_EQ4_LABELS[k]} {rng(k)}" for k in names)
+              + f" (tolerance {tol:g} + 2 jackknife SE; largest SE of (a) {worst_se('measured_moments'):.3f}). The "
+              f"T-independent part U^test(θ^test) + ½sᵀC^test s misses U^test(θ^tr) by {tl['taylor_remainder']:.2g} "
+              f"(the cubic remainder at distance |s|), {min(ratio):.2f}–{max(ratio):.2f}× the T-dependent signal.")
+    findings = []
+    a_rng, loc_rng, cub_rng = rng("measured_moments"), rng("local_expansion"), rng("measured_moments_cubic")
+    sweep_a = tl["T_sweep"]["relative_error"]["measured_moments"]
+    trend = ("not shrinking with T — an O(T|s|) term, not O(T²)" if abs(sweep_a[-1]) >= 0.5 * abs(sweep_a[0])
+             else "shrinking with T")
+    b_ratio = [o["mean_offset_norm"][0] / o["printed_bias_norm"] for o in runs]
+    if not agrees:
+        findings.append(Finding(
+            "stated-assumption",
+            "SC.eq4 / RND eq. 5–6 expand U^test to second order about the test minimum θ^test, but the SGD iterates "
+            f"sit at distance |s| = {tl['shift_norm']:.2f} from it: with the measured Σ and b of the iterates the form "
+            f"misses the T-dependent part of E[U^test] by {a_rng} (relative, all {len(runs)} runs; over the T sweep "
+            f"{', '.join(f'{v:+.3f}' for v in sweep_a)}: {trend}). The dropped third-order term −½∂³U^test[s]:Σ is of the same order O(T|s|) as "
+            f"the kept cross term sᵀC^test b; adding it moves the error only to {cub_rng} (the series in |s| converges "
+            f"slowly here), while the second-order expansion about θ^tr, where the iterates sit, is within {loc_rng}",
+            printed="E_ρ[U^test] ≈ U^test(θ^test) + ½Tr[ΣC^test(θ^test)] + ½(s+b)ᵀC^test(θ^test)(s+b)",
+            corrected="E_ρ[U^test] ≈ U^test(θ^tr) − ∂U^test(θ^tr)·b + ½Tr[∂²U^test(θ^tr)(Σ + bbᵀ)] (curvature where ρ "
+                      "sits; equal to the printed form only to leading order in |s|)",
+            evidence={"shift_norm": _r(tl["shift_norm"]), "per_run": per_run}))
+    n_within = {k: sum(o["test_loss"]["variants"][k]["within"] for o in runs) for k in names}
+    metrics["runs_within"] = n_within
+    findings.append(Finding(
+        "note",
+        f"The fully predicted form (c) (continuous Lyapunov Σ, printed b = (T/2)C⁻¹∂·D) is off by {rng('fully_predicted')} "
+        f"(within the rule in {n_within['fully_predicted']} of {len(runs)} runs), (b) (Lyapunov Σ, measured mean) by "
+        f"{rng('lyapunov_measured_mean')}: the measured mean offset is {min(b_ratio):.2f}–{max(b_ratio):.2f}× the printed b "
+        "(SC.B2.cov's findings), and the printed b's larger cross term sᵀC^test b offsets part of the dropped O(T|s|) curvature term — a "
+        "compensation on this model, not SC.eq4's accuracy",
+        evidence={"T_sweep": tl["T_sweep"]}))
+    summary = (f"E[U^test] over SGD iterates vs SC.eq4: T-dependent part off by {a_rng} with the measured Σ, b "
+               f"(|s| = {tl['shift_norm']:.2f}: the expansion about θ^test drops an O(T|s|) term); about θ^tr within {loc_rng}; "
+               f"fully predicted {rng('fully_predicted')}")
     return Verdict.measured(detail, metrics=metrics, agrees=agrees, findings=findings, summary=summary)
