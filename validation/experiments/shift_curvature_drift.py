@@ -1,5 +1,5 @@
 """Does the SC.fig1-3 measurement see a stationary state? The shift-curvature protocol of
-:mod:`validation.experiments.shift_curvature` run at two SGD times on the same (T, seed) grid.
+:mod:`validation.experiments.shift_curvature` run at several SGD times on the same (T, seed) grid.
 
 SC.fig1-3's claim is about SGD's *stationary* preference (flat minima at high T, SC.eq6); the
 ``shift_curvature`` record runs every T for one SDE time λ·steps (200). If the curvatures along the
@@ -48,7 +48,7 @@ class ShiftCurvatureDriftConfig:
     protocol's step sizes (as :class:`~validation.experiments.shift_curvature.ShiftCurvatureConfig`)."""
 
     temperatures: tuple[float, ...] = (0.0015625, 0.00625, 0.025, 0.1)
-    sde_times: tuple[float, ...] = (200.0, 800.0)
+    sde_times: tuple[float, ...] = (200.0, 800.0, 3200.0)
     learning_rate: float = 0.2
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     n_train: int = 256
@@ -81,11 +81,12 @@ class ShiftCurvatureDriftConfig:
 #: tests (live): one data set, two temperatures, one seed, short times
 SMALL = ShiftCurvatureDriftConfig(temperatures=(0.003125, 0.0125, 0.05), sde_times=(60.0, 180.0), seeds=(0,), n_train=192,
                                   hidden=24, polish_steps=400, line_points=31)
-#: the CPU record: digits, four temperatures spanning the shift_curvature grid, five seeds, SDE time 200 vs 800
+#: the CPU record: digits, four temperatures spanning the shift_curvature grid, five seeds, SDE times 200 (the
+#: shift_curvature record's), 800 and 3200
 FULL = ShiftCurvatureDriftConfig()
 #: GPU version (sized for ≤ 3 min on one H100/H200; an untested guess: no GPU record yet)
 GPU = ShiftCurvatureDriftConfig(temperatures=(0.0015625, 0.003125, 0.00625, 0.0125, 0.025, 0.05, 0.1),
-                                sde_times=(200.0, 800.0, 3200.0), seeds=tuple(range(8)),
+                                sde_times=(200.0, 800.0, 3200.0, 12800.0), seeds=tuple(range(8)),
                                 datasets=("digits", "breast_cancer"))
 
 
@@ -130,6 +131,15 @@ def compare(config: ShiftCurvatureDriftConfig, prediction: dict, raw: dict) -> d
     key = lambda r: (r["dataset"], r["T"], r["seed"])  # noqa: E731
     by_short = {key(r): r for r in short["runs"]}
     pairs = [(by_short[key(r)], r) for r in long_["runs"] if key(r) in by_short]
+    # successive arms: the median relative change of each quantity from one SGD time to the next
+    successive = []
+    for a, b in zip(arms[:-1], arms[1:]):
+        prev = {key(r): r for r in a["runs"]}
+        pp = [(prev[key(r)], r) for r in b["runs"] if key(r) in prev]
+        successive.append({"from": a["sde_time"], "to": b["sde_time"],
+                           "median_relative_change": {q: float(np.nanmedian([(y[q] - x[q]) / abs(x[q]) if x[q] != 0
+                                                                             else float("nan") for x, y in pp]))
+                                                      for q in QUANTITIES}})
     drift = {}
     for d in dict.fromkeys(r["dataset"] for r in long_["runs"]):
         ps = [(a, b) for a, b in pairs if a["dataset"] == d]
@@ -145,7 +155,7 @@ def compare(config: ShiftCurvatureDriftConfig, prediction: dict, raw: dict) -> d
              for d, v in drift.items()}
     return {"sde_times": [a["sde_time"] for a in arms], "arms": [{k: v for k, v in a.items() if k != "runs"}
                                                                   for a in arms],
-            "drift": drift, "largest_per_T_median_change": moved,
+            "drift": drift, "successive": successive, "largest_per_T_median_change": moved,
             "stationary_at_shortest_time": bool(all(v <= config.drift_tolerance for v in moved.values())),
             "drift_tolerance": config.drift_tolerance,
             "longest_arm_trends_fall": bool(all(long_["trends"][k]["rho"] < 0 and long_["trends"][k]["p_falls"] < 0.01
@@ -173,6 +183,6 @@ def _summary(rec):
 EXPERIMENT = Experiment(
     name="shift_curvature_drift", claims=("SC.fig1-3",), config_type=ShiftCurvatureDriftConfig, SMALL=SMALL,
     FULL=FULL, GPU=GPU, measure=measure, predict=predict, compare=compare, record_stem="shift_curvature_drift",
-    estimates={"small": {"cpu": 20, "gpu": 10}, "full": {"cpu": 420, "gpu": 60}, "gpu": {"cpu": 3000, "gpu": 180}},
-    description="SC.fig1-3's curvatures at two SGD times: does the shift_curvature record see a stationary state?",
+    estimates={"small": {"cpu": 20, "gpu": 10}, "full": {"cpu": 600, "gpu": 60}, "gpu": {"cpu": 3000, "gpu": 180}},
+    description="SC.fig1-3's curvatures at several SGD times: does the shift_curvature record see a stationary state?",
     summary=_summary, inputs=source_file(__file__) + source_file(_measure_arm.__code__.co_filename))

@@ -1,11 +1,11 @@
-"""Report section: SC.fig1-3's curvatures at two SGD times (is the shift-curvature measurement
+"""Report section: SC.fig1-3's curvatures at several SGD times (is the shift-curvature measurement
 stationary?). Renders ``validation.evidence.experiments.experiment_evidence("shift_curvature_drift")``,
 the evidence the check of ``validation/checks/shift_curvature_drift.py`` judges."""
 from __future__ import annotations
 
 from pathlib import Path
 
-TITLE = "Shift-curvature at two SGD times: stationary or transient? (SC.fig1-3)"
+TITLE = "Shift-curvature at several SGD times: stationary or transient? (SC.fig1-3)"
 ORDER = 68
 
 _LABELS = (("kappa_train", "κ_train"), ("kappa_test", "κ_test"), ("shift_norm", "‖s‖"))
@@ -45,7 +45,7 @@ def build(out_dir: Path) -> str:
     lines = [f"Evidence: {ev.source}. The shift_curvature protocol (SC §3 / App. F) on the same (T, seed) grid at SGD "
              f"times λ·steps = {', '.join(f'{t:g}' for t in m['sde_times'])}. SC.fig1-3 is about the stationary state; "
              "if the curvatures move with the SGD time, the shorter run measured a transient.", "",
-             f"![curvatures at two SGD times](figures/{fig.name})", "",
+             f"![curvatures at several SGD times](figures/{fig.name})", "",
              f"| data set | quantity | median relative change {t0:g} → {t1:g} | down / up | sign-test p | "
              "per-T medians of the change |", "|---|---|---|---|---|---|"]
     for d, v in m["drift"].items():
