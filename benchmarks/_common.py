@@ -323,6 +323,11 @@ def _nets(r: dict) -> list[Headline]:
         if "loop_over_ours_blocks_cpu" in q:
             out.append(Headline("bench_nets", f"per-sample gradients + covariance vs a per-sample loop, "
                                               f"{row['model']} (CPU time ×)", q["loop_over_ours_blocks_cpu"], 100.0))
+        roof = row.get("roofline")  # results before 3dd264c have none
+        if roof is not None:
+            out.append(Headline("bench_nets", f"cap on any route that writes the per-sample gradients vs the loop, "
+                                              f"{row['model']} (loop / (write N×p + projection), CPU time ×)",
+                                roof["loop_over_floor_cpu"]))
     for row in r["top_eigenvalue"]["results"]:
         if "pyhessian_over_ours_cpu" in row:
             out.append(Headline("bench_nets", f"Lanczos top eigenvalue vs PyHessian's power iteration, relative "
