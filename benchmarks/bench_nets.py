@@ -103,6 +103,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks._common import add_output_arguments, median, out_is_usable, write_result  # noqa: E402
+from benchmarks.bench_per_sample import loop_gradients  # noqa: E402  (one autograd backward per sample)
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_nets.json"
 BENCHMARK = "trained-network statistics: ensemble training, per-sample gradients + covariance, top Hessian eigenvalue"
@@ -218,15 +219,6 @@ def _stats_from_blocks(blocks, B, *, variance=True):
     return (torch.cat(var) if variance else None), _projected_covariance(P)
 
 
-def _loop(model, X, y):
-    params = [q for q in model.parameters() if q.requires_grad]
-    G = torch.empty(X.shape[0], sum(q.numel() for q in params), dtype=X.dtype)
-    for i in range(X.shape[0]):
-        g = torch.autograd.grad(CE(model(X[i:i + 1]), y[i:i + 1]), params)
-        G[i] = torch.cat([t.reshape(-1) for t in g])
-    return G
-
-
 def _backpack_route(model):
     """A callable (X, y, B) -> (blocks, var, C) through BackPACK, or (None, reason)."""
     try:
@@ -318,7 +310,7 @@ def bench_per_sample(*, repeat: int, loop: bool = True) -> list[dict]:
         if bp is not None:
             routes["backpack"] = lambda: bp(X, y, B)[1:]
         if loop:
-            routes["loop"] = lambda: _stats_from_matrix(_loop(model, X, y), B)
+            routes["loop"] = lambda: _stats_from_matrix(loop_gradients(model, CE, X, y), B)
         n_calls = {k: _calls_per_sample(f) for k, f in routes.items()}  # also warms every route
         times = {k: {"wall_s": [], "cpu_s": [], "first_call_wall_s": []} for k in routes}
         results = {}

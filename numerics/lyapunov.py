@@ -184,10 +184,8 @@ def mean_offset(C, third_contraction) -> np.ndarray:
     return 0.5 * np.linalg.solve(C, t)
 
 
-def divergence_of_covariance(per_sample_gradients, per_sample_hessians) -> np.ndarray:
-    """``(∂·D)_i = Σ_j ∂_j D_ij`` of the gradient covariance ``D(θ) = Cov_n[g_n(θ)]`` from the per-sample
-    gradients ``g_n`` (N, p) and Hessians ``H_n`` (N, p, p) at θ: ``mean_n[(H_n − H̄)(g_n − ḡ)
-    + (Tr H_n − Tr H̄)(g_n − ḡ)]`` (exact; a sample-independent term such as ℓ2 cancels)."""
+def _centred_samples(per_sample_gradients, per_sample_hessians):
+    """``(G, H, G − ḡ, H − H̄)``: the per-sample gradients (N, p) and Hessians (N, p, p), checked."""
     G = _numeric(per_sample_gradients, "per_sample_gradients")
     H = _numeric(per_sample_hessians, "per_sample_hessians")
     if G.ndim != 2 or H.shape != (G.shape[0], G.shape[1], G.shape[1]):
@@ -195,6 +193,14 @@ def divergence_of_covariance(per_sample_gradients, per_sample_hessians) -> np.nd
                             f"{G.shape} and {H.shape}")
     Gc = G - G.mean(0)
     Hc = H - H.mean(0)
+    return G, H, Gc, Hc
+
+
+def divergence_of_covariance(per_sample_gradients, per_sample_hessians) -> np.ndarray:
+    """``(∂·D)_i = Σ_j ∂_j D_ij`` of the gradient covariance ``D(θ) = Cov_n[g_n(θ)]`` from the per-sample
+    gradients ``g_n`` (N, p) and Hessians ``H_n`` (N, p, p) at θ: ``mean_n[(H_n − H̄)(g_n − ḡ)
+    + (Tr H_n − Tr H̄)(g_n − ḡ)]`` (exact; a sample-independent term such as ℓ2 cancels)."""
+    G, H, Gc, Hc = _centred_samples(per_sample_gradients, per_sample_hessians)
     tr = np.trace(H, axis1=1, axis2=2)
     return np.einsum("nij,nj->i", Hc, Gc) / G.shape[0] + ((tr - tr.mean())[:, None] * Gc).mean(0)
 
@@ -203,13 +209,7 @@ def covariance_derivative(per_sample_gradients, per_sample_hessians) -> np.ndarr
     """``dD[a, i, j] = ∂_a D_ij`` (p, p, p) of ``D(θ) = Cov_n[g_n(θ)]``:
     ``mean_n[(H_n − H̄)_ia (g_n − ḡ)_j + (g_n − ḡ)_i (H_n − H̄)_ja]``; its trace over (a, j) is
     :func:`divergence_of_covariance`."""
-    G = _numeric(per_sample_gradients, "per_sample_gradients")
-    H = _numeric(per_sample_hessians, "per_sample_hessians")
-    if G.ndim != 2 or H.shape != (G.shape[0], G.shape[1], G.shape[1]):
-        raise LyapunovError(f"per_sample_gradients must be (N, p) and per_sample_hessians (N, p, p); got "
-                            f"{G.shape} and {H.shape}")
-    Gc = G - G.mean(0)
-    Hc = H - H.mean(0)
+    G, _, Gc, Hc = _centred_samples(per_sample_gradients, per_sample_hessians)
     X = np.einsum("nia,nj->aij", Hc, Gc) / G.shape[0]
     return X + X.transpose(0, 2, 1)
 
