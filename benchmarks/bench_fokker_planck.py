@@ -12,7 +12,10 @@ cell-centred grid on a box symmetric about 0; see validation/checks/fokker_planc
   Gaussian ``HΣ + ΣH = TD``.
 
 Per problem and size, each timed ``--repeat`` times (medians, interleaved so both codes see the
-same load): our setup (building the generator) and ``steady_state()``; our previous solve (the
+same load): our setup (building the generator) and ``steady_state()`` (``method="auto"``: from
+16 384 cells in 2-D the two-half Schur-complement solve, halves in two threads; its CPU time is
+recorded too) and, where that was the split, the same solver's whole-matrix ``method="splu"``;
+our previous solve (the
 normalisation-row ``spsolve`` this issue replaced); fplanck's setup (building its master matrix)
 and its own ``steady_state()`` (ARPACK shift-invert at σ = 0; if SuperLU refuses the singular
 factor the error is recorded); and fplanck's master matrix solved by our normalisation-row
@@ -195,10 +198,11 @@ def _exponent(cells, seconds):
 
 def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: int) -> dict:
     make_ours, make_theirs, exact_density = _problem(name, n)
-    t = {k: [] for k in ("ours_setup", "ours_solve", "ours_solve_cpu", "previous_solve", "fplanck_setup",
+    t = {k: [] for k in ("ours_setup", "ours_solve", "ours_solve_cpu", "ours_splu_solve", "ours_splu_solve_cpu",
+                         "previous_solve", "fplanck_setup",
                          "fplanck_solve", "fplanck_solve_cpu", "fplanck_null_vector_solve")}
     fp_error = None
-    ours = theirs = rho = fp_rho = nv_rho = prev = None
+    ours = theirs = rho = fp_rho = nv_rho = prev = method = None
     with _numpy_product_alias():
         for _ in range(repeat):
             ours, w, _ = _timed(make_ours)
@@ -208,6 +212,12 @@ def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: in
                 raise rho
             t["ours_solve"].append(w)
             t["ours_solve_cpu"].append(c)
+            method = ours.last_method
+            if method == "split":
+                # the same solver's whole-matrix SuperLU path: what the split itself gains
+                _, w, c = _timed(lambda: ours.steady_state(method="splu"), batch_seconds=BATCH_SECONDS)
+                t["ours_splu_solve"].append(w)
+                t["ours_splu_solve_cpu"].append(c)
             if ours.grid.size <= previous_max_cells:
                 prev, w, _ = _timed(lambda: _previous_steady_state(ours))
                 t["previous_solve"].append(w)
@@ -236,6 +246,8 @@ def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: in
                     "fplanck_solve_over_ours_solve_cpu": ratio(med["fplanck_solve_cpu"], med["ours_solve_cpu"]),
                     "fplanck_null_vector_over_ours": ratio(med["fplanck_null_vector_solve"], med["ours_solve"]),
                     "previous_over_ours": ratio(med["previous_solve"], med["ours_solve"]),
+                    "ours_splu_over_ours": ratio(med["ours_splu_solve"], med["ours_solve"]),
+                    "ours_splu_over_ours_cpu": ratio(med["ours_splu_solve_cpu"], med["ours_solve_cpu"]),
                     "fplanck_setup_plus_solve_over_ours": ratio(
                         None if med["fplanck_solve"] is None else med["fplanck_setup"] + med["fplanck_solve"],
                         med["ours_setup"] + med["ours_solve"])},
@@ -246,7 +258,7 @@ def bench_steady_state(name: str, n: int, repeat: int, *, previous_max_cells: in
                               "fplanck_null_vector": None if nv_rho is None else l1_distance(g, to_density(nv_rho), exact)},
         "ours_residual": ours.generator_residual(rho),
         "ours_min_over_max": float(rho.min() / rho.max()),
-        "ours_method": "zero-flux" if g.ndim == 1 and not g.periodic[0] else ("banded" if g.ndim == 1 else "splu"),
+        "ours_method": method,
         "ours_vs_fplanck_l1": None if fp_rho is None else l1_distance(g, rho, to_density(fp_rho)),
     }
     target = TARGETS.get((name, n))
@@ -351,7 +363,8 @@ def _blas_threads():
 def _row_line(r) -> str:
     m, sp_ = r["seconds_median"], r["speedup"]
     f = lambda x: "—" if x is None else f"{x:.4g}"  # noqa: E731
-    return (f"{r['problem']:>22} {r['cells']:>7} cells | ours {f(m['ours_solve'])} s (setup {f(m['ours_setup'])}) | "
+    return (f"{r['problem']:>22} {r['cells']:>7} cells | ours {f(m['ours_solve'])} s [{r['ours_method']}] "
+            f"(setup {f(m['ours_setup'])}; splu {f(m['ours_splu_solve'])} s) | "
             f"fplanck {f(m['fplanck_solve'])} s (setup {f(m['fplanck_setup'])}) | null-vector {f(m['fplanck_null_vector_solve'])} s"
             f" | previous {f(m['previous_solve'])} s | ×{f(sp_['fplanck_solve_over_ours_solve'])} "
             f"(cpu ×{f(sp_['fplanck_solve_over_ours_solve_cpu'])}) | L1 ours {f(r['l1_vs_closed_form']['ours'])} "

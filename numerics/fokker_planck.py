@@ -40,7 +40,9 @@ Discretisation (documented choice)
 Compared with ``fplanck`` (v0.2.2) this handles off-diagonal and state-dependent D, takes its
 coefficients from SymPy expressions, solves the steady state with one sparse direct solve of the
 generator with a cell pinned (fplanck: ARPACK shift-invert around the singular generator; in 1-D
-with reflecting walls no solve at all, J = 0 face by face), evolves stiff problems with
+with reflecting walls no solve at all, J = 0 face by face; on large grids of two or more axes the
+grid cut in two, the halves factorised in two threads and joined through the dense Schur
+complement on the cut, :mod:`numerics._split_lu`), evolves stiff problems with
 shift-and-invert Krylov, and measures the current J itself (detailed balance ``J = 0``, not only
 ``∂·J = 0``). Timings: ``benchmarks/bench_fokker_planck.py``.
 """
@@ -55,6 +57,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 import sympy as sp
 
+from numerics._split_lu import split_solve
 from numerics.compile import compile_expr
 from theory.coordinates import as_square_matrix, as_theta, divergence, gradient
 from theory.coordinates import as_expr
@@ -115,6 +118,11 @@ EXPM_MULTIPLY_MAX_NORM = 64.0
 #: supernodes of 8 (SuperLU's built-in defaults suit larger fronts): 1.12–1.24× faster on
 #: 64²–256² five-point generators, same ordering and pivots (``benchmarks/bench_fokker_planck.py``)
 SUPERLU_OPTIONS = {"panel_size": 6, "relax": 8}
+#: ``steady_state(method="auto")`` on a grid of two or more axes with at least this many cells uses
+#: the two-half Schur-complement solve (:mod:`numerics._split_lu`, halves in two threads); smaller
+#: grids factorise the whole pinned generator (thread start-up and the dense separator would cost
+#: more than they save)
+SPLIT_MIN_CELLS = 16_384
 
 
 def _first_non_finite(values, points, what: str) -> None:
@@ -443,6 +451,9 @@ class FokkerPlanckSolver:
         if quadrature not in ("simpson", "midpoint"):
             raise FokkerPlanckError(f"quadrature must be 'simpson' or 'midpoint'; got {quadrature!r}")
         self.quadrature = quadrature
+        #: the method that produced the last :meth:`steady_state` result ("zero-flux", "banded",
+        #: "splu" or "split"; None before the first)
+        self.last_method: str | None = None
         if not isinstance(grid, Grid):
             raise FokkerPlanckError("grid must be a numerics.fokker_planck.Grid (use Grid.box)")
         if isinstance(T, (str, bytes, bool)) or (isinstance(T, sp.Basic) and not T.is_number):
@@ -770,6 +781,15 @@ class FokkerPlanckSolver:
             ) from exc
         return lu.solve(rhs)
 
+    def _solve_pinned_split(self, k: int) -> np.ndarray | None:
+        """The pinned system split in two halves by the middle plane of the longest reflecting axis
+        and solved through the dense Schur complement on that plane, the halves factorised in two
+        threads (:func:`numerics._split_lu.split_solve`); None where the split does not apply
+        (every axis periodic, a separator over 2048 cells, a pivot leaving the separator block)."""
+        M, rhs = self._pinned_system(k)
+        with _one_blas_thread():            # two SuperLUs must not share one BLAS thread pool
+            return split_solve(M, rhs, self.grid.shape, self.grid.periodic, options=SUPERLU_OPTIONS)
+
     def generator_residual(self, rho) -> float:
         """Relative residual of the steady-state equation, ``Σ|Aρ| / Σ(|A| |ρ|)``: ~1e-16 for a
         solution exact to round-off, independent of the normalisation of ρ."""
@@ -798,7 +818,14 @@ class FokkerPlanckSolver:
           ``log ρ`` is a cumulative sum — O(n), no pin, no solve, no round-off growth with n);
           ``"banded"`` (1-D: the pinned tridiagonal system by LAPACK's banded LU in O(n), periodic
           axes too); ``"splu"`` (SuperLU with the minimum-degree ordering of Aᵀ + A, any
-          dimension); ``"auto"``: zero-flux, banded (periodic 1-D) or splu (2-D and up).
+          dimension); ``"split"`` (2-D and up: the grid cut in two by the middle plane of its
+          longest reflecting axis, each half with that plane appended factorised by SuperLU in its
+          own thread, the plane solved through its dense Schur complement — about the CPU time of
+          ``"splu"``, spread over two cores; where the cut does not apply, or its result misses
+          the residual test, ``"splu"``); ``"auto"``: zero-flux, banded (periodic 1-D), split
+          (2-D and up from :data:`SPLIT_MIN_CELLS` cells) or splu.
+
+        :attr:`last_method` names the method that produced the last result.
 
         Checks after the solve: finite values, the relative residual :meth:`generator_residual`
         ≤ 1e-10, and — when the generator is an M-matrix (:attr:`is_m_matrix`, e.g. diagonal D),
@@ -808,15 +835,27 @@ class FokkerPlanckSolver:
         g = self.grid
         k = self._pin_cell(pin) if pin is not None else None
         if method == "auto":
-            method = ("zero-flux" if not g.periodic[0] else "banded") if g.ndim == 1 else "splu"
+            method = (("zero-flux" if not g.periodic[0] else "banded") if g.ndim == 1
+                      else ("split" if g.size >= SPLIT_MIN_CELLS else "splu"))
         if method == "zero-flux":
             if g.ndim != 1 or g.periodic[0]:
                 raise FokkerPlanckError("method='zero-flux' needs a 1-D grid with reflecting walls (there "
                                         "the steady state has J = 0 on every face); use 'banded' or 'splu'")
             psi = self.log_density_estimate().ravel()
             x = np.exp(psi - psi.max())
-        elif method in ("banded", "splu") and k is None:
+        elif method in ("banded", "splu", "split") and k is None:
             k = self._pin_cell(None)
+        if method == "split":
+            if g.ndim < 2:
+                raise FokkerPlanckError(f"method='split' needs a grid of two or more axes; this one has "
+                                        f"{g.ndim} (use 'auto')")
+            x = self._solve_pinned_split(k)
+            if x is not None:
+                rho = self._normalised_checked(x, "split", k, raise_=False)
+                if rho is not None:
+                    self.last_method = "split"
+                    return rho.reshape(g.shape)
+            method = "splu"                 # the cut does not apply here, or its result was not accurate
         if method == "banded":
             if g.ndim != 1:
                 raise FokkerPlanckError(f"method='banded' needs a 1-D grid; this one has {g.ndim} axes "
@@ -825,25 +864,38 @@ class FokkerPlanckSolver:
         elif method == "splu":
             x = self._solve_pinned_splu(k)
         elif method != "zero-flux":
-            raise FokkerPlanckError(f"unknown method {method!r}; use 'auto', 'zero-flux', 'banded' or 'splu'")
-        mass = float(np.sum(x)) * g.cell_volume
-        if not (np.all(np.isfinite(x)) and np.isfinite(mass) and mass > 0):
-            raise FokkerPlanckError(
-                f"steady-state solve failed (non-finite or non-positive total mass, method {method!r}, pinned "
-                f"cell {k}); "
-                "check D and the grid, or pin a cell of higher density (pin=...)")
-        rho = x / mass
-        res = self.generator_residual(rho)
-        if not res <= STEADY_STATE_RTOL:
-            raise FokkerPlanckError(
-                f"steady-state solve is inaccurate: relative residual Σ|Aρ|/Σ|A||ρ| = {res:.2e} > "
-                f"{STEADY_STATE_RTOL:g}; the pinned system is too ill-conditioned (refine the grid where "
-                "the drift is steep, or raise T)")
-        if rho.min() < -1e-12 * rho.max() and self.is_m_matrix:
-            raise FokkerPlanckError(
-                f"steady state has negative values (min {rho.min():.3g}, max {rho.max():.3g}) although the "
-                "generator is an M-matrix (its exact steady state is positive): the solve lost accuracy")
+            raise FokkerPlanckError(f"unknown method {method!r}; use 'auto', 'zero-flux', 'banded', 'splu' "
+                                    "or 'split'")
+        rho = self._normalised_checked(x, method, k)
+        self.last_method = method
         return rho.reshape(g.shape)
+
+    def _normalised_checked(self, x, method: str, k, *, raise_: bool = True):
+        """``x`` normalised to unit mass after the checks of :meth:`steady_state` (finite, positive
+        mass, residual ≤ :data:`STEADY_STATE_RTOL`, no negative values for an M-matrix); a failed
+        check raises :class:`FokkerPlanckError`, or returns None with ``raise_=False``."""
+        g = self.grid
+        mass = float(np.sum(x)) * g.cell_volume
+        problem = None
+        if not (np.all(np.isfinite(x)) and np.isfinite(mass) and mass > 0):
+            problem = (f"steady-state solve failed (non-finite or non-positive total mass, method {method!r}, "
+                       f"pinned cell {k}); check D and the grid, or pin a cell of higher density (pin=...)")
+        else:
+            rho = x / mass
+            res = self.generator_residual(rho)
+            if not res <= STEADY_STATE_RTOL:
+                problem = (f"steady-state solve is inaccurate: relative residual Σ|Aρ|/Σ|A||ρ| = {res:.2e} > "
+                           f"{STEADY_STATE_RTOL:g}; the pinned system is too ill-conditioned (refine the grid "
+                           "where the drift is steep, or raise T)")
+            elif rho.min() < -1e-12 * rho.max() and self.is_m_matrix:
+                problem = (f"steady state has negative values (min {rho.min():.3g}, max {rho.max():.3g}) although "
+                           "the generator is an M-matrix (its exact steady state is positive): the solve lost "
+                           "accuracy")
+        if problem is None:
+            return rho
+        if raise_:
+            raise FokkerPlanckError(problem)
+        return None
 
     def propagate(self, rho0, t: float, *, method: str = "expm", steps: int = 100,
                   rtol: float = 1e-12) -> np.ndarray:
