@@ -18,8 +18,9 @@ trailing block of its factors is ``Σᵢ = Cᵢ − A_Si Aᵢᵢ⁻¹ AᵢS``. T
     x_S = Σ⁻¹ (b_S − g₁ − g₂),              (xᵢ, x_S) = Pᵢ⁻¹ (bᵢ, gᵢ + Σᵢ x_S).
 
 The two factorisations are independent and run in two threads (SuperLU releases the GIL): on two
-cores a 256² five-point system is solved ~1.7× faster than by one SuperLU factorisation of the
-whole matrix with its minimum-degree order (``benchmarks/bench_fokker_planck.py``). The result does
+cores a 256² Fokker–Planck generator is solved 1.35–1.5× faster than by one SuperLU factorisation
+of the whole matrix with its minimum-degree order, not 2×: two SuperLUs at once slow each other
+(``benchmarks/bench_fokker_planck.py``). The result does
 not depend on the number of threads. :func:`split_solve` returns ``None`` where the split does not
 apply (no non-periodic axis, couplings that cross the separator, a separator too large for a dense
 Schur complement, a pivot that left the separator's block): the caller then solves the whole.
